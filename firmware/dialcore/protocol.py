@@ -1,0 +1,141 @@
+"""Wire format of the Shelter Signal MQTT protocol, version 1 (docs/protocol.md).
+
+One place builds and reads topics and payloads: the device, the host simulator, the
+web dial and the server all use these functions. The JSON Schemas in server/schemas
+describe the same payloads and the tests hold the two together.
+"""
+
+import json
+
+VERSION = 1
+ROOT = "signal/v1"
+SUFFIXES = ("state", "status", "telemetry", "ack", "config")
+MODES = ("occupied", "free")
+
+
+def topic(device_id, suffix):
+    return ROOT + "/" + device_id + "/" + suffix
+
+
+def valid_device_id(device_id):
+    """3..32 characters of a-z, 0-9 and '-', not starting with '-' (safe in topics and URLs)."""
+    if not 3 <= len(device_id) <= 32 or device_id[0] == "-":
+        return False
+    return all("a" <= c <= "z" or "0" <= c <= "9" or c == "-" for c in device_id)
+
+
+def parse_topic(name):
+    """Return (device_id, suffix) for a protocol topic, or raise ValueError saying why not."""
+    parts = name.split("/")
+    if len(parts) != 4 or parts[0] != "signal":
+        raise ValueError("not a signal/<version>/<device>/<suffix> topic")
+    if parts[1] != "v" + str(VERSION):
+        raise ValueError("unsupported protocol version in topic: " + parts[1])
+    if not valid_device_id(parts[2]):
+        raise ValueError("invalid device id in topic")
+    if parts[3] not in SUFFIXES:
+        raise ValueError("unknown topic suffix: " + parts[3])
+    return parts[2], parts[3]
+
+
+def _dump(message):
+    message["v"] = VERSION
+    return json.dumps(message).encode()
+
+
+def encode_state(boot, seq, mode, config_version, channels, ts=None, source="dial"):
+    """channels: list of (count, capacity) pairs in config order."""
+    return _dump(
+        {
+            "boot": boot,
+            "seq": seq,
+            "ts": ts,
+            "mode": mode,
+            "config_version": config_version,
+            "source": source,
+            "channels": [{"count": c, "capacity": cap} for c, cap in channels],
+        }
+    )
+
+
+def encode_status(state, boot, fw, config_version):
+    return _dump({"state": state, "boot": boot, "fw": fw, "config_version": config_version})
+
+
+def encode_telemetry(uptime_s, fw, queue, last_acked_seq, rssi=None, free_heap=None):
+    return _dump(
+        {
+            "uptime_s": uptime_s,
+            "rssi": rssi,
+            "free_heap": free_heap,
+            "fw": fw,
+            "queue": queue,
+            "last_acked_seq": last_acked_seq,
+        }
+    )
+
+
+def encode_ack(boot, seq, result, reason=None):
+    return _dump({"boot": boot, "seq": seq, "result": result, "reason": reason})
+
+
+def encode_config(version, shelter, mode, channels):
+    """channels: list of (label, capacity) pairs."""
+    return _dump(
+        {
+            "version": version,
+            "shelter": shelter,
+            "mode": mode,
+            "channels": [{"label": label, "capacity": cap} for label, cap in channels],
+        }
+    )
+
+
+def decode(payload):
+    """Parse a payload into a dict of a supported version, or raise ValueError saying why not."""
+    try:
+        message = json.loads(payload)
+    except (ValueError, UnicodeError):
+        raise ValueError("payload is not valid JSON") from None
+    if not isinstance(message, dict):
+        raise ValueError("payload is not a JSON object")
+    if message.get("v") != VERSION:
+        raise ValueError("unsupported protocol version: " + repr(message.get("v")))
+    return message
+
+
+def decode_ack(payload):
+    """Return (boot, seq, result, reason) from an ack payload; ValueError if malformed."""
+    m = decode(payload)
+    boot, seq, result = m.get("boot"), m.get("seq"), m.get("result")
+    if not isinstance(boot, int) or not isinstance(seq, int) or result not in ("saved", "rejected"):
+        raise ValueError("malformed ack")
+    return boot, seq, result, m.get("reason")
+
+
+def decode_config(payload):
+    """Return the config dict with channels as (label, capacity) pairs; ValueError if malformed."""
+    m = decode(payload)
+    version, shelter, mode, channels = (
+        m.get("version"),
+        m.get("shelter"),
+        m.get("mode"),
+        m.get("channels"),
+    )
+    if not isinstance(version, int) or version < 1:
+        raise ValueError("config version must be a positive integer")
+    if not isinstance(shelter, str) or not shelter:
+        raise ValueError("config shelter must be a non-empty string")
+    if mode not in MODES:
+        raise ValueError("config mode must be one of " + ", ".join(MODES))
+    if not isinstance(channels, list) or not 1 <= len(channels) <= 8:
+        raise ValueError("config channels must be a list of 1 to 8 entries")
+    pairs = []
+    for ch in channels:
+        if not isinstance(ch, dict):
+            raise ValueError("config channel must be an object")
+        label, cap = ch.get("label"), ch.get("capacity")
+        if not isinstance(label, str) or not isinstance(cap, int) or cap < 0:
+            raise ValueError("config channel needs a label and a capacity >= 0")
+        pairs.append((label, cap))
+    return {"version": version, "shelter": shelter, "mode": mode, "channels": pairs}

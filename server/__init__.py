@@ -1,0 +1,1 @@
+"""Shelter Signal server: MQTT ingestor, REST API and the map, on SQLModel."""

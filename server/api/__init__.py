@@ -1,0 +1,1 @@
+"""REST API (/api/v1), the event stream and the map page."""

@@ -1,0 +1,105 @@
+"""The change feed behind /api/v1/events.
+
+One poller per server process looks for new current states and device status
+changes in the database (so it sees what any ingestor process commits) and hands
+the changed sites to every connected client. Clients that cannot keep up are
+dropped; their browser reconnects and reloads the list.
+"""
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from server.api.schemas import SitePublic
+from server.models import CurrentState, Device, DeviceChannel, Program
+from server.queries import sites
+from server.settings import Settings
+
+log = logging.getLogger(__name__)
+QUEUE_SIZE = 256  # site updates a slow client may lag behind before it is dropped
+
+
+class Broadcaster:
+    def __init__(self, engine: Engine, settings: Settings):
+        self.engine = engine
+        self.settings = settings
+        self.clients: set[asyncio.Queue] = set()
+        self._task: asyncio.Task | None = None
+        self._last_reading = 0
+        self._last_status: datetime | None = None
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self._changed_sites)  # skip history: start from now
+        self._task = asyncio.create_task(self._poll())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def subscribe(self) -> asyncio.Queue:
+        queue: asyncio.Queue = asyncio.Queue(QUEUE_SIZE)
+        self.clients.add(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue) -> None:
+        self.clients.discard(queue)
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.live_poll_seconds)
+            try:
+                changed = await asyncio.to_thread(self._changed_sites)
+            except Exception:  # a database hiccup must not end the feed
+                log.exception("live feed poll failed")
+                continue
+            for site in changed:
+                for queue in list(self.clients):
+                    try:
+                        queue.put_nowait(site)
+                    except asyncio.QueueFull:
+                        self._drop(queue)
+
+    def _drop(self, queue: asyncio.Queue) -> None:
+        """End a lagging client's stream: its backlog is dropped for a None that closes it."""
+        self.clients.discard(queue)
+        while not queue.empty():
+            queue.get_nowait()
+        queue.put_nowait(None)
+
+    def _changed_sites(self) -> list[SitePublic]:
+        with Session(self.engine) as session:
+            site_ids = set()
+            newest = session.exec(
+                select(func.max(CurrentState.reading_id)).where(
+                    CurrentState.reading_id > self._last_reading
+                )
+            ).one()
+            if newest is not None:
+                site_ids |= set(
+                    session.exec(
+                        select(Program.site_id)
+                        .join(CurrentState, CurrentState.program_id == Program.id)
+                        .where(CurrentState.reading_id > self._last_reading)
+                    )
+                )
+                self._last_reading = newest
+            status_query = (
+                select(Device.status_at, Program.site_id)
+                .join(DeviceChannel, DeviceChannel.device_id == Device.id)
+                .join(Program, Program.id == DeviceChannel.program_id)
+            )
+            if self._last_status is not None:
+                status_query = status_query.where(col(Device.status_at) > self._last_status)
+            for status_at, site_id in session.exec(status_query):
+                if status_at is None:
+                    continue
+                site_ids.add(site_id)
+                self._last_status = max(self._last_status or status_at, status_at)
+            return sites(session, self.settings, site_ids) if site_ids else []

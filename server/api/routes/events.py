@@ -1,0 +1,38 @@
+"""Server-Sent Events: every change to a site's availability, as it is committed."""
+
+import asyncio
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+
+router = APIRouter(tags=["events"])
+KEEPALIVE_S = 15  # a comment line this often keeps proxies and phones from closing the stream
+RETRY_MS = 3000  # how long a browser waits before reconnecting after a drop
+
+
+@router.get(
+    "/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "`site` events"}},
+)
+async def events(request: Request) -> StreamingResponse:
+    broadcaster = request.app.state.broadcaster
+    queue = broadcaster.subscribe()
+
+    async def stream():
+        try:
+            yield f"retry: {RETRY_MS}\n\n"
+            while True:
+                try:
+                    site = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+                except TimeoutError:
+                    yield ": keepalive\n\n"
+                    continue
+                if site is None:  # dropped for lagging: the browser reconnects and catches up
+                    return
+                yield f"event: site\ndata: {site.model_dump_json()}\n\n"
+        finally:
+            broadcaster.unsubscribe(queue)
+
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)

@@ -1,0 +1,177 @@
+"""Decide what one MQTT message means for the database; no network here.
+
+`handle` adds rows to the session and returns what to publish once the caller has
+committed. Every refusal becomes a DeadLetter row with a specific reason; nothing
+a device sends can raise out of here except a database failure.
+"""
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlmodel import Session, select
+
+from firmware.dialcore import protocol
+from server import protocol as schemas
+from server.models import CurrentState, DeadLetter, Device, DeviceChannel, Reading, utcnow
+
+log = logging.getLogger(__name__)
+DEAD_LETTER_PAYLOAD_CAP = 2048  # bytes kept of a refused payload: enough to see what went wrong
+
+
+@dataclass
+class Outcome:
+    replies: list[tuple[str, bytes]] = field(default_factory=list)  # publish after commit
+    changed: bool = False  # current state or device status changed: the map should know
+    reason: str | None = None  # why it was refused, when it was
+
+
+class Refused(ValueError):
+    """A message we will never store; `reply` is the rejection ack when the device needs one."""
+
+    def __init__(self, reason: str, reply: tuple[str, bytes] | None = None):
+        super().__init__(reason)
+        self.reply = reply
+
+
+def handle(session: Session, topic: str, payload: bytes, max_payload: int) -> Outcome:
+    try:
+        return _handle(session, topic, payload, max_payload)
+    except Refused as refused:
+        reason = str(refused)
+        log.warning("dead letter on %s: %s", topic, reason)
+        session.add(
+            DeadLetter(topic=topic[:512], payload=payload[:DEAD_LETTER_PAYLOAD_CAP], reason=reason)
+        )
+        return Outcome(replies=[refused.reply] if refused.reply else [], reason=reason)
+
+
+def _handle(session: Session, topic: str, payload: bytes, max_payload: int) -> Outcome:
+    if len(payload) > max_payload:
+        raise Refused(f"payload too large: {len(payload)} bytes, limit {max_payload}")
+    try:
+        device_id, suffix = protocol.parse_topic(topic)
+    except ValueError as e:
+        raise Refused(f"bad topic: {e}") from None
+    if suffix in ("ack", "config"):
+        return Outcome()  # our own messages to devices, seen because we subscribe to signal/#
+    try:
+        message = protocol.decode(payload)
+        schemas.check(suffix, message)
+    except ValueError as e:
+        raise Refused(str(e), _rejection(device_id, suffix, payload, str(e))) from None
+    device = session.get(Device, device_id)
+    if device is None:
+        raise Refused(f"unknown device: {device_id}")
+    now = utcnow()
+    device.last_seen = now
+    session.add(device)
+    if suffix == "state":
+        return _state(session, device, message, now)
+    if suffix == "status":
+        return _status(device, message, now)
+    return _telemetry(device, message)
+
+
+def _rejection(device_id, suffix, payload, reason):
+    """A state that names its (boot, seq) gets a rejection ack so the dial can say so."""
+    if suffix != "state":
+        return None
+    try:
+        message = json.loads(payload)
+        boot, seq = message["boot"], message["seq"]
+    except (ValueError, TypeError, KeyError):
+        return None
+    if not (isinstance(boot, int) and isinstance(seq, int) and boot > 0 and seq > 0):
+        return None
+    return protocol.topic(device_id, "ack"), protocol.encode_ack(
+        boot, seq, "rejected", reason[:200]
+    )
+
+
+def _state(session: Session, device: Device, message: dict, now: datetime) -> Outcome:
+    boot, seq = message["boot"], message["seq"]
+    ack = protocol.topic(device.id, "ack")
+    duplicate = session.exec(
+        select(Reading.id).where(
+            Reading.device_id == device.id, Reading.boot == boot, Reading.seq == seq
+        )
+    ).first()
+    if duplicate is not None:  # a resend: already stored, confirm again
+        return Outcome(replies=[(ack, protocol.encode_ack(boot, seq, "saved"))])
+
+    pairs = {
+        ch.channel: ch
+        for ch in session.exec(select(DeviceChannel).where(DeviceChannel.device_id == device.id))
+    }
+    readings = []
+    for number, channel in enumerate(message["channels"]):
+        count, capacity = channel["count"], channel["capacity"]
+        reason = None
+        if number not in pairs:
+            reason = f"channel {number} is not paired with a program"
+        elif count > capacity:
+            reason = f"count {count} above capacity {capacity} on channel {number}"
+        if reason:
+            raise Refused(reason, (ack, protocol.encode_ack(boot, seq, "rejected", reason)))
+        occupied = count if message["mode"] == "occupied" else capacity - count
+        readings.append(
+            Reading(
+                program_id=pairs[number].program_id,
+                device_id=device.id,
+                boot=boot,
+                seq=seq,
+                channel=number,
+                occupied=occupied,
+                capacity=capacity,
+                source=message.get("source", "dial"),
+                device_ts=datetime.fromtimestamp(message["ts"], UTC) if message.get("ts") else None,
+                received_at=now,
+            )
+        )
+    session.add_all(readings)
+    session.flush()  # assigns reading ids
+    for reading in readings:
+        current = session.get(CurrentState, reading.program_id)
+        if (
+            current is not None
+            and current.device_id == device.id
+            and ((current.boot, current.seq) > (boot, seq))
+        ):
+            continue  # arrived late: history keeps it, the newer count stays current
+        session.merge(
+            CurrentState(
+                program_id=reading.program_id,
+                reading_id=reading.id,
+                device_id=device.id,
+                boot=boot,
+                seq=seq,
+                occupied=reading.occupied,
+                capacity=reading.capacity,
+                updated_at=now,
+            )
+        )
+    if device.status != "online":
+        device.status, device.status_at = "online", now
+    device.applied_config_version = message["config_version"]
+    return Outcome(replies=[(ack, protocol.encode_ack(boot, seq, "saved"))], changed=True)
+
+
+def _status(device: Device, message: dict, now: datetime) -> Outcome:
+    changed = device.status != message["state"]
+    device.status = message["state"]
+    if changed:
+        device.status_at = now
+    device.boot = message.get("boot", device.boot)
+    device.firmware = message.get("fw", device.firmware)
+    device.applied_config_version = message.get("config_version", device.applied_config_version)
+    return Outcome(changed=changed)
+
+
+def _telemetry(device: Device, message: dict) -> Outcome:
+    device.firmware = message["fw"]
+    device.rssi = message.get("rssi")
+    device.free_heap = message.get("free_heap")
+    device.queue = message["queue"]
+    return Outcome()

@@ -1,0 +1,106 @@
+"""The whole system, started in a background thread the way `shelter-signal run` starts it.
+
+Tests drive it from the main thread: they seed the database, run simulated dials on the
+system's own event loop (`stack.call`) and look at it through HTTP and a browser.
+"""
+
+import asyncio
+import threading
+import uuid
+from pathlib import Path
+
+from sqlmodel import Session
+
+from firmware.dialcore.app import App
+from firmware.dialcore.store import Store
+from server.models import Device, DeviceChannel, Program, Sector, Site
+from server.runner import System
+from server.settings import Settings
+from server.simulator.host_transport import HostTransport
+from tests.support.services import free_port
+
+
+def settings_for(database_url: str, mqtt_url: str | None) -> Settings:
+    return Settings(
+        _env_file=None,
+        database_url=database_url,
+        mqtt_url=mqtt_url,
+        broker_port=free_port(),
+        http_port=free_port(),
+        ingest_client_id=f"ingest-{uuid.uuid4().hex[:8]}",
+        live_poll_seconds=0.1,
+    )
+
+
+class Stack:
+    def __init__(self, settings: Settings):
+        self.system = System(settings)
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def __enter__(self) -> "Stack":
+        self._thread.start()
+        self.call(self.system.start())
+        assert self.system.ingestor.connected.wait(10), "ingestor did not connect"
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.call(self.system.stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+
+    def call(self, coro, timeout: float = 30):
+        """Run a coroutine on the system's loop and return its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def do(self, fn, *args):
+        """Run a plain function on the system's loop (App is single-threaded, like the device)."""
+
+        async def call():
+            return fn(*args)
+
+        return self.call(call())
+
+    @property
+    def mqtt_url(self) -> str:
+        return self.system.mqtt_url
+
+    @property
+    def http(self) -> str:
+        return self.system.map_url.rstrip("/")
+
+    def add_site(self, device_id: str, capacity: int = 20, name: str = "Test House") -> int:
+        """One site, one program, one paired device; its config goes out to the broker."""
+        with Session(self.system.engine) as session:
+            site = Site(name=name, address="1 Test St", lat=43.70, lon=-79.40, phone="416-555-0100")
+            session.add(site)
+            session.flush()
+            program = Program(site_id=site.id, name="Beds", sector=Sector.men, capacity=capacity)
+            session.add(program)
+            session.add(Device(id=device_id, site_id=site.id))
+            session.flush()
+            session.add(
+                DeviceChannel(device_id=device_id, channel=0, program_id=program.id, label="Beds")
+            )
+            session.commit()
+            site_id = site.id
+        self.system.ingestor.publish_configs()
+        return site_id
+
+    def start_dial(self, device_id: str, state_dir: Path, settle_ms: int = 300) -> App:
+        async def start():
+            store = Store(str(state_dir / f"{device_id}.json"))
+            app = App(
+                device_id, store, HostTransport(self.mqtt_url, device_id), settle_ms=settle_ms
+            )
+            app.task = asyncio.create_task(app.run())
+            return app
+
+        return self.call(start())
+
+    def stop_dial(self, app: App) -> None:
+        async def stop():
+            app.task.cancel()
+            await app.stop()
+
+        self.call(stop())
