@@ -24,3 +24,34 @@ def config_message(session: Session, device: Device) -> tuple[str, bytes]:
 
 def all_configs(session: Session) -> list[tuple[str, bytes]]:
     return [config_message(session, device) for device in session.exec(select(Device))]
+
+
+def register(
+    session: Session, device_id: str, site_id: int, channels: list[tuple[int, str]], mode: str
+) -> Device:
+    """Create a device paired channel by channel with programs of one site.
+
+    channels: (program_id, label) in channel order. Raises ValueError naming what is wrong.
+    """
+    if not protocol.valid_device_id(device_id):
+        raise ValueError(f"device id {device_id!r}: use 3-32 of a-z, 0-9 and '-'")
+    if session.get(Device, device_id) is not None:
+        raise ValueError(f"device {device_id} exists already")
+    if session.get(Site, site_id) is None:
+        raise ValueError(f"no site with id {site_id}")
+    if mode not in protocol.MODES:
+        raise ValueError(f"mode {mode!r}: use one of {', '.join(protocol.MODES)}")
+    device = Device(id=device_id, site_id=site_id, mode=mode)
+    session.add(device)
+    for number, (program_id, label) in enumerate(channels):
+        program = session.get(Program, program_id)
+        if program is None or program.site_id != site_id:
+            raise ValueError(f"program {program_id} is not a program of site {site_id}")
+        taken = session.exec(select(DeviceChannel).where(DeviceChannel.program_id == program_id))
+        if (pair := taken.first()) is not None:
+            raise ValueError(f"program {program_id} is already paired with {pair.device_id}")
+        session.add(
+            DeviceChannel(device_id=device_id, channel=number, program_id=program_id, label=label)
+        )
+    session.flush()
+    return device

@@ -27,16 +27,25 @@ class _Server(uvicorn.Server):
 
 
 class System:
-    """Every part of Shelter Signal in one asyncio loop; the tests start it the same way."""
+    """The parts of Shelter Signal in one asyncio loop: `run` starts them all, `serve`,
+    `ingest` and `broker` one each, and the tests start them the same way."""
 
-    def __init__(self, settings: Settings, demo: bool = False, state_dir: Path = Path("var/sim")):
+    PARTS = ("broker", "ingest", "web", "demo")
+
+    def __init__(
+        self, settings: Settings, parts=("ingest", "web"), state_dir: Path = Path("var/sim")
+    ):
         self.settings = settings
-        self.demo = demo
+        self.parts = set(parts)
         self.state_dir = state_dir
         self.rng = random.Random(2024)  # the same invented city at every start
+        self.mqtt_url = settings.mqtt_url
         self.broker: EmbeddedBroker | None = None
+        self.ingestor: Ingestor | None = None
+        self.web: _Server | None = None
         self.fleet: Fleet | None = None
-        self._tasks: list[asyncio.Task] = []
+        self._web_task: asyncio.Task | None = None
+        self._staff_task: asyncio.Task | None = None
 
     @property
     def map_url(self) -> str:
@@ -44,36 +53,40 @@ class System:
 
     async def start(self) -> None:
         settings = self.settings
-        self.mqtt_url = settings.mqtt_url
-        if self.mqtt_url is None:
+        if "broker" in self.parts or (self.mqtt_url is None and self.parts & {"ingest", "demo"}):
             self.broker = EmbeddedBroker(settings.broker_host, settings.broker_port)
             await self.broker.start()
             self.mqtt_url = self.broker.url
-        migrate(settings.database_url)
-        self.engine = make_engine(settings.database_url)
-        if self.demo:
+        if self.parts & {"ingest", "web", "demo"}:
+            migrate(settings.database_url)
+            self.engine = make_engine(settings.database_url)
+        if "demo" in self.parts:
             with Session(self.engine) as session:
                 device_ids = seed(session, settings.demo_sites, self.rng)
-        self.ingestor = Ingestor(
-            self.engine, self.mqtt_url, settings.ingest_client_id, settings.max_payload_bytes
-        )
-        self.ingestor.start()
+        if "ingest" in self.parts:
+            self.ingestor = Ingestor(
+                self.engine, self.mqtt_url, settings.ingest_client_id, settings.max_payload_bytes
+            )
+            self.ingestor.start()
+        if "web" in self.parts:
+            await self._start_web()
+        if "demo" in self.parts:
+            await self._start_demo(device_ids)
+
+    async def _start_web(self) -> None:
         self.web = _Server(
             uvicorn.Config(
-                create_app(settings, self.engine),
-                host=settings.http_host,
-                port=settings.http_port,
+                create_app(self.settings, self.engine),
+                host=self.settings.http_host,
+                port=self.settings.http_port,
                 log_level="warning",
             )
         )
-        web = asyncio.create_task(self.web.serve())
-        self._tasks.append(web)
+        self._web_task = web = asyncio.create_task(self.web.serve())
         while not self.web.started:
             if web.done():
                 web.result()  # raises why the web server could not start (port in use...)
             await asyncio.sleep(0.05)
-        if self.demo:
-            await self._start_demo(device_ids)
 
     async def _start_demo(self, device_ids: list[str]) -> None:
         self.fleet = fleet = Fleet(self.mqtt_url, device_ids, self.state_dir)
@@ -86,32 +99,46 @@ class System:
                     app.turn(round(capacity * self.rng.uniform(0.7, 1.0)))
                 app.press()
         staff = fleet.staff(self.settings.demo_interval_seconds, self.rng)
-        self._tasks.append(asyncio.create_task(staff))
+        self._staff_task = asyncio.create_task(staff)
 
     async def stop(self) -> None:
+        """Stop in the reverse order of start: dials first, the broker last."""
+        if self._staff_task:
+            self._staff_task.cancel()
         if self.fleet:
             await self.fleet.stop()
-        self.web.should_exit = True
-        for task in self._tasks:
-            if task is not self._tasks[0]:
-                task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self.ingestor.stop()
-        self.engine.dispose()
+        if self.web:
+            self.web.should_exit = True  # uvicorn finishes open requests, then returns
+            await self._web_task
+        if self.ingestor:
+            self.ingestor.stop()
+        if hasattr(self, "engine"):
+            self.engine.dispose()
         if self.broker:
             await self.broker.stop()
 
 
-async def serve(settings: Settings, demo: bool, state_dir: Path) -> None:
-    """Run until Ctrl-C or SIGTERM, then stop every part in order."""
+async def until_stopped() -> None:
+    """Return at Ctrl-C or SIGTERM (then the caller stops its parts in order)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    system = System(settings, demo, state_dir)
-    await system.start()
-    print(f"\nShelter Signal is running. Map: {system.map_url}")
-    print(f"API docs: {system.map_url}docs   (Ctrl-C stops)\n", flush=True)
     await stop.wait()
     print("Stopping...", flush=True)
+
+
+async def run(settings: Settings, parts, state_dir: Path = Path("var/sim")) -> None:
+    """Start `parts`, say where to find them, run until Ctrl-C, stop them in order."""
+    system = System(settings, parts, state_dir)
+    await system.start()
+    if system.broker:
+        print(f"MQTT broker: {system.mqtt_url}")
+    if system.ingestor:
+        print(f"Ingesting from {system.mqtt_url} into {settings.database_url}")
+    if system.web:
+        print(f"\nShelter Signal is running. Map: {system.map_url}")
+        print(f"API docs: {system.map_url}docs")
+    print("Ctrl-C stops.\n", flush=True)
+    await until_stopped()
     await system.stop()

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 
 from map import STATIC_DIR, map_html
 from server.api.live import Broadcaster
-from server.api.routes import events, health, shelters
+from server.api.routes import events, exports, health, shelters
 from server.settings import Settings
 
 API_PREFIX = "/api/v1"
@@ -38,7 +38,7 @@ def create_app(settings: Settings, engine: Engine) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.broadcaster = Broadcaster(engine, settings)
-    for module in (shelters, events, health):
+    for module in (shelters, events, exports, health):
         app.include_router(module.router, prefix=API_PREFIX)
 
     page = map_html(

@@ -34,7 +34,7 @@ def settings_for(database_url: str, mqtt_url: str | None) -> Settings:
 
 class Stack:
     def __init__(self, settings: Settings):
-        self.system = System(settings)
+        self.system = System(settings, parts=("ingest", "web"))
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
 
