@@ -1,0 +1,149 @@
+"""What the ingestor does with each message: store once, in order, or dead-letter with a reason."""
+
+import json
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlmodel import Session, select
+
+from firmware.dialcore import protocol
+from server.ingest.handler import handle
+from server.models import CurrentState, DeadLetter, Device, Reading
+
+STATE = protocol.topic("dial-01", "state")
+LIMIT = 4096
+
+
+def state(seq, count=5, capacity=20, boot=1, mode="occupied", channels=None):
+    return protocol.encode_state(boot, seq, mode, 1, channels or [(count, capacity)], 1767225600)
+
+
+def ingest(session, topic, payload):
+    outcome = handle(session, topic, payload, LIMIT)
+    session.commit()
+    return outcome
+
+
+def acks(outcome):
+    return [json.loads(payload) for _topic, payload in outcome.replies]
+
+
+def test_a_state_is_stored_with_capacity_and_acknowledged(session, site):
+    outcome = ingest(session, STATE, state(1, count=7))
+    [reading] = session.exec(select(Reading)).all()
+    assert (reading.occupied, reading.capacity, reading.source) == (7, 20, "dial")
+    assert reading.device_ts.isoformat() == "2026-01-01T00:00:00+00:00"
+    assert session.get(CurrentState, reading.program_id).occupied == 7
+    assert outcome.replies[0][0] == protocol.topic("dial-01", "ack")
+    assert acks(outcome) == [{"v": 1, "boot": 1, "seq": 1, "result": "saved", "reason": None}]
+    assert outcome.changed
+
+
+def test_free_mode_counts_are_stored_as_occupied(session, site):
+    ingest(session, STATE, state(1, count=15, mode="free"))
+    assert session.exec(select(Reading.occupied)).one() == 5
+
+
+def test_a_duplicate_is_acknowledged_again_but_stored_once(session, site):
+    ingest(session, STATE, state(1, count=7))
+    again = ingest(session, STATE, state(1, count=7))
+    assert acks(again)[0]["result"] == "saved"
+    assert len(session.exec(select(Reading)).all()) == 1
+    assert not again.changed
+
+
+def test_an_older_state_goes_to_history_but_not_over_the_current_one(session, site):
+    ingest(session, STATE, state(2, count=9))
+    ingest(session, STATE, state(1, count=3))
+    assert sorted(session.exec(select(Reading.seq)).all()) == [1, 2]
+    assert session.exec(select(CurrentState)).one().occupied == 9
+
+
+def test_a_new_boot_counts_as_newer(session, site):
+    ingest(session, STATE, state(40, count=9, boot=1))
+    ingest(session, STATE, state(41, count=2, boot=2))
+    assert session.exec(select(CurrentState)).one().occupied == 2
+
+
+def reason_for(session, topic, payload):
+    outcome = ingest(session, topic, payload)
+    letter = session.exec(select(DeadLetter).order_by(DeadLetter.id.desc())).first()
+    assert letter.reason == outcome.reason
+    assert session.exec(select(Reading)).first() is None
+    return outcome.reason, acks(outcome)
+
+
+def test_each_kind_of_bad_message_has_its_own_reason(session, site):
+    cases = {
+        "payload is not valid JSON": (STATE, b"{nope"),
+        "payload is not a JSON object": (STATE, b"[1, 2]"),
+        "unsupported protocol version: 7": (STATE, b'{"v": 7}'),
+        "unknown device: nobody-01": (protocol.topic("nobody-01", "state"), state(1)),
+        "channel 1 is not paired with a program": (STATE, state(1, channels=[(1, 20), (2, 5)])),
+        "count 21 above capacity 20 on channel 0": (STATE, state(1, count=21)),
+        "bad topic: unknown topic suffix: dial": ("signal/v1/dial-01/dial", state(1)),
+        "bad topic: unsupported protocol version in topic: v9": (
+            "signal/v9/dial-01/state",
+            state(1),
+        ),
+        "bad topic: invalid device id in topic": ("signal/v1/Bad_Id/state", state(1)),
+        f"payload too large: {LIMIT + 1} bytes, limit {LIMIT}": (STATE, b" " * (LIMIT + 1)),
+        "state.channels[0].count: 'five' is not of type 'integer'": (
+            STATE,
+            state(1).replace(b'"count": 5', b'"count": "five"'),
+        ),
+        "state: 'boot' is a required property": (STATE, b'{"v": 1, "seq": 1}'),
+    }
+    for expected, (topic, payload) in cases.items():
+        reason, _ = reason_for(session, topic, payload)
+        assert reason == expected, (topic, payload)
+
+
+def test_a_refused_state_with_boot_and_seq_gets_a_rejection_ack(session, site):
+    _, replies = reason_for(session, STATE, state(3, count=25))
+    assert replies == [
+        {
+            "v": 1,
+            "boot": 1,
+            "seq": 3,
+            "result": "rejected",
+            "reason": "count 25 above capacity 20 on channel 0",
+        }
+    ]
+
+
+def test_dead_letter_payloads_are_capped(session, site):
+    ingest(session, STATE, b"x" * 3000)
+    assert len(session.exec(select(DeadLetter)).one().payload) == 2048
+
+
+def test_status_and_telemetry_update_the_device(session, site):
+    assert ingest(
+        session,
+        protocol.topic("dial-01", "status"),
+        protocol.encode_status("online", 4, "0.1.0", 1),
+    ).changed
+    telemetry = protocol.encode_telemetry(30, "0.1.0", 0, 3, rssi=-61, free_heap=90000)
+    ingest(session, protocol.topic("dial-01", "telemetry"), telemetry)
+    ingest(
+        session, protocol.topic("dial-01", "status"), protocol.encode_status("lost", 4, "0.1.0", 1)
+    )
+    device = session.get(Device, "dial-01")
+    assert (device.status, device.boot, device.rssi, device.free_heap) == ("lost", 4, -61, 90000)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(order=st.permutations(list(range(1, 9))), repeats=st.lists(st.integers(1, 8), max_size=6))
+def test_any_order_with_duplicates_ends_with_the_newest_count(engine, site, order, repeats):
+    """Reordered and repeated deliveries store each commit once and keep the newest current."""
+    with Session(engine) as session:
+        for table in (CurrentState, Reading):
+            for row in session.exec(select(table)):
+                session.delete(row)
+        session.commit()
+        for seq in order + repeats:
+            ingest(session, STATE, state(seq, count=seq))
+        assert sorted(session.exec(select(Reading.seq)).all()) == list(range(1, 9))
+        assert session.exec(select(CurrentState)).one().occupied == 8

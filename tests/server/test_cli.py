@@ -1,0 +1,94 @@
+"""The console command, run as a newcomer runs it."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import httpx
+from sqlmodel import Session
+
+from server.db import make_engine, migrate
+from server.models import Program, Sector, Site
+
+from tests.support.services import free_port
+from tests.support.waiting import wait_until
+
+
+def _command(*args, env=None, **kwargs):
+    return subprocess.run(
+        [sys.executable, "-m", "server", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        **kwargs,
+    )
+
+
+def test_run_starts_everything_with_a_demo_and_stops_on_ctrl_c(tmp_path):
+    http_port = free_port()
+    env = {
+        **os.environ,
+        "SIGNAL_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}",
+        "SIGNAL_HTTP_PORT": str(http_port),
+        "SIGNAL_BROKER_PORT": str(free_port()),
+        "SIGNAL_DEMO_INTERVAL_SECONDS": "0.2",
+    }
+    env.pop("SIGNAL_MQTT_URL", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "server", "run", "--state-dir", str(tmp_path / "sim")],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if "Map: " in line:
+                break
+        assert f"Map: http://127.0.0.1:{http_port}/" in "".join(lines)
+
+        def demo_counts():
+            items = httpx.get(f"http://127.0.0.1:{http_port}/api/v1/shelters").json()["items"]
+            return items if items and all(s["occupied"] is not None for s in items) else None
+
+        sites = wait_until(demo_counts, timeout=20, message="every demo site has a count")
+        assert all(s["freshness"] == "fresh" for s in sites)
+        assert httpx.get(f"http://127.0.0.1:{http_port}/").text.startswith("<!DOCTYPE html>")
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, out
+    assert "Traceback" not in out, out
+
+
+def test_device_add_pairs_programs_and_list_shows_it(tmp_path):
+    env = {**os.environ, "SIGNAL_DATABASE_URL": f"sqlite:///{tmp_path / 'fleet.db'}"}
+    migrate(env["SIGNAL_DATABASE_URL"])
+    with Session(make_engine(env["SIGNAL_DATABASE_URL"])) as session:
+        site = Site(name="Cedar House")
+        session.add(site)
+        session.flush()
+        session.add(Program(site_id=site.id, name="Beds", sector=Sector.women, capacity=12))
+        session.commit()
+
+    added = _command("device", "add", "desk-01", "--site", "1", "--channel", "1:Women", env=env)
+    assert added.returncode == 0, added.stderr
+    again = _command("device", "add", "desk-02", "--site", "1", "--channel", "1:Women", env=env)
+    assert again.returncode == 1
+    assert "program 1 is already paired with desk-01" in again.stderr
+    listed = _command("device", "list", env=env)
+    assert "desk-01" in listed.stdout and "unknown" in listed.stdout
+
+
+def test_export_writes_geojson_of_current_availability(tmp_path):
+    env = {**os.environ, "SIGNAL_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
+    migrate(env["SIGNAL_DATABASE_URL"])
+    done = _command("export", env=env)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"type": "FeatureCollection", "features": []}
