@@ -11,7 +11,6 @@ from sqlmodel import Session
 
 from server.db import make_engine, migrate
 from server.models import Program, Sector, Site
-
 from tests.support.services import free_port
 from tests.support.waiting import wait_until
 

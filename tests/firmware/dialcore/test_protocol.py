@@ -50,7 +50,8 @@ def test_server_messages_decode_on_the_device():
         (b'{"v": 2}', "unsupported protocol version: 2"),
         (b'{"v": 1, "version": 0}', "config version must be a positive integer"),
         (
-            b'{"v": 1, "version": 1, "shelter": "x", "mode": "occupied", "channels": [{"label": "a"}]}',
+            b'{"v": 1, "version": 1, "shelter": "x", "mode": "occupied", '
+            b'"channels": [{"label": "a"}]}',
             "config channel needs a label and a capacity >= 0",
         ),
     ],
