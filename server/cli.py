@@ -14,9 +14,10 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from server.db import make_engine
+from server.db import make_engine, migrate
 from server.devices import register
 from server.exports.geojson import feature_collection
+from server.imports.toronto import import_csv
 from server.models import Device
 from server.queries import sites
 from server.runner import run, until_stopped
@@ -55,6 +56,32 @@ def _export(args: argparse.Namespace, settings: Settings) -> None:
         body = feature_collection(sites(session, settings))
     json.dump(body, args.output, indent=1)
     args.output.write("\n")
+
+
+def _import(args: argparse.Namespace, settings: Settings) -> None:
+    migrate(settings.database_url)
+    with Session(make_engine(settings.database_url)) as session:
+        try:
+            report = import_csv(
+                session,
+                args.csv,
+                args.locations,
+                args.centroids,
+                progress=lambda rows: print(f"{rows} rows read...", file=sys.stderr, flush=True),
+            )
+        except (OSError, ValueError) as e:
+            sys.exit(f"import: {e}")
+    for line, reason in report.errors:
+        print(f"{args.csv}:{line}: skipped: {reason}", file=sys.stderr)
+    for line, reason in report.warnings:
+        print(f"{args.csv}:{line}: loaded, but {reason}", file=sys.stderr)
+    for name in report.unplaced:
+        print(f"no coordinates for {name}: not on the map until placed", file=sys.stderr)
+    print(
+        f"{report.rows} rows: {len(report.errors)} skipped, {len(report.warnings)} warnings; "
+        f"sites added {report.sites_added}; programs added {report.programs_added}, "
+        f"updated {report.programs_updated}; unplaced sites {len(report.unplaced)}"
+    )
 
 
 def _device_add(args: argparse.Namespace, settings: Settings) -> None:
@@ -113,6 +140,12 @@ def parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="current availability as GeoJSON")
     export.add_argument("-o", "--output", type=argparse.FileType("w"), default=sys.stdout)
     export.set_defaults(func=_export)
+
+    imports = commands.add_parser("import", help="sites and programs from Toronto's CSV")
+    imports.add_argument("csv", type=Path, help="daily shelter occupancy CSV (32 columns)")
+    imports.add_argument("--locations", type=Path, help="GeoJSON of points by LOCATION_ID")
+    imports.add_argument("--centroids", type=Path, help="CSV of postal-area centre points")
+    imports.set_defaults(func=_import)
 
     device = commands.add_parser("device", help="register and list dials")
     device_commands = device.add_subparsers(dest="device_command", required=True)

@@ -29,6 +29,7 @@ class CapacityType(StrEnum):
 
 class Site(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
+    source_id: str | None = Field(default=None, unique=True)  # e.g. toronto:1320 (imports)
     name: str = Field(index=True)
     address: str | None = None
     city: str | None = None
@@ -42,6 +43,7 @@ class Site(SQLModel, table=True):
 
 class Program(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
+    source_id: str | None = Field(default=None, unique=True)  # e.g. toronto:16892 (imports)
     site_id: int = Field(foreign_key="site.id", index=True)
     name: str
     sector: Sector

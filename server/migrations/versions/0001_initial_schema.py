@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 02:04:47.940136
+Create Date: 2026-11-22 02:12:23.783263
 """
 
 import sqlalchemy as sa
@@ -34,6 +34,7 @@ def upgrade() -> None:
     op.create_table(
         "site",
         sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("source_id", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("address", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("city", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
@@ -44,6 +45,7 @@ def upgrade() -> None:
         sa.Column("organization", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("confidential", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("source_id"),
     )
     with op.batch_alter_table("site", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_site_name"), ["name"], unique=False)
@@ -75,6 +77,7 @@ def upgrade() -> None:
     op.create_table(
         "program",
         sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("source_id", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("site_id", sa.Integer(), nullable=False),
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column(
@@ -90,6 +93,7 @@ def upgrade() -> None:
             ["site.id"],
         ),
         sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("source_id"),
     )
     with op.batch_alter_table("program", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_program_site_id"), ["site_id"], unique=False)

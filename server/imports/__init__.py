@@ -1,0 +1,1 @@
+"""Bootstrapping sites and programs from the data cities already publish."""

@@ -1,0 +1,100 @@
+"""Importing the City of Toronto's occupancy CSV: real data, bad rows, idempotency, privacy."""
+
+import csv
+
+import pytest
+from sqlmodel import select
+
+from server.imports.toronto import COLUMNS, import_csv
+from server.models import Program, Site
+
+DATA = "datasets/toronto-occupancy-2024q1/daily-shelter-overnight-occupancy-2024q1.csv"
+
+
+@pytest.fixture
+def toronto(shared_dir):
+    return {
+        "csv": shared_dir / DATA,
+        "locations": shared_dir / "datasets/toronto-locations/shelters.geojson",
+        "centroids": shared_dir / "datasets/toronto-fsa-centroids/Geospatial_Coordinates.csv",
+    }
+
+
+def test_the_real_quarter_loads_every_program_once_and_again_idempotently(session, toronto):
+    first = import_csv(session, toronto["csv"], toronto["locations"], toronto["centroids"])
+    assert (first.rows, first.errors) == (11459, [])
+    assert (first.sites_added, first.programs_added) == (105, 143)  # SOURCE.txt: 105 / 143 ids
+    again = import_csv(session, toronto["csv"], toronto["locations"], toronto["centroids"])
+    assert (again.sites_added, again.programs_added, again.programs_updated) == (0, 0, 143)
+    assert len(session.exec(select(Program)).all()) == 143
+
+    placed = session.exec(select(Site).where(Site.lat.is_not(None))).all()
+    assert all(43.5 < s.lat < 43.9 and -79.7 < s.lon < -79.1 for s in placed)
+    assert sorted(first.unplaced) == sorted(again.unplaced) and len(first.unplaced) < 5
+
+
+def test_sites_whose_location_the_city_withholds_become_confidential(session, toronto):
+    import_csv(session, toronto["csv"])
+    hidden = session.exec(select(Site).where(Site.confidential)).all()
+    assert hidden and all(s.address is None and s.lat is None for s in hidden)
+
+
+HEADER = COLUMNS
+
+
+def row(**values):
+    base = {
+        "OCCUPANCY_DATE": "2024-01-01",
+        "ORGANIZATION_NAME": "Org",
+        "SHELTER_GROUP": "Group",
+        "LOCATION_ID": "1",
+        "LOCATION_NAME": "Cedar House",
+        "LOCATION_ADDRESS": "1 King St",
+        "LOCATION_POSTAL_CODE": "M5V 1A1",
+        "LOCATION_CITY": "Toronto",
+        "PROGRAM_ID": "10",
+        "PROGRAM_NAME": "Cedar Men",
+        "SECTOR": "Men",
+        "CAPACITY_TYPE": "Bed Based Capacity",
+        "CAPACITY_ACTUAL_BED": "20",
+        "OCCUPIED_BEDS": "18",
+    }
+    return {column: "" for column in HEADER} | base | values
+
+
+def test_bad_rows_are_reported_by_line_and_good_rows_still_load(session, tmp_path):
+    path = tmp_path / "mixed.csv"
+    rows = [
+        row(),
+        row(PROGRAM_ID=""),
+        row(PROGRAM_ID="11", OCCUPIED_BEDS="-2"),
+        row(LOCATION_ID="2.0", PROGRAM_ID="12"),
+        row(PROGRAM_ID="13", SECTOR="Seniors"),
+        row(LOCATION_ID="3", PROGRAM_ID="14", LOCATION_POSTAL_CODE=""),
+        row(LOCATION_ID="4", PROGRAM_ID="15", LOCATION_CITY="Vaughan"),
+    ]
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, HEADER)
+        writer.writeheader()
+        writer.writerows(rows)
+    report = import_csv(session, path)
+    assert report.errors == [
+        (3, "PROGRAM_ID is missing"),
+        (4, "OCCUPIED_BEDS is negative (-2)"),
+        (5, "LOCATION_ID '2.0' is a decimal; expected a whole number"),
+        (6, "SECTOR 'Seniors' is not one of Men, Women, Youth, Families, Mixed Adult"),
+    ]
+    assert report.warnings == [
+        (7, "LOCATION_POSTAL_CODE is blank"),
+        (8, "LOCATION_CITY is Vaughan, outside Toronto"),
+    ]
+    loaded = sorted(p.source_id for p in session.exec(select(Program)))
+    assert loaded == ["toronto:10", "toronto:14", "toronto:15"]
+    assert sorted(report.unplaced) == ["Cedar House", "Cedar House", "Cedar House"]
+
+
+def test_a_file_in_another_format_is_refused_with_the_missing_columns(session, tmp_path):
+    path = tmp_path / "other.csv"
+    path.write_text("name,beds\nCedar,10\n")
+    with pytest.raises(ValueError, match="not the city's 32-column format: missing _id, "):
+        import_csv(session, path)
