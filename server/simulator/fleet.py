@@ -16,6 +16,7 @@ from firmware.dialcore.store import Store
 from server.simulator.host_transport import HostTransport
 
 log = logging.getLogger(__name__)
+CONNECT_STAGGER_S = 0.02
 
 
 class Fleet:
@@ -34,7 +35,11 @@ class Fleet:
         self._tasks: list[asyncio.Task] = []
 
     async def start(self) -> None:
-        self._tasks = [asyncio.create_task(app.run()) for app in self.apps.values()]
+        for app in self.apps.values():
+            self._tasks.append(asyncio.create_task(app.run()))
+            # Real dials never connect in the same millisecond; the embedded broker (amqtt
+            # 0.12) can fail a connection when dozens arrive at once, so neither do ours.
+            await asyncio.sleep(CONNECT_STAGGER_S)
 
     async def stop(self) -> None:
         """Orderly shutdown: every dial says "offline" before it disconnects."""
