@@ -55,6 +55,7 @@ class Program(SQLModel, table=True):
 class Device(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=32)  # the id in its MQTT topics
     site_id: int | None = Field(default=None, foreign_key="site.id")
+    secret_hash: str | None = None  # the device's MQTT/web-dial credential, hashed (credentials.py)
     mode: str = "occupied"  # what the dial counts: occupied or free
     config_version: int = 1  # of the config we publish to it; bump on every change
     applied_config_version: int | None = None  # what the device says it applies

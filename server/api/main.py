@@ -4,14 +4,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException
 
-from map import STATIC_DIR, map_html
+from map import STATIC_DIR
 from server.api.live import Broadcaster
-from server.api.routes import events, exports, health, shelters
+from server.api.routes import events, exports, health, pages, shelters
 from server.settings import Settings
 
 API_PREFIX = "/api/v1"
@@ -42,17 +42,7 @@ def create_app(settings: Settings, engine: Engine) -> FastAPI:
     for module in (shelters, events, exports, health):
         app.include_router(module.router, prefix=API_PREFIX)
 
-    page = map_html(
-        api_base=API_PREFIX,
-        static_base="/static",
-        tiles_url=settings.tiles_url,
-        tiles_attribution=settings.tiles_attribution,
-    )
-
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def live_map() -> HTMLResponse:
-        return HTMLResponse(page)
-
+    app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.exception_handler(HTTPException)

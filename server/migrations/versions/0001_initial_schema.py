@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 02:12:23.783263
+Create Date: 2026-11-22 02:17:02.260159
 """
 
 import sqlalchemy as sa
@@ -54,6 +54,7 @@ def upgrade() -> None:
         "device",
         sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
         sa.Column("site_id", sa.Integer(), nullable=True),
+        sa.Column("secret_hash", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("mode", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("config_version", sa.Integer(), nullable=False),
         sa.Column("applied_config_version", sa.Integer(), nullable=True),
