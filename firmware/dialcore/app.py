@@ -78,7 +78,10 @@ class App:
 
     def resend(self):
         """Long press: send the newest commit again, acknowledged or not."""
-        if self.store.pending is None and self.store.seq:
+        if self.dial.editing:  # a turn not yet settled is committed first, never sent unnumbered
+            self.dial.press()
+            self._commit()
+        elif self.store.pending is None and self.store.seq:
             self.store.pending = self._snapshot(self.store.seq)
             self.store.save()
         self._wake.set()

@@ -1,4 +1,4 @@
-"""What the device must not forget across reboots and power cuts, kept in one JSON file.
+"""What the device must not forget across reboots and power cuts, kept in JSON files.
 
 Every save writes a temporary file and renames it over the old one: on a power cut the
 flash holds either the old or the new state, never half of each.
@@ -8,9 +8,35 @@ import json
 import os
 
 
-def _read(path):
-    with open(path) as f:
-        return json.load(f)
+def _load_json(path):
+    """The object saved at `path`, or None; a damaged file is moved aside to `.corrupt`."""
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except OSError:  # no such file
+        return None
+    except ValueError:  # half-written or garbled
+        data = None
+    if isinstance(data, dict):
+        return data
+    try:
+        os.remove(path + ".corrupt")  # keep only the newest damaged copy (FAT won't overwrite)
+    except OSError:
+        pass
+    os.rename(path, path + ".corrupt")
+    return None
+
+
+def _write_json(path, data):
+    """Write a temporary file, then rename it over `path`: never half old, half new."""
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f)
+    try:
+        os.rename(tmp, path)  # littlefs (the ESP32 default) and POSIX replace atomically
+    except OSError:  # FAT refuses to rename over an existing file
+        os.remove(path)
+        os.rename(tmp, path)
 
 
 class Store:
@@ -24,17 +50,11 @@ class Store:
         self.config = None  # last applied server config (see protocol.decode_config)
 
     def load(self):
-        try:
-            data = _read(self.path)
-        except OSError:
-            try:  # power cut on a FAT filesystem between remove and rename (see save)
-                data = _read(self.path + ".tmp")
-            except OSError:  # first boot: nothing saved yet
-                return self
-        except ValueError:  # corrupt file: keep the counters moving forward from a safe place
-            os.rename(self.path, self.path + ".corrupt")
-            return self
-        self.boot = data.get("boot", 0)
+        # A power cut on FAT between remove and rename leaves only the .tmp (see _write_json).
+        data = _load_json(self.path) or _load_json(self.path + ".tmp") or {}
+        # The boot counter is also kept in a file of its own: if the state file is ever lost,
+        # the next boot still numbers its commits above everything the server has seen.
+        self.boot = max(data.get("boot", 0), (_load_json(self.path + ".boot") or {}).get("boot", 0))
         self.seq = data.get("seq", 0)
         self.counts = data.get("counts", [])
         self.pending = data.get("pending")
@@ -46,24 +66,20 @@ class Store:
         return self
 
     def save(self):
-        data = {
-            "boot": self.boot,
-            "seq": self.seq,
-            "counts": self.counts,
-            "pending": self.pending,
-            "acked_seq": self.acked_seq,
-            "config": self.config,
-        }
-        tmp = self.path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(data, f)
-        try:
-            os.rename(tmp, self.path)  # littlefs (the ESP32 default) and POSIX replace atomically
-        except OSError:  # FAT refuses to rename over an existing file
-            os.remove(self.path)
-            os.rename(tmp, self.path)
+        _write_json(
+            self.path,
+            {
+                "boot": self.boot,
+                "seq": self.seq,
+                "counts": self.counts,
+                "pending": self.pending,
+                "acked_seq": self.acked_seq,
+                "config": self.config,
+            },
+        )
 
     def start_boot(self):
         self.boot += 1
+        _write_json(self.path + ".boot", {"boot": self.boot})
         self.save()
         return self.boot

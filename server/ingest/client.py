@@ -1,54 +1,102 @@
-"""The ingestor: a paho-mqtt client that commits each message before acknowledging it.
+"""The ingestor: a paho-mqtt client that commits messages before acknowledging them.
 
 It keeps a persistent session under a stable client id, so QoS 1 messages that arrive
-while it is down wait in the broker. With manual_ack the broker sees our PUBACK only
-after the database commit: a crash before the commit means the broker sends it again,
-and the (device, boot, seq) key makes the second copy harmless.
+while it is down wait in the broker. With manual acks the broker sees our PUBACK only
+after the database commit: a crash before the commit means the broker sends the message
+again, and the (device, boot, seq) key makes the second copy harmless.
+
+paho's network thread only queues what arrives; one worker thread stores it in batches
+(one transaction for up to `batch_size` messages that are already waiting), so a burst
+costs one commit instead of hundreds. While the database is unreachable the worker keeps
+retrying the same batch and acknowledges nothing.
+
+With `shared_group` set, it subscribes through an MQTT 5 shared subscription
+(`$share/<group>/signal/#`): the broker splits the messages among every ingestor of the
+group. That needs an MQTT 5 broker such as Mosquitto; the embedded broker speaks 3.1.1.
 """
 
 import logging
+import queue
 import threading
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session
 
 from server import mqtt_url
 from server.devices import all_configs
-from server.ingest.handler import handle
+from server.ingest.handler import Outcome, handle, internal_error
 
 log = logging.getLogger(__name__)
-SUBSCRIPTION = (
-    "signal/#"  # everything, so messages of an unknown protocol version are dead-lettered too
-)
+TOPICS = "signal/#"  # everything, so messages of an unknown protocol version are dead-lettered too
 KEEPALIVE_S = 30  # the broker notices a dead ingestor within 1.5x this
+SESSION_EXPIRY_S = 7 * 24 * 3600  # MQTT 5: the broker keeps our queue through a week-long outage
+RETRY_MAX_S = 30  # longest pause between attempts while the database is down
+WAIT_S = 0.2  # how long the worker waits for a message before checking whether to stop
 
 
 class Ingestor:
-    def __init__(self, engine: Engine, url: str, client_id: str, max_payload: int):
+    def __init__(
+        self,
+        engine: Engine,
+        url: str,
+        client_id: str,
+        max_payload: int,
+        batch_size: int = 200,
+        shared_group: str | None = None,
+    ):
         self.engine = engine
         self.max_payload = max_payload
+        self.batch_size = batch_size
         self.host, self.port = mqtt_url.parse(url)
+        self.topic = f"$share/{shared_group}/{TOPICS}" if shared_group else TOPICS
         self.connected = threading.Event()
-        self.client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
-            client_id=client_id,
-            clean_session=False,
-            protocol=mqtt.MQTTv311,
-            manual_ack=True,
-        )
+        self.stored = 0  # messages handled and acknowledged (ours on signal/# included)
+        self._inbox: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
+        self._stopping = threading.Event()
+        self._worker = threading.Thread(target=self._work, name="ingest-worker", daemon=True)
+        self.v5 = shared_group is not None
+        if self.v5:
+            self.client = mqtt.Client(
+                mqtt.CallbackAPIVersion.VERSION2,
+                client_id=client_id,
+                protocol=mqtt.MQTTv5,
+                manual_ack=True,
+            )
+        else:
+            self.client = mqtt.Client(
+                mqtt.CallbackAPIVersion.VERSION2,
+                client_id=client_id,
+                clean_session=False,
+                protocol=mqtt.MQTTv311,
+                manual_ack=True,
+            )
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
-        self.client.on_message = self._on_message
+        self.client.on_message = lambda _c, _u, message: self._inbox.put(message)
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
 
     def start(self) -> None:
-        self.client.connect_async(self.host, self.port, keepalive=KEEPALIVE_S)
+        self._worker.start()
+        if self.v5:
+            properties = Properties(PacketTypes.CONNECT)
+            properties.SessionExpiryInterval = SESSION_EXPIRY_S
+            self.client.connect_async(
+                self.host, self.port, KEEPALIVE_S, clean_start=False, properties=properties
+            )
+        else:
+            self.client.connect_async(self.host, self.port, keepalive=KEEPALIVE_S)
         self.client.loop_start()
 
     def stop(self) -> None:
+        """Disconnect, then finish what is queued (unacknowledged messages return later)."""
         self.client.disconnect()
         self.client.loop_stop()
+        self._stopping.set()
+        self._worker.join(timeout=10)
 
     def publish_configs(self) -> None:
         """(Re)publish every device's retained config; devices apply only newer versions."""
@@ -60,8 +108,8 @@ class Ingestor:
         if reason_code.is_failure:
             log.error("broker refused the ingestor: %s", reason_code)
             return
-        log.info("ingestor connected to %s:%s", self.host, self.port)
-        client.subscribe(SUBSCRIPTION, qos=1)
+        log.info("ingestor connected to %s:%s (%s)", self.host, self.port, self.topic)
+        client.subscribe(self.topic, qos=1)
         self.publish_configs()
         self.connected.set()
 
@@ -70,14 +118,71 @@ class Ingestor:
         if reason_code.is_failure:
             log.warning("ingestor lost the broker (%s); reconnecting", reason_code)
 
-    def _on_message(self, client, _userdata, message):
-        try:
-            with Session(self.engine) as session:
-                outcome = handle(session, message.topic, message.payload, self.max_payload)
-                session.commit()
-        except Exception:  # the database failed: no ack, so the broker keeps the message
-            log.exception("could not store message on %s; it stays unacknowledged", message.topic)
-            return
-        for topic, payload in outcome.replies:
-            client.publish(topic, payload, qos=1)
-        client.ack(message.mid, message.qos)
+    def _work(self) -> None:
+        while not (self._stopping.is_set() and self._inbox.empty()):
+            try:
+                batch = [self._inbox.get(timeout=WAIT_S)]
+            except queue.Empty:
+                continue
+            while len(batch) < self.batch_size:
+                try:
+                    batch.append(self._inbox.get_nowait())
+                except queue.Empty:
+                    break
+            self._store(batch)
+
+    def _store(self, batch: list[mqtt.MQTTMessage]) -> None:
+        """Commit the batch, then answer and acknowledge each message, in arrival order."""
+        pause = 1
+        while True:
+            try:
+                outcomes = self._commit(batch)
+                break
+            except IntegrityError:  # another ingestor stored one of these first: go one by one
+                if len(batch) == 1:
+                    continue  # the retry finds the stored copy and treats it as a duplicate
+                for message in batch:
+                    self._store([message])
+                return
+            except _Bug as bug:  # our code failed on a message: isolate it, keep the rest
+                if len(batch) > 1:
+                    for message in batch:
+                        self._store([message])
+                    return
+                outcomes = [self._record_bug(batch[0], bug.__cause__)]
+                break
+            except DBAPIError:
+                log.exception("database unavailable; %d messages wait, unacknowledged", len(batch))
+                if self._stopping.wait(pause):
+                    return  # shutting down: the broker delivers them again to the next ingestor
+                pause = min(pause * 2, RETRY_MAX_S)
+        for message, outcome in zip(batch, outcomes, strict=True):
+            for topic, payload in outcome.replies:
+                self.client.publish(topic, payload, qos=1)
+            self.client.ack(message.mid, message.qos)
+            self.stored += 1
+
+    def _commit(self, batch: list[mqtt.MQTTMessage]) -> list[Outcome]:
+        with Session(self.engine) as session:
+            outcomes = []
+            for message in batch:
+                try:
+                    outcome = handle(session, message.topic, message.payload, self.max_payload)
+                except DBAPIError:
+                    raise
+                except Exception as e:
+                    raise _Bug from e
+                outcomes.append(outcome)
+            session.commit()
+            return outcomes
+
+    def _record_bug(self, message: mqtt.MQTTMessage, error: BaseException) -> Outcome:
+        log.error("could not handle message on %s", message.topic, exc_info=error)
+        with Session(self.engine) as session:
+            outcome = internal_error(session, message.topic, message.payload, error)
+            session.commit()
+        return outcome
+
+
+class _Bug(Exception):
+    """Raised from _commit when the handler (not the database) failed on a message."""

@@ -39,12 +39,20 @@ def handle(session: Session, topic: str, payload: bytes, max_payload: int) -> Ou
     try:
         return _handle(session, topic, payload, max_payload)
     except Refused as refused:
-        reason = str(refused)
-        log.warning("dead letter on %s: %s", topic, reason)
-        session.add(
-            DeadLetter(topic=topic[:512], payload=payload[:DEAD_LETTER_PAYLOAD_CAP], reason=reason)
-        )
-        return Outcome(replies=[refused.reply] if refused.reply else [], reason=reason)
+        return _dead_letter(session, topic, payload, str(refused), refused.reply)
+
+
+def internal_error(session: Session, topic: str, payload: bytes, error: Exception) -> Outcome:
+    """A message that made our own code fail: keep it, with the error's name, for a developer."""
+    return _dead_letter(session, topic, payload, f"internal error: {type(error).__name__}", None)
+
+
+def _dead_letter(session, topic, payload, reason, reply) -> Outcome:
+    log.warning("dead letter on %s: %s", topic, reason)
+    session.add(
+        DeadLetter(topic=topic[:512], payload=payload[:DEAD_LETTER_PAYLOAD_CAP], reason=reason)
+    )
+    return Outcome(replies=[reply] if reply else [], reason=reason)
 
 
 def _handle(session: Session, topic: str, payload: bytes, max_payload: int) -> Outcome:
@@ -93,12 +101,15 @@ def _rejection(device_id, suffix, payload, reason):
 def _state(session: Session, device: Device, message: dict, now: datetime) -> Outcome:
     boot, seq = message["boot"], message["seq"]
     ack = protocol.topic(device.id, "ack")
-    duplicate = session.exec(
-        select(Reading.id).where(
+    stored = session.exec(
+        select(Reading.channel, Reading.occupied, Reading.capacity).where(
             Reading.device_id == device.id, Reading.boot == boot, Reading.seq == seq
         )
-    ).first()
-    if duplicate is not None:  # a resend: already stored, confirm again
+    ).all()
+    if stored:  # a resend: already stored, confirm again, unless it says something else
+        if sorted(stored) != _expected(message):
+            reason = f"conflicting duplicate: boot {boot} seq {seq} was stored with other counts"
+            raise Refused(reason, (ack, protocol.encode_ack(boot, seq, "rejected", reason)))
         return Outcome(replies=[(ack, protocol.encode_ack(boot, seq, "saved"))])
 
     pairs = {
@@ -115,7 +126,7 @@ def _state(session: Session, device: Device, message: dict, now: datetime) -> Ou
             reason = f"count {count} above capacity {capacity} on channel {number}"
         if reason:
             raise Refused(reason, (ack, protocol.encode_ack(boot, seq, "rejected", reason)))
-        occupied = count if message["mode"] == "occupied" else capacity - count
+        occupied = _occupied(message["mode"], count, capacity)
         readings.append(
             Reading(
                 program_id=pairs[number].program_id,
@@ -156,6 +167,18 @@ def _state(session: Session, device: Device, message: dict, now: datetime) -> Ou
         device.status, device.status_at = "online", now
     device.applied_config_version = message["config_version"]
     return Outcome(replies=[(ack, protocol.encode_ack(boot, seq, "saved"))], changed=True)
+
+
+def _occupied(mode: str, count: int, capacity: int) -> int:
+    return count if mode == "occupied" else capacity - count
+
+
+def _expected(message: dict) -> list[tuple[int, int, int]]:
+    """(channel, occupied, capacity) rows a state message stores, to compare with a resend."""
+    return [
+        (number, _occupied(message["mode"], ch["count"], ch["capacity"]), ch["capacity"])
+        for number, ch in enumerate(message["channels"])
+    ]
 
 
 def _status(device: Device, message: dict, now: datetime) -> Outcome:

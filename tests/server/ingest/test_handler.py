@@ -52,6 +52,15 @@ def test_a_duplicate_is_acknowledged_again_but_stored_once(session, site):
     assert not again.changed
 
 
+def test_a_resend_with_other_counts_under_the_same_key_is_refused(session, site):
+    """The same (boot, seq) must mean the same counts; otherwise "saved" would be a lie."""
+    ingest(session, STATE, state(1, count=7))
+    conflict = ingest(session, STATE, state(1, count=9))
+    assert conflict.reason == "conflicting duplicate: boot 1 seq 1 was stored with other counts"
+    assert acks(conflict)[0]["result"] == "rejected"
+    assert session.exec(select(CurrentState)).one().occupied == 7
+
+
 def test_an_older_state_goes_to_history_but_not_over_the_current_one(session, site):
     ingest(session, STATE, state(2, count=9))
     ingest(session, STATE, state(1, count=3))

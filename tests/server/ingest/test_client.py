@@ -1,0 +1,172 @@
+"""The ingestor against a real Mosquitto: batches, shared subscriptions, database outages."""
+
+import json
+import threading
+import uuid
+
+import paho.mqtt.client as mqtt
+import pytest
+from sqlalchemy import text
+from sqlmodel import Session, func, select
+
+from firmware.dialcore import protocol
+from server.db import make_engine, migrate
+from server.ingest import client as ingest_client
+from server.ingest.client import Ingestor
+from server.models import DeadLetter, Device, DeviceChannel, Program, Reading, Sector, Site
+from tests.support.waiting import wait_until
+
+
+class Device_:
+    """A raw MQTT client speaking for one device: publishes states, collects acks."""
+
+    def __init__(self, url: str, device_id: str):
+        host, port = url.removeprefix("mqtt://").split(":")
+        self.device_id = device_id
+        self.acks: list[dict] = []
+        self._lock = threading.Lock()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=device_id)
+        self.client.on_message = self._on_message
+        self.client.connect(host, int(port))
+        self.client.subscribe(protocol.topic(device_id, "ack"), qos=1)
+        self.client.loop_start()
+
+    def _on_message(self, _c, _u, message):
+        with self._lock:
+            self.acks.append(json.loads(message.payload))
+
+    def send(self, seq: int, count: int = 5) -> None:
+        payload = protocol.encode_state(1, seq, "occupied", 1, [(count, 20)])
+        self.client.publish(protocol.topic(self.device_id, "state"), payload, qos=1)
+
+    def saved(self) -> set[int]:
+        with self._lock:
+            return {a["seq"] for a in self.acks if a["result"] == "saved"}
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def seed(engine, device_id: str) -> None:
+    with Session(engine) as session:
+        site = Site(name="Birch Place")
+        session.add(site)
+        session.flush()
+        program = Program(site_id=site.id, name="Beds", sector=Sector.mixed, capacity=20)
+        session.add(program)
+        session.add(Device(id=device_id, site_id=site.id))
+        session.flush()
+        session.add(DeviceChannel(device_id=device_id, channel=0, program_id=program.id, label="B"))
+        session.commit()
+
+
+def readings(engine) -> int:
+    with Session(engine) as session:
+        return session.exec(select(func.count()).select_from(Reading)).one()
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path):
+    url = f"sqlite:///{tmp_path / 'ingest.db'}"
+    migrate(url)
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+
+
+def started(engine, url, **options) -> Ingestor:
+    ingestor = Ingestor(engine, url, f"ingest-{uuid.uuid4().hex[:6]}", 4096, **options)
+    ingestor.start()
+    assert ingestor.connected.wait(10)
+    return ingestor
+
+
+def test_a_burst_is_stored_once_and_every_message_acknowledged(mosquitto, sqlite_engine):
+    device_id = f"burst-{uuid.uuid4().hex[:6]}"
+    seed(sqlite_engine, device_id)
+    ingestor = started(sqlite_engine, mosquitto.url, batch_size=50)
+    dial = Device_(mosquitto.url, device_id)
+    try:
+        for seq in range(1, 301):
+            dial.send(seq, count=seq % 21)
+        wait_until(lambda: len(dial.saved()) == 300, timeout=30, message="300 acks")
+        assert readings(sqlite_engine) == 300
+    finally:
+        dial.close()
+        ingestor.stop()
+
+
+def test_a_shared_subscription_splits_the_work_and_stores_each_message_once(
+    mosquitto, sqlite_engine
+):
+    device_id = f"share-{uuid.uuid4().hex[:6]}"
+    seed(sqlite_engine, device_id)
+    group = f"g{uuid.uuid4().hex[:6]}"
+    first = started(sqlite_engine, mosquitto.url, shared_group=group, batch_size=5)
+    second = started(sqlite_engine, mosquitto.url, shared_group=group, batch_size=5)
+    dial = Device_(mosquitto.url, device_id)
+    try:
+        for seq in range(1, 201):
+            dial.send(seq)
+        wait_until(lambda: len(dial.saved()) == 200, timeout=30, message="200 acks")
+        assert readings(sqlite_engine) == 200
+        assert first.stored > 0 and second.stored > 0
+    finally:
+        dial.close()
+        first.stop()
+        second.stop()
+
+
+def test_nothing_is_acknowledged_while_the_database_fails(mosquitto, postgres):
+    engine = make_engine(postgres.new_database(f"outage_{uuid.uuid4().hex[:6]}"))
+    migrate(str(engine.url.render_as_string(hide_password=False)))
+    device_id = f"outage-{uuid.uuid4().hex[:6]}"
+    seed(engine, device_id)
+    ingestor = started(engine, mosquitto.url)
+    dial = Device_(mosquitto.url, device_id)
+    try:
+        with engine.begin() as connection:  # the table vanishes: every insert fails
+            connection.execute(text("ALTER TABLE reading RENAME TO reading_away"))
+        dial.send(1, count=7)
+        wait_until(lambda: ingestor._inbox.empty(), message="message taken by the worker")
+        assert dial.saved() == set()
+        with engine.begin() as connection:
+            connection.execute(text("ALTER TABLE reading_away RENAME TO reading"))
+        wait_until(lambda: dial.saved() == {1}, timeout=20, message="stored once it is back")
+        assert readings(engine) == 1
+    finally:
+        dial.close()
+        ingestor.stop()
+        engine.dispose()
+
+
+def test_a_message_that_breaks_our_code_is_dead_lettered_and_the_rest_stored(
+    mosquitto, sqlite_engine, monkeypatch
+):
+    device_id = f"bug-{uuid.uuid4().hex[:6]}"
+    seed(sqlite_engine, device_id)
+    real_handle = ingest_client.handle
+
+    def handle_with_a_bug(session, topic, payload, limit):
+        if b'"seq": 2,' in payload:
+            raise RuntimeError("simulated bug")
+        return real_handle(session, topic, payload, limit)
+
+    monkeypatch.setattr(ingest_client, "handle", handle_with_a_bug)
+    ingestor = started(sqlite_engine, mosquitto.url, batch_size=10)
+    dial = Device_(mosquitto.url, device_id)
+    try:
+        for seq in (1, 2, 3):
+            dial.send(seq)
+        wait_until(lambda: dial.saved() == {1, 3}, message="the good ones saved")
+
+        def reasons():
+            with Session(sqlite_engine) as session:
+                return session.exec(select(DeadLetter.reason)).all()
+
+        wait_until(lambda: reasons() == ["internal error: RuntimeError"], message="bug recorded")
+        assert readings(sqlite_engine) == 2
+    finally:
+        dial.close()
+        ingestor.stop()
