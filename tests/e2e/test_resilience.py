@@ -2,11 +2,12 @@
 
 import uuid
 
+import paho.mqtt.client as mqtt
 import pytest
 from sqlmodel import Session, select
 
-from firmware.dialcore import display
-from server.models import CurrentState, Reading
+from firmware.dialcore import display, protocol
+from server.models import CurrentState, Device, Reading
 from tests.support.services import Mosquitto
 from tests.support.stack import Stack, settings_for
 from tests.support.waiting import wait_until
@@ -65,3 +66,73 @@ def test_commits_survive_a_broker_outage_and_a_power_cut(stack, broker, tmp_path
     wait_until(lambda: stack.do(lambda: rebooted.store.acked_seq) == 3, message="new boot saves")
     assert stored(stack, device_id) == ([(1, 2, 8), (2, 3, 5)], [5])
     stack.stop_dial(rebooted)
+
+
+def test_the_server_down_for_a_while_gets_every_newest_commit_once(stack, tmp_path):
+    """The ingestor's persistent session keeps what arrives while it is away."""
+    device_id = f"res-{uuid.uuid4().hex[:8]}"
+    stack.add_site(device_id, capacity=30)
+    app = stack.start_dial(device_id, tmp_path)
+    wait_until(lambda: stack.do(lambda: app.config["version"]) == 1, message="configured")
+
+    stack.system.ingestor.stop()
+    for steps in (3, 4, 5):
+        stack.do(app.turn, steps)
+        stack.do(app.press)
+    assert stack.do(lambda: display.state(app)) == display.SENDING  # connected, not confirmed
+
+    ingestor = type(stack.system.ingestor)(
+        stack.system.engine, stack.mqtt_url, stack.system.settings.ingest_client_id, 4096
+    )
+    stack.system.ingestor = ingestor
+    ingestor.start()
+    wait_until(lambda: stack.do(lambda: display.state(app)) == display.SAVED, timeout=20)
+    readings, current = stored(stack, device_id)
+    assert [seq for _, seq, _ in readings] == [1, 2, 3]  # each commit once, in history
+    assert current == [12]
+    stack.stop_dial(app)
+
+
+def publish(url: str, topic: str, payload: bytes, retain: bool = False) -> None:
+    host, port = url.removeprefix("mqtt://").split(":")
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"raw-{uuid.uuid4().hex[:6]}")
+    client.connect(host, int(port))
+    client.loop_start()
+    client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
+    client.disconnect()
+    client.loop_stop()
+
+
+def test_duplicate_acks_and_a_stale_config_change_nothing(stack, tmp_path):
+    device_id = f"res-{uuid.uuid4().hex[:8]}"
+    stack.add_site(device_id, capacity=30)
+    app = stack.start_dial(device_id, tmp_path)
+    wait_until(lambda: stack.do(lambda: app.config["version"]) == 1, message="configured")
+    stack.do(app.turn, 7)
+    stack.do(app.press)
+    wait_until(lambda: stack.do(lambda: display.state(app)) == display.SAVED)
+
+    for _ in range(3):  # the broker may deliver an ack more than once
+        publish(
+            stack.mqtt_url, protocol.topic(device_id, "ack"), protocol.encode_ack(1, 1, "saved")
+        )
+    stale = protocol.encode_config(1, "Old name", "free", [("Old", 5)])
+    publish(stack.mqtt_url, protocol.topic(device_id, "config"), stale, retain=True)
+    newer = protocol.encode_config(2, "Test House", "occupied", [("Beds", 10)])
+    publish(stack.mqtt_url, protocol.topic(device_id, "config"), newer, retain=True)
+
+    wait_until(lambda: stack.do(lambda: app.config["version"]) == 2, message="newer config")
+    assert stack.do(lambda: (app.config["shelter"], app.dial.capacities, app.dial.counts)) == (
+        "Test House",
+        [10],
+        [7],
+    )
+    assert stack.do(lambda: (app.store.seq, display.state(app))) == (1, display.SAVED)
+
+    def applied():
+        with Session(stack.system.engine) as session:
+            return session.get(Device, device_id).applied_config_version
+
+    wait_until(lambda: applied() == 2, message="the server knows which config the dial applies")
+    assert stored(stack, device_id) == ([(1, 1, 7)], [7])
+    stack.stop_dial(app)
