@@ -49,6 +49,7 @@ class App:
         self.unix_time = unix_time  # returns Unix seconds once the clock is synced, else None
         self.health = health  # returns {"rssi": dBm, "free_heap": bytes} on the device
         self.started = ticks_ms()
+        self.alive_at = self.started  # the settle loop's heartbeat, for the device's watchdog
         self.offline_since = self.started
         self.rejected = None  # reason the server gave for refusing the newest commit
         store.load()
@@ -188,8 +189,8 @@ class App:
         self.offline_since = None
         await self.transport.subscribe(self._topic("ack"), 1)
         await self.transport.subscribe(self._topic("config"), 1)
+        self._announce = False  # this birth message already carries any config applied so far
         await self.transport.publish(self._topic("status"), self._status("online"), True, 1)
-        self._announce = False
         self._sent_at = None
         self._wake.set()  # replay the newest unacknowledged commit
 
@@ -200,6 +201,7 @@ class App:
     async def _settle_loop(self):
         while True:
             now = ticks_ms()
+            self.alive_at = now
             if self.dial.due(now):
                 self._commit()
             pending_for = None if self._sent_at is None else ticks_diff(now, self._sent_at)
