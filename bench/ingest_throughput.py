@@ -1,0 +1,456 @@
+"""Ingest throughput: the Shelter Signal ingestor against raw Mosquitto QoS 1, in one run.
+
+    .venv/bin/python -m bench.ingest_throughput [--quick] [--tcp-nodelay] [--postgres]
+
+What runs where. The machine has 2 cores and Python has a GIL, so the load generator (the
+publishers and simulated dials) runs in a spawned child process and only what is measured
+(a plain subscriber, an echo responder, the real Ingestor) runs in this process. Every phase
+gets a fresh Mosquitto (tests/support/services.Mosquitto), so no retained message or queued
+session leaks from one phase into the next.
+
+Phases:
+
+1. raw:    one paho client publishes N messages (QoS 1, a state-sized payload) as fast as it
+           can; another paho client subscribed with QoS 1 receives them. Messages/s from the
+           first publish to the last receipt. This is the baseline for throughput. (This
+           broker alone has no cap on queued messages: see raw_phase.)
+2. echo:   M simulated dials, each keeping at most W states unacknowledged (the firmware keeps
+           1), against a responder that acks each state without touching a database. Same
+           MQTT round trip as the ingestor (dial -> broker -> server -> broker -> dial), and
+           it subscribes to signal/# like the ingestor, so it also sees its own acks.
+3. ingest: the same dials against the real Ingestor (server/ingest/client.py) on SQLite as
+           shipped (WAL, synchronous=FULL). Messages/s until all N readings are committed
+           (the database is polled) and every ack is back.
+
+Phases 2 and 3 then run one dial with one state in flight: the unloaded publish -> ack
+latency, whose echo figure is the baseline for latency.
+
+By default every socket is left as paho-mqtt 2.x and Mosquitto leave it: Nagle's algorithm
+on. --tcp-nodelay sets TCP_NODELAY on every MQTT socket (Mosquitto's set_tcp_nodelay, the
+bench's clients, and the Ingestor's socket through paho's on_socket_open hook, from outside)
+to show what Nagle/delayed-ACK stalls cost.
+"""
+
+import argparse
+import functools
+import socket
+import tempfile
+import threading
+import time
+import traceback
+import uuid
+
+import paho.mqtt.client as mqtt
+from sqlalchemy import text
+from sqlmodel import Session
+
+from bench._common import (
+    load,
+    machine,
+    ms_percentiles,
+    percentile,
+    require_module_run,
+    spawn_context,
+    table,
+)
+from firmware.dialcore import protocol
+from server import mqtt_url
+from server.db import make_engine, migrate
+from server.ingest.client import Ingestor
+from server.models import Device, DeviceChannel, Program, Sector, Site
+from server.settings import Settings
+from tests.support.services import Mosquitto, Postgres
+
+CAPACITY = 40  # beds per simulated program; counts cycle through 0..CAPACITY
+RAW_TOPIC = "bench/raw"
+TIMEOUT_S = 60  # a phase that takes longer than this has failed
+
+
+# --------------------------------------------------------------------------- MQTT helpers
+
+
+def start_broker(nodelay: bool, *extra_config: str) -> Mosquitto:
+    """A fresh Mosquitto from the test harness, optionally with TCP_NODELAY on its sockets."""
+    broker = Mosquitto()
+    lines = [*extra_config, *(["set_tcp_nodelay true"] if nodelay else [])]
+    with open(broker.config_path, "a") as config:
+        config.writelines(f"{line}\n" for line in lines)
+    return broker.start()
+
+
+def set_nodelay(_client, _userdata, sock) -> None:
+    """paho's on_socket_open hook: send small packets at once instead of batching them."""
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def new_client(prefix: str, nodelay: bool) -> mqtt.Client:
+    client_id = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
+    if nodelay:
+        client.on_socket_open = set_nodelay
+    return client
+
+
+def connect(client: mqtt.Client, url: str) -> None:
+    """Connect, start paho's network thread and wait for the CONNACK."""
+    host, port = mqtt_url.parse(url)
+    ready = threading.Event()
+    client.on_connect = lambda *_args: ready.set()
+    client.connect(host, port, keepalive=60)
+    client.loop_start()
+    if not ready.wait(10):
+        raise RuntimeError(f"no CONNACK from {url}")
+
+
+def subscribe(client: mqtt.Client, topic: str) -> None:
+    """Subscribe with QoS 1 and wait for the SUBACK, so nothing published after is missed."""
+    done = threading.Event()
+    client.on_subscribe = lambda *_args: done.set()
+    client.subscribe(topic, qos=1)
+    if not done.wait(10):
+        raise RuntimeError(f"no SUBACK for {topic}")
+
+
+def close(client: mqtt.Client) -> None:
+    client.disconnect()
+    client.loop_stop()
+
+
+def state_payload(boot: int, seq: int) -> bytes:
+    """A valid one-channel `state`, as a dial sends it."""
+    count = seq % (CAPACITY + 1)
+    return protocol.encode_state(boot, seq, "occupied", 1, [(count, CAPACITY)], ts=int(time.time()))
+
+
+# --------------------------------------------------------------------------- load generators
+# These run in the child process. Times are time.monotonic(), which on Linux is one clock
+# for every process, so the parent can compare them with its own.
+
+
+def child_main(target, args, results) -> None:
+    """Run a load generator and send back its result (or the traceback it died with)."""
+    try:
+        results.put(target(*args))
+    except BaseException:
+        results.put({"error": traceback.format_exc()})
+
+
+def flood(url: str, count: int, nodelay: bool) -> dict:
+    """Phase 1 publisher: `count` QoS 1 messages, back to back (paho keeps 20 in flight)."""
+    client = new_client("bench-raw-pub", nodelay)
+    connect(client, url)
+    payload = state_payload(1, 1)
+    start = time.monotonic()
+    sent = [client.publish(RAW_TOPIC, payload, qos=1) for _ in range(count)]
+    for info in sent:
+        info.wait_for_publish(TIMEOUT_S)
+    close(client)
+    return {"start": start}
+
+
+class SimDial:
+    """A dial reduced to its protocol: states with increasing seq, at most `window` unacked."""
+
+    def __init__(self, url: str, device_id: str, boot: int, total: int, nodelay: bool):
+        self.device_id, self.boot, self.total = device_id, boot, total
+        self.next_seq = 1
+        self.sent: dict[int, float] = {}  # seq -> when it was published
+        self.latencies: list[float] = []  # publish -> ack, seconds
+        self.rejected = 0
+        self.done = threading.Event()
+        self.lock = threading.Lock()  # send() runs in our thread and in paho's
+        self.client = new_client(f"bench-{device_id}", nodelay)
+        self.client.on_message = self._on_ack
+        connect(self.client, url)
+        subscribe(self.client, protocol.topic(device_id, "ack"))
+
+    def send(self) -> None:
+        with self.lock:
+            if self.next_seq > self.total:
+                return
+            seq, self.next_seq = self.next_seq, self.next_seq + 1
+            self.sent[seq] = time.monotonic()
+            # retain=True and QoS 1: exactly how the firmware publishes a state
+            topic = protocol.topic(self.device_id, "state")
+            self.client.publish(topic, state_payload(self.boot, seq), qos=1, retain=True)
+
+    def _on_ack(self, _client, _userdata, message) -> None:
+        now = time.monotonic()
+        boot, seq, result, _reason = protocol.decode_ack(message.payload)
+        with self.lock:
+            sent = self.sent.pop(seq, None) if boot == self.boot else None
+        if sent is None:
+            return  # a repeated ack (the broker redelivered a state): already counted
+        self.latencies.append(now - sent)
+        self.rejected += result != "saved"
+        if len(self.latencies) == self.total:
+            self.done.set()
+        else:
+            self.send()  # the next state goes out as soon as one is confirmed
+
+
+def fleet(
+    url: str, device_ids: list[str], per_dial: int, window: int, boot: int, nodelay: bool
+) -> dict:
+    """Phases 2 and 3: every dial sends `per_dial` states; returns timings and latencies."""
+    dials = [SimDial(url, device_id, boot, per_dial, nodelay) for device_id in device_ids]
+    start = time.monotonic()  # every dial is connected and subscribed: go
+    for dial in dials:
+        for _ in range(window):
+            dial.send()
+    deadline = start + TIMEOUT_S
+    for dial in dials:
+        dial.done.wait(max(0.0, deadline - time.monotonic()))
+    end = time.monotonic()
+    for dial in dials:
+        close(dial.client)
+    latencies = [x for dial in dials for x in dial.latencies]
+    return {
+        "start": start,
+        "end": end,
+        "latencies": latencies,
+        "acked": len(latencies),
+        "rejected": sum(dial.rejected for dial in dials),
+    }
+
+
+def run_child(target, *args, while_running=None):
+    """Run a load generator in a fresh interpreter; optionally do something meanwhile."""
+    context = spawn_context()
+    results = context.Queue()
+    child = context.Process(target=child_main, args=(target, args, results), daemon=True)
+    child.start()
+    try:
+        extra = while_running() if while_running else None
+        result = results.get(timeout=TIMEOUT_S + 30)
+    finally:
+        child.join(10)
+        if child.is_alive():
+            child.terminate()
+    if "error" in result:
+        raise RuntimeError(f"load generator failed:\n{result['error']}")
+    return result, extra
+
+
+# --------------------------------------------------------------------------- receivers
+# These run in this process: they are what is measured.
+
+
+def raw_phase(count: int, nodelay: bool) -> dict:
+    """Phase 1: one publisher (child) -> Mosquitto -> one QoS 1 subscriber (here)."""
+    received = 0
+    last = threading.Event()
+    finished_at = 0.0
+
+    def on_message(_client, _userdata, _message) -> None:
+        nonlocal received, finished_at
+        received += 1
+        if received == count:
+            finished_at = time.monotonic()
+            last.set()
+
+    # Mosquitto queues at most 1000 QoS 1 messages per subscriber by default and drops the
+    # rest ("Outgoing messages are being dropped" in its log): a publisher that is faster
+    # than its subscriber loses messages. Lift the cap here, so the baseline is lossless.
+    with start_broker(nodelay, "max_queued_messages 0") as broker:
+        subscriber = new_client("bench-raw-sub", nodelay)
+        subscriber.on_message = on_message
+        connect(subscriber, broker.url)
+        subscribe(subscriber, RAW_TOPIC)
+        result, _ = run_child(flood, broker.url, count, nodelay)  # until all are PUBACKed
+        last.wait(10)  # the subscriber may still be catching up
+        close(subscriber)
+    if received != count:
+        raise RuntimeError(f"raw phase: {received} of {count} messages arrived")
+    return {"messages": count, "seconds": finished_at - result["start"]}
+
+
+def start_echo(url: str, nodelay: bool) -> mqtt.Client:
+    """A server that acks every state at once: the ingestor's MQTT path without a database."""
+    client = new_client("bench-echo", nodelay)
+
+    def on_message(client, _userdata, message) -> None:
+        device_id, suffix = protocol.parse_topic(message.topic)
+        if suffix != "state":
+            return  # our own acks come back too: signal/# covers them, as for the ingestor
+        state = protocol.decode(message.payload)
+        ack = protocol.encode_ack(state["boot"], state["seq"], "saved")
+        client.publish(protocol.topic(device_id, "ack"), ack, qos=1)
+
+    client.on_message = on_message
+    connect(client, url)
+    subscribe(client, "signal/#")
+    return client
+
+
+def seed_dials(engine, count: int) -> list[str]:
+    """One site, one program and one paired dial per device, like tests' Stack.add_site."""
+    device_ids = [f"bench-{n:03d}" for n in range(count)]
+    with Session(engine) as session:
+        for device_id in device_ids:
+            site = Site(name=f"Bench House {device_id}", address="1 Test St", lat=43.7, lon=-79.4)
+            session.add(site)
+            session.flush()
+            program = Program(site_id=site.id, name="Beds", sector=Sector.men, capacity=CAPACITY)
+            session.add(program)
+            session.add(Device(id=device_id, site_id=site.id))
+            session.flush()
+            session.add(
+                DeviceChannel(device_id=device_id, channel=0, program_id=program.id, label="Beds")
+            )
+        session.commit()
+    return device_ids
+
+
+def wait_for_rows(engine, target: int) -> float:
+    """Poll the reading table until it holds `target` rows; return when it did."""
+    deadline = time.monotonic() + TIMEOUT_S
+    while time.monotonic() < deadline:
+        with engine.connect() as conn:
+            if conn.execute(text("SELECT count(*) FROM reading")).scalar_one() >= target:
+                return time.monotonic()
+        time.sleep(0.005)
+    raise RuntimeError(f"fewer than {target} readings committed after {TIMEOUT_S}s")
+
+
+def start_ingestor(database_url: str, broker_url: str, dials: int, nodelay: bool):
+    """The real Ingestor, built the way server/runner.py builds it, on a seeded database."""
+    migrate(database_url)
+    engine = make_engine(database_url)
+    device_ids = seed_dials(engine, dials)
+    max_payload = Settings(_env_file=None).max_payload_bytes
+    ingestor = Ingestor(engine, broker_url, f"bench-ingest-{uuid.uuid4().hex[:8]}", max_payload)
+    if nodelay:
+        ingestor.client.on_socket_open = set_nodelay  # unused by Ingestor itself
+    ingestor.start()
+    if not ingestor.connected.wait(10):
+        raise RuntimeError("ingestor did not connect")
+    return ingestor, engine, device_ids
+
+
+def round_trip_phases(args, database_url: str | None) -> tuple[dict, dict]:
+    """Phase 2 (database_url None: echo) or 3 (ingest): loaded, then unloaded round trips."""
+    per_dial = max(1, args.messages // args.dials)
+    total = per_dial * args.dials
+    with start_broker(args.tcp_nodelay) as broker:
+        if database_url is None:
+            device_ids = [f"bench-{n:03d}" for n in range(args.dials)]
+            echo = start_echo(broker.url, args.tcp_nodelay)
+            wait = None
+        else:
+            ingestor, engine, device_ids = start_ingestor(
+                database_url, broker.url, args.dials, args.tcp_nodelay
+            )
+            wait = functools.partial(wait_for_rows, engine, total)
+        loaded, committed_at = run_child(
+            fleet,
+            broker.url,
+            device_ids,
+            per_dial,
+            args.window,
+            1,
+            args.tcp_nodelay,
+            while_running=wait,
+        )
+        # One dial, one state at a time; boot 2, so no (boot, seq) repeats a stored reading.
+        unloaded, _ = run_child(
+            fleet, broker.url, device_ids[:1], args.latency_samples, 1, 2, args.tcp_nodelay
+        )
+        if database_url is None:
+            close(echo)
+        else:
+            ingestor.stop()
+            engine.dispose()
+    for name, result, expected in (("loaded", loaded, total), ("unloaded", unloaded, None)):
+        expected = expected or args.latency_samples
+        if result["acked"] != expected or result["rejected"]:
+            raise RuntimeError(
+                f"{name}: {result['acked']} of {expected} acked, {result['rejected']} rejected"
+            )
+    # Done when every ack is back and (ingest) every reading is committed.
+    end = max(loaded["end"], committed_at or 0.0)
+    loaded.update(messages=total, seconds=end - loaded["start"])
+    return loaded, unloaded
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main() -> None:
+    require_module_run(__package__)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run: few messages")
+    parser.add_argument("--messages", type=int, default=3000, help="states sent in phases 2, 3")
+    parser.add_argument("--raw-messages", type=int, default=20000, help="messages in phase 1")
+    parser.add_argument("--dials", type=int, default=20, help="simulated dials (M)")
+    parser.add_argument("--window", type=int, default=1, help="unacked states per dial (W)")
+    parser.add_argument("--latency-samples", type=int, default=200, help="unloaded round trips")
+    parser.add_argument(
+        "--tcp-nodelay", action="store_true", help="TCP_NODELAY on every MQTT socket"
+    )
+    parser.add_argument(
+        "--postgres", action="store_true", help="ingest into a throwaway PostgreSQL, not SQLite"
+    )
+    args = parser.parse_args()
+    if args.quick:
+        args.messages, args.raw_messages, args.latency_samples = 200, 2000, 20
+
+    print(f"Machine: {machine()}")
+    if args.quick:
+        print("--quick: a smoke run; too short for numbers worth comparing")
+    print(f"Load average before: {load()}")
+    print(
+        f"{args.dials} dials, window {args.window}, {args.messages} states; "
+        f"raw {args.raw_messages} messages; {args.latency_samples} unloaded round trips; "
+        f"TCP_NODELAY {'on' if args.tcp_nodelay else 'off (as shipped)'}\n"
+    )
+    raw = raw_phase(args.raw_messages, args.tcp_nodelay)
+    echo, echo_unloaded = round_trip_phases(args, None)
+    if args.postgres:
+        database = "PostgreSQL, fsync off"
+        with Postgres() as cluster:
+            ingest, ingest_unloaded = round_trip_phases(args, cluster.url)
+    else:
+        database = "SQLite"
+        with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+            ingest, ingest_unloaded = round_trip_phases(args, f"sqlite:///{tmp}/bench.db")
+
+    print(f"Load average after: {load()}\n")
+
+    def rate(phase: dict) -> float:
+        return phase["messages"] / phase["seconds"]
+
+    def p50(phase: dict) -> float:
+        return percentile(phase["latencies"], 50)
+
+    print(
+        table(
+            ["phase", "messages", "seconds", "msgs/s", "vs raw", "publish->ack ms p50/p90/p99/max"],
+            [
+                [
+                    name,
+                    str(p["messages"]),
+                    f"{p['seconds']:.2f}",
+                    f"{rate(p):.0f}",
+                    f"{rate(p) / rate(raw):.3f}",
+                    ms_percentiles(p.get("latencies", [])),
+                ]
+                for name, p in (
+                    ("raw QoS 1 (1 publisher -> 1 subscriber)", raw),
+                    (f"echo ({args.dials} dials, no database)", echo),
+                    (f"ingest ({args.dials} dials, {database})", ingest),
+                )
+            ],
+        )
+    )
+    print("\nUnloaded (1 dial, 1 state in flight) publish->ack ms p50/p90/p99/max:")
+    print(f"  echo   {ms_percentiles(echo_unloaded['latencies'])}")
+    print(f"  ingest {ms_percentiles(ingest_unloaded['latencies'])}")
+    print("\nRatios (same run):")
+    print(f"  ingest / raw  throughput   = {rate(ingest) / rate(raw):.3f}")
+    print(f"  ingest / echo throughput   = {rate(ingest) / rate(echo):.3f}")
+    print(f"  ingest / echo p50 unloaded = {p50(ingest_unloaded) / p50(echo_unloaded):.1f}x")
+
+
+if __name__ == "__main__":
+    main()
