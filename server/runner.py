@@ -75,12 +75,11 @@ class System:
             await self._start_demo(device_ids)
 
     async def _start_web(self) -> None:
+        app = create_app(self.settings, self.engine)
+        app.state.mqtt_url = self.mqtt_url  # the web dial sends through this broker
         self.web = _Server(
             uvicorn.Config(
-                create_app(self.settings, self.engine),
-                host=self.settings.http_host,
-                port=self.settings.http_port,
-                log_level="warning",
+                app, host=self.settings.http_host, port=self.settings.http_port, log_level="warning"
             )
         )
         self._web_task = web = asyncio.create_task(self.web.serve())

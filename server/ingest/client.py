@@ -106,12 +106,13 @@ class Ingestor:
             for topic, payload in all_configs(session):
                 self.client.publish(topic, payload, qos=1, retain=True)
 
-    def _on_connect(self, client, _userdata, _flags, reason_code, _properties):
+    def _on_connect(self, client, _userdata, flags, reason_code, _properties):
         if reason_code.is_failure:
             log.error("broker refused the ingestor: %s", reason_code)
             return
         log.info("ingestor connected to %s:%s (%s)", self.host, self.port, self.topic)
-        client.subscribe(self.topic, qos=1)
+        if not flags.session_present:  # a kept session keeps its subscription too; subscribing
+            client.subscribe(self.topic, qos=1)  # again would replay every retained message
         self.publish_configs()
         self.connected.set()
 
