@@ -1,11 +1,19 @@
 """Shelter Signal dial on an ESP32: MicroPython runs this file at every start.
 
-1. Read /device_config.json (dialcore.devconfig). If it won't do, the screen and the log
-   name the bad key, the LED blinks fast, and the dial waits to be fixed (no watchdog).
-2. Button held at power-up: maintenance mode, the app does not start (for mpremote).
-3. Otherwise build the App (dialcore) with the flash Store, the mqtt_as transport and
-   NTP time, start one task per part, and let a supervisor feed the hardware watchdog
-   only while every task is alive.
+It starts the dial in one of three ways:
+
+- setup: no /device_config.json yet, a broken one, or the button held at power-up. The
+  dial opens its setup Wi-Fi with a web form (board/setup_ap.py), and the screen says how
+  to reach it and what is wrong. No watchdog: someone is at the dial, a reset fixes nothing.
+- safe mode: the last starts ended in crashes (dialcore/resets.py). Only the screen, the
+  button, the broker link saying "alive" (board/safe_mode.py) and the setup Wi-Fi run,
+  under the watchdog. Holding the button tries the dial again.
+- the dial: the App (dialcore) with the flash Store, the mqtt_as transport and NTP time,
+  one task per part, and a supervisor that feeds the hardware watchdog while every task
+  is alive (board/supervisor.py). Without its broker for offline_reboot_min, it restarts.
+
+An unhandled error restarts the board after RESTART_S; it counts as a crash, as does a
+reset by the watchdog.
 """
 
 import asyncio
@@ -18,72 +26,47 @@ from board.button import Button
 from board.encoder import Encoder
 from board.led import FAST, OFF, Led, pattern_for
 from board.net import Net
-from board.screen import Screen
+from board.safe_mode import SafeReporter
+from board.screen import Screen, wrap
+from board.setup_ap import SetupAP
+from board.supervisor import Heartbeats, supervise
 from board.transport import MqttTransport
 from dialcore import FIRMWARE_VERSION, devconfig, display
 from dialcore.app import App
-from dialcore.clock import ticks_diff, ticks_ms
+from dialcore.resets import INTERRUPTED, Resets, offline_too_long
 from dialcore.store import Store
-from machine import I2C, WDT, Pin
+from machine import I2C, Pin
 
 CONFIG_PATH = "/device_config.json"
 STATE_PATH = "/state.json"
+RESETS_PATH = "/resets.json"
 I2C_HZ = 400000  # SSD1306 fast mode: a whole frame (1 KB) goes out in about 25 ms
-# Hardware watchdog: resets the ESP32 when not fed for this long. It must outlast the
-# longest legitimate blocking call, which stops every task: a DNS lookup with a dead DNS
-# server (lwIP retries, ~15-20 s), a TLS handshake (a few s). A hung dial is back within
-# STALE_MS + WDT_MS (~80 s) with its counts from flash.
-WDT_MS = 60000
-STALE_MS = 20000  # a task silent this long is hung: stop feeding (loops beat every <=1 s)
-CHECK_MS = 1000  # supervisor period: feeds well inside WDT_MS
-RESTART_S = 10  # after a crash before the watchdog runs: time to read the log, then reset
-
-
-class Heartbeats:
-    """Each task's last sign of life (ticks_ms), for the supervisor."""
-
-    def __init__(self):
-        self.last = {}
-
-    def beater(self, name):
-        self.last[name] = ticks_ms()
-
-        def beat():
-            self.last[name] = ticks_ms()
-
-        return beat
-
-    def stale(self, now):
-        return [name for name in self.last if ticks_diff(now, self.last[name]) > STALE_MS]
+RESTART_S = 10  # after an unhandled error: time to read the log, then reset
+SAVED_S = 2  # after the setup form saved: time for the "Saved" page to reach the phone
+SETUP = "WI-FI SETUP"  # the screen page that says how to reach the setup form
 
 
 def _nothing():
     pass
 
 
-async def halt(screen, led, title, text):
-    """Show why the dial cannot run and wait (no watchdog: a reset would not fix it)."""
-    screen.message(title, text)
-    led.pattern = FAST
-    await led.run(None, _nothing)
+def restart(why):
+    print("restart:", why)
+    machine.reset()
 
 
-async def supervise(wdt, beats, tasks, app):
-    """Feed the watchdog only while no task has ended and every loop beats."""
-    complained = False
-    while True:
-        dead = [name for name in tasks if tasks[name].done()]
-        now = ticks_ms()
-        stale = beats.stale(now)
-        if ticks_diff(now, app.alive_at) > STALE_MS:
-            stale.append("app")
-        if dead or stale:
-            if not complained:
-                print("watchdog: reset within", WDT_MS // 1000, "s; ended:", dead, "hung:", stale)
-                complained = True
-        else:
-            wdt.feed()
-        await asyncio.sleep_ms(CHECK_MS)
+def read_config():
+    """(the file's contents or None, config, problem or None); defaults where it won't do."""
+    try:
+        raw = devconfig.read_raw(CONFIG_PATH)
+    except ValueError as e:  # not JSON
+        return None, devconfig.defaults(), str(e)
+    if raw is None:
+        return None, devconfig.defaults(), None
+    try:
+        return raw, devconfig.load(raw), None
+    except ValueError as e:
+        return raw, devconfig.defaults(), str(e)
 
 
 def log_config(cfg):
@@ -93,32 +76,68 @@ def log_config(cfg):
     print("config: pins =", shown["pins"])
 
 
-async def main():
-    print("Shelter Signal dial, firmware", FIRMWARE_VERSION)
-    try:
-        cfg, error = devconfig.read(CONFIG_PATH), None
-    except ValueError as e:
-        cfg, error = devconfig.defaults(), str(e)  # default pins, to show the error
+async def restart_when_saved(ap, resets):
+    """Once the setup form has saved new settings: a fresh start, out of safe mode too."""
+    await ap.saved.wait()
+    resets.clear()
+    await asyncio.sleep(SAVED_S)
+    restart("new settings saved")
+
+
+async def setup(screen, led, raw, resets, title=None, problem=None):
+    """Offer the setup Wi-Fi and form; title and problem, if given, say why (screen, page)."""
+    pages = []
+    notice = None
+    if title and problem:
+        notice = title + ": " + problem
+        print(notice)
+        pages.append((title, wrap(problem)))
+    ap = SetupAP(CONFIG_PATH, raw, notice)
+    pages.append((SETUP, ap.screen_lines()))
+    await asyncio.gather(
+        screen.pages(pages, _nothing),
+        led.run(None, _nothing),
+        ap.serve(_nothing),
+        restart_when_saved(ap, resets),
+    )
+
+
+async def safe_mode(cfg, raw, transport, screen, led, button, resets):
+    why = resets.summary()
+    print("safe mode:", why)
+    reporter = SafeReporter(
+        cfg["device_id"], transport, STATE_PATH, cfg["telemetry_s"], Net(cfg["ntp_host"]).health
+    )
+    ap = SetupAP(CONFIG_PATH, raw, "SAFE MODE: " + why)
+    pages = [
+        ("SAFE MODE", wrap(why + ". Hold the button to try again.")),
+        (SETUP, ap.screen_lines()),
+    ]
+    led.pattern = FAST
+
+    def retry():  # long press
+        resets.clear()
+        restart("button held in safe mode: trying the dial again")
+
+    beats = Heartbeats()
+    tasks = {
+        "report": asyncio.create_task(reporter.run(beats.beater("report"))),
+        "setup": asyncio.create_task(ap.serve(beats.beater("setup"))),
+        "screen": asyncio.create_task(screen.pages(pages, beats.beater("screen"))),
+        "led": asyncio.create_task(led.run(None, beats.beater("led"))),
+        "button": asyncio.create_task(button.run(_nothing, retry, beats.beater("button"))),
+        "saved": asyncio.create_task(restart_when_saved(ap, resets)),
+    }
+
+    def check(now, healthy):  # safe mode never ends the crash series by itself
+        if offline_too_long(reporter.offline_ms(now), cfg["offline_reboot_min"]):
+            restart("no broker for " + str(cfg["offline_reboot_min"]) + " min")
+
+    await supervise(tasks, beats, resets, check)
+
+
+async def run_dial(cfg, transport, screen, led, button, resets):
     pins = cfg["pins"]
-    led = Led(pins["led"])
-    i2c = I2C(0, scl=Pin(pins["i2c_scl"]), sda=Pin(pins["i2c_sda"]), freq=I2C_HZ)
-    screen = Screen(i2c, cfg["oled_address"], cfg["screen_flip"], cfg["device_id"] or "")
-    if error is None:
-        log_config(cfg)
-        try:
-            transport = MqttTransport(cfg)  # reads the CA file when mqtt_tls is set
-        except ValueError as e:
-            error = str(e)
-    if error is not None:
-        await halt(screen, led, "CONFIG ERROR", error)
-        return
-
-    button = Button(pins["encoder_switch"])
-    if button.pressed():
-        led.pattern = OFF
-        screen.message("MAINTENANCE", "Button held at start: dial stopped. Press EN to restart.")
-        return  # to the REPL, without a watchdog that would reset it
-
     net = Net(cfg["ntp_host"])
     app = App(
         cfg["device_id"],
@@ -132,6 +151,7 @@ async def main():
     encoder = Encoder(pins["encoder_a"], pins["encoder_b"])
     print("encoder: counting with", encoder.kind, "- boot", app.store.boot)
     beats = Heartbeats()
+    beats.watch("app", lambda: app.alive_at)
     tasks = {
         "app": asyncio.create_task(app.run()),
         "encoder": asyncio.create_task(encoder.run(app.turn, beats.beater("encoder"))),
@@ -142,14 +162,69 @@ async def main():
         ),
         "clock": asyncio.create_task(net.keep_time(beats.beater("clock"))),
     }
-    await supervise(WDT(timeout=WDT_MS), beats, tasks, app)
+
+    def check(now, healthy):
+        resets.check(now, healthy)
+        # Not while someone is turning: that count is not on flash yet.
+        if not app.dial.editing and offline_too_long(
+            app.offline_ms(now), cfg["offline_reboot_min"]
+        ):
+            restart("no broker for " + str(cfg["offline_reboot_min"]) + " min")
+
+    await supervise(tasks, beats, resets, check)
+
+
+async def main():
+    print("Shelter Signal dial, firmware", FIRMWARE_VERSION)
+    resets = Resets(RESETS_PATH).started(machine.reset_cause() == machine.WDT_RESET)
+    raw, cfg, problem = read_config()
+    pins = cfg["pins"]  # the defaults when the file won't do: enough to show what is wrong
+    led = Led(pins["led"])
+    i2c = I2C(0, scl=Pin(pins["i2c_scl"]), sda=Pin(pins["i2c_sda"]), freq=I2C_HZ)
+    screen = Screen(i2c, cfg["oled_address"], cfg["screen_flip"], cfg["device_id"] or "")
+    button = Button(pins["encoder_switch"])
+    if button.pressed():  # also the way to the REPL: mpremote's Ctrl-C stops the setup
+        led.pattern = OFF
+        await setup(
+            screen,
+            led,
+            raw,
+            resets,
+            "MAINTENANCE",
+            "Button held at start: dial stopped. EN restarts it.",
+        )
+        return
+    led.pattern = FAST
+    if raw is None and problem is None:  # first start: no settings yet
+        await setup(screen, led, None, resets)
+        return
+    transport = None
+    if problem is None:
+        log_config(cfg)
+        try:
+            transport = MqttTransport(cfg)  # reads the CA file when mqtt_tls is set
+        except ValueError as e:
+            problem = str(e)
+    if transport is None:
+        await setup(screen, led, raw, resets, "CONFIG ERROR", problem)
+    elif resets.safe_mode:
+        await safe_mode(cfg, raw, transport, screen, led, button, resets)
+    else:
+        await run_dial(cfg, transport, screen, led, button, resets)
 
 
 micropython.alloc_emergency_exception_buf(100)  # lets an interrupt handler's error be reported
 try:
     asyncio.run(main())
-except Exception as e:  # not KeyboardInterrupt: Ctrl-C (mpremote) leaves us at the REPL
+except KeyboardInterrupt:  # Ctrl-C (mpremote): to the REPL, and the watchdog's reset is no crash
+    Resets(RESETS_PATH).last_words(INTERRUPTED)
+    raise
+except Exception as e:
     sys.print_exception(e)
+    try:
+        Resets(RESETS_PATH).crashed(type(e).__name__ + ": " + str(e))
+    except OSError as failed:  # a failing flash must not keep the board from restarting
+        print("resets: crash not recorded:", repr(failed))
     print("restarting in", RESTART_S, "s")
     time.sleep(RESTART_S)
     machine.reset()

@@ -2,7 +2,7 @@
 
 solid       saved: the server has the newest count (or nothing to save yet)
 slow blink  pending: turning, or sent and waiting for the server's ack
-fast blink  needs attention: offline, the server refused the count, or a config error
+fast blink  needs attention: offline, the server refused the count, setup or safe mode
 off         starting up, or maintenance mode
 """
 

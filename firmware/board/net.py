@@ -39,7 +39,7 @@ class Net:
             value = self._sta.status("rssi")
         except (OSError, ValueError):
             return None
-        return value if -127 <= value <= 0 else None
+        return value if isinstance(value, int) and -127 <= value <= 0 else None
 
     def health(self):
         """App's health callable: what telemetry reports besides the App's own figures."""

@@ -23,6 +23,8 @@ CHARS = WIDTH // 8  # 16 characters of the 8x8 font per line
 SCALE = 3  # count digits 24 px tall: readable from across the desk, 5 digits still fit
 REFRESH_MS = 200  # ~5 Hz: turning looks smooth; unchanged frames are not resent
 ALERT_STATES = (display.OFFLINE, display.REJECTED)
+NOTICE_LINES = 6  # under the title bar, 9 px apart from y 12 to 57 (the font's last row is blank)
+PAGE_MS = 6000  # one page of a notice: time to read six short lines
 
 
 def _fit(text):
@@ -51,7 +53,7 @@ class Screen:
         # One 8x8 glyph, reused for every big digit: no allocation per frame.
         self._glyph = framebuf.FrameBuffer(bytearray(8), 8, 8, framebuf.MONO_HLSB)
         try:
-            import ssd1306
+            import ssd1306  # pyright: ignore[reportMissingImports]  (installed with mip)
 
             self.oled = ssd1306.SSD1306_I2C(WIDTH, HEIGHT, i2c, addr=address)
             if flip and hasattr(self.oled, "rotate"):
@@ -60,17 +62,16 @@ class Screen:
             print("screen: none at I2C address", address, "-", repr(e))
             self.oled = None
 
-    def _line(self, text, y, invert=False, center=True):
-        oled = self.oled
+    def _line(self, oled, text, y, invert=False, center=True):
         text = _fit(text)
         x = (WIDTH - 8 * len(text)) // 2 if center else 0
         if invert:
             oled.fill_rect(0, y - 1, WIDTH, 9, 1)
         oled.text(text, x, y, 0 if invert else 1)
 
-    def _big(self, text, y):
+    def _big(self, oled, text, y):
         """Draw text with the 8x8 font scaled SCALE times, centred."""
-        oled, glyph = self.oled, self._glyph
+        glyph = self._glyph
         scale = SCALE if len(text) * 8 * SCALE <= WIDTH else 2
         x = (WIDTH - len(text) * 8 * scale) // 2
         for ch in text:
@@ -84,30 +85,41 @@ class Screen:
 
     def draw(self, screen):
         """Draw a display.screen() dict (only if it changed since the last one)."""
-        if self.oled is None or screen == self._last:
+        oled = self.oled
+        if oled is None or screen == self._last:
             return
         self._last = screen
-        oled = self.oled
         oled.fill(0)
-        self._line(screen["title"] or self.fallback_title, 0)
-        self._line(screen["label"], 8)
-        self._big(screen["count"], 19)
-        self._line(screen["detail"], 46)
-        self._line(screen["state_text"], 56, invert=screen["state"] in ALERT_STATES)
+        self._line(oled, screen["title"] or self.fallback_title, 0)
+        self._line(oled, screen["label"], 8)
+        self._big(oled, screen["count"], 19)
+        self._line(oled, screen["detail"], 46)
+        self._line(oled, screen["state_text"], 56, invert=screen["state"] in ALERT_STATES)
         oled.show()
 
-    def message(self, title, text):
-        """A full-screen notice (config error, maintenance mode): title bar and wrapped text."""
-        print(title + ":", text)
-        if self.oled is None:
+    def notice(self, title, lines):
+        """A full-screen notice: the title in a light bar, then up to NOTICE_LINES lines."""
+        oled = self.oled
+        if oled is None:
             return
         self._last = None
-        oled = self.oled
         oled.fill(0)
-        self._line(title, 1, invert=True)
-        for i, line in enumerate(wrap(text)[:6]):  # 6 lines fit under the title
-            self._line(line, 12 + 9 * i, center=False)
+        self._line(oled, title, 1, invert=True)
+        for i, line in enumerate(lines[:NOTICE_LINES]):
+            self._line(oled, line, 12 + 9 * i, center=False)
         oled.show()
+
+    async def pages(self, pages, beat):
+        """Forever: show each (title, lines) notice PAGE_MS in turn (one stays put)."""
+        while True:
+            for title, lines in pages:
+                try:
+                    self.notice(title, lines)
+                except OSError as e:  # an I2C hiccup: the next page tries again
+                    print("screen: I2C error", e)
+                for _ in range(PAGE_MS // 1000):  # 1 s steps: the supervisor sees us alive
+                    beat()
+                    await asyncio.sleep(1)
 
     async def run(self, app, beat):
         """Forever: redraw the app's screen REFRESH_MS apart."""

@@ -8,17 +8,18 @@ link and reconnects by itself after the first connection. What this layer adds:
   (mqtt_as raises if that one fails), so the dial works offline from power-up;
 - on_up after every connection (mqtt_as's connect_coro), on_down on every loss
   (its wifi_coro with False);
-- publish/subscribe raise OSError when the link drops, where mqtt_as would wait for the
-  next connection: the App replays its newest commit on_up, so nothing waits on a dead
-  link. Cancelling happens with the client's lock held, as mqtt_as's README advises;
+- publish/subscribe raise OSError when the link is down or drops, where mqtt_as would
+  wait for the next connection: the App replays its newest commit on_up, so nothing
+  waits on a dead link. Cancelling happens with the client's lock held, as mqtt_as's
+  README advises;
 - TLS with the broker's certificate verified against mqtt_ca_file when mqtt_tls is set.
 """
 
 import asyncio
 
 import network
-from mqtt_as import MQTTClient
-from mqtt_as import config as mqtt_defaults
+from mqtt_as import MQTTClient  # pyright: ignore[reportMissingImports]  (installed with mip)
+from mqtt_as import config as mqtt_defaults  # pyright: ignore[reportMissingImports]
 
 KEEPALIVE_S = 30  # as the simulator: the broker sends the "lost" will ~45 s after a silent loss
 RESPONSE_S = 10  # no PUBACK/SUBACK this long: resend (mqtt_as); 4 resends and it reconnects
@@ -34,16 +35,32 @@ def read_ca(path):
         raise ValueError("mqtt_ca_file: cannot read " + path + " on the device") from None
 
 
+class _Call:
+    """One mqtt_as call under way: whether it finished, and what it raised."""
+
+    def __init__(self):
+        self.done = asyncio.Event()  # set when the call ends or the link drops
+        self.finished = False
+        self.error = None
+
+    async def run(self, coro):
+        try:
+            await coro
+        except Exception as e:  # handed to the waiting caller, which raises it
+            self.error = e
+        self.finished = True
+        self.done.set()
+
+
 class MqttTransport:
     def __init__(self, cfg):
         self.connected = False
         self._cfg = cfg
         self._ca = read_ca(cfg["mqtt_ca_file"]) if cfg["mqtt_tls"] else None
-        self._client = None
-        self._on_up = self._on_down = None
-        self._waiting = []  # Events of the publish/subscribe calls under way
+        self._client = None  # the MQTTClient, from connect() on
+        self._waiting = []  # the _Calls under way
 
-    def _mqtt_config(self, will, on_message):
+    def _mqtt_config(self, will, on_message, on_up, on_down):
         cfg = self._cfg
         c = dict(mqtt_defaults)
         c["client_id"] = cfg["device_id"].encode()  # mqtt_as wants bytes; the id is ASCII
@@ -60,8 +77,25 @@ class MqttTransport:
         c["will"] = will  # (topic, payload, retain, qos): mqtt_as takes the same order
         # mqtt_as hands over topic and payload as bytes; the App parses str topics.
         c["subs_cb"] = lambda topic, msg, retained: on_message(topic.decode(), msg)
-        c["connect_coro"] = self._connected
-        c["wifi_coro"] = self._link
+
+        async def connected(_client):  # connect_coro: the broker connection is up
+            print("mqtt: connected to", cfg["mqtt_host"])
+            self.connected = True
+            try:
+                await on_up()
+            except OSError as e:  # lost again while subscribing: the next connection repeats it
+                print("mqtt: link lost during on_up:", repr(e))
+
+        async def link(up):  # wifi_coro: True after each connection, False on a loss
+            if not up and self.connected:
+                print("mqtt: link lost")
+                self.connected = False
+                for call in self._waiting:  # wake every call waiting on this link
+                    call.done.set()
+                on_down()
+
+        c["connect_coro"] = connected
+        c["wifi_coro"] = link
         if self._ca is not None:
             import ssl
 
@@ -74,15 +108,15 @@ class MqttTransport:
         return c
 
     async def connect(self, will, on_message, on_up, on_down):
-        self._on_up, self._on_down = on_up, on_down
-        self._client = MQTTClient(self._mqtt_config(will, on_message))
-        self._starting = asyncio.create_task(self._first_connection())
+        client = MQTTClient(self._mqtt_config(will, on_message, on_up, on_down))
+        self._client = client
+        self._starting = asyncio.create_task(self._first_connection(client))
 
-    async def _first_connection(self):
+    async def _first_connection(self, client):
         failures = 0
         while True:
             try:
-                await self._client.connect()
+                await client.connect()
                 return  # from here on mqtt_as reconnects by itself
             except Exception as e:  # OSError mostly; TLS errors vary: keep trying, say why
                 print("mqtt: first connection failed:", repr(e))
@@ -94,54 +128,36 @@ class MqttTransport:
                 pass
             await asyncio.sleep(wait)
 
-    async def _connected(self, _client):  # mqtt_as connect_coro: broker connection is up
-        print("mqtt: connected to", self._cfg["mqtt_host"])
-        self.connected = True
-        try:
-            await self._on_up()
-        except OSError as e:  # lost again while subscribing: the next connection repeats this
-            print("mqtt: link lost during on_up:", repr(e))
-
-    async def _link(self, up):  # mqtt_as wifi_coro: True after each connection, False on loss
-        if not up and self.connected:
-            print("mqtt: link lost")
-            self.connected = False
-            for done in self._waiting:  # wake every call waiting on this link
-                done.set()
-            self._on_down()
-
-    async def _run(self, coro, outcome, done):
-        try:
-            await coro
-            outcome[0] = None
-        except Exception as e:  # handed to the waiting caller, which raises it
-            outcome[0] = e
-        done.set()
-
-    async def _while_up(self, method, *args):
-        """Await an mqtt_as call; OSError instead of waiting if the link drops meanwhile."""
-        if not self.connected:
+    def _up(self):
+        """The client, while the link is up; OSError otherwise."""
+        client = self._client
+        if client is None or not self.connected:
             raise OSError("not connected")
-        done = asyncio.Event()  # set when the call ends or the link drops
-        outcome = [done]  # the Event itself: no outcome yet
-        task = asyncio.create_task(self._run(method(*args), outcome, done))
-        self._waiting.append(done)
+        return client
+
+    async def _while_up(self, client, coro):
+        """Await coro, an mqtt_as call; OSError instead of waiting if the link drops meanwhile."""
+        call = _Call()
+        task = asyncio.create_task(call.run(coro))
+        self._waiting.append(call)
         try:
-            await done.wait()
+            await call.done.wait()
         finally:
-            self._waiting.remove(done)
-        if outcome[0] is done:  # the link dropped: stop mqtt_as waiting for the next one
-            async with self._client.lock:  # never cut a packet in half
+            self._waiting.remove(call)
+        if not call.finished:  # the link dropped: stop mqtt_as waiting for the next one
+            async with client.lock:  # never cut a packet in half
                 task.cancel()
             raise OSError("connection lost")
-        if outcome[0] is not None:
-            raise outcome[0]
+        if call.error is not None:
+            raise call.error
 
     async def publish(self, topic, payload, retain=False, qos=0):
-        await self._while_up(self._client.publish, topic, payload, retain, qos)
+        client = self._up()
+        await self._while_up(client, client.publish(topic, payload, retain, qos))
 
     async def subscribe(self, topic, qos=0):
-        await self._while_up(self._client.subscribe, topic, qos)
+        client = self._up()
+        await self._while_up(client, client.subscribe(topic, qos))
 
     async def disconnect(self):
         self.connected = False

@@ -5,20 +5,24 @@ MicroPython's ticks wrap around, so durations always go through ticks_diff.
 
 import time
 
-try:
-    ticks_ms = time.ticks_ms
-    ticks_diff = time.ticks_diff
-    ticks_add = time.ticks_add
-except AttributeError:  # CPython: monotonic milliseconds never wrap
 
-    def ticks_ms():
-        return int(time.monotonic() * 1000)
+def _monotonic_ms():
+    # CPython only; the firmware's type check reads MicroPython's time, which has no monotonic.
+    return int(time.monotonic() * 1000)  # pyright: ignore[reportAttributeAccessIssue]
 
-    def ticks_diff(a, b):
-        return a - b
 
-    def ticks_add(a, b):
-        return a + b
+def _difference(a, b):
+    return a - b
+
+
+def _sum(a, b):
+    return a + b
+
+
+if hasattr(time, "ticks_ms"):  # MicroPython
+    ticks_ms, ticks_diff, ticks_add = time.ticks_ms, time.ticks_diff, time.ticks_add
+else:  # CPython: monotonic milliseconds never wrap
+    ticks_ms, ticks_diff, ticks_add = _monotonic_ms, _difference, _sum
 
 
 # Embedded MicroPython ports count seconds from 2000-01-01; Unix time starts in 1970.

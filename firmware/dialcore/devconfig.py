@@ -12,6 +12,7 @@ CPython, so only the subset both share is used (no typing, no dataclasses, no f-
 import json
 
 from . import protocol
+from .store import write_json
 
 # JSON type names, as the README table shows them.
 STRING = "string"
@@ -85,6 +86,14 @@ KEYS = (
     ),
     ("telemetry_s", INTEGER, 60, False, "Seconds between health reports, 10-3600"),
     (
+        "offline_reboot_min",
+        INTEGER,
+        30,
+        False,
+        "Restart after this many minutes without the broker, 5-1440: a stuck Wi-Fi or "
+        "network stack starts afresh (counts are kept on flash)",
+    ),
+    (
         "oled_address",
         INTEGER,
         60,
@@ -141,6 +150,9 @@ LIMITS = {
     "mqtt_port": (1, 65535),
     "settle_ms": (300, 60000),  # shorter commits mid-turn; longer and staff walk away unsaved
     "telemetry_s": (10, 3600),  # the server marks a dial stale after a few missed reports
+    # Shorter restarts the dial during an ordinary broker restart or Wi-Fi hiccup; after a
+    # day without the broker a restart more or less makes no difference.
+    "offline_reboot_min": (5, 1440),
     "oled_address": (60, 61),  # the two addresses an SSD1306 can be strapped to
 }
 
@@ -264,18 +276,33 @@ def load(raw):
     return config
 
 
-def read(path):
-    """load() the JSON file at path; ValueError (naming the file or the key) if it won't do."""
+def read_raw(path):
+    """What the JSON file at path holds, as written; None if there is no file.
+
+    ValueError naming the file if it is not JSON; load() checks the contents.
+    """
     try:
         with open(path) as f:
             text = f.read()
     except OSError:
-        raise ValueError(path + " is missing: copy device_config.example.json there") from None
+        return None
     try:
-        raw = json.loads(text)
+        return json.loads(text)
     except ValueError:
         raise ValueError(path + " is not valid JSON") from None
+
+
+def read(path):
+    """load() the JSON file at path; ValueError (naming the file or the key) if it won't do."""
+    raw = read_raw(path)
+    if raw is None:
+        raise ValueError(path + " is missing: copy device_config.example.json there")
     return load(raw)
+
+
+def write(path, raw):
+    """Save a config (checked with load() first) so that a power cut leaves old or new whole."""
+    write_json(path, raw)
 
 
 def masked(config):

@@ -8,7 +8,7 @@ import json
 import os
 
 
-def _load_json(path):
+def load_json(path):
     """The object saved at `path`, or None; a damaged file is moved aside to `.corrupt`."""
     try:
         with open(path) as f:
@@ -27,7 +27,7 @@ def _load_json(path):
     return None
 
 
-def _write_json(path, data):
+def write_json(path, data):
     """Write a temporary file, then rename it over `path`: never half old, half new."""
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
@@ -50,11 +50,11 @@ class Store:
         self.config = None  # last applied server config (see protocol.decode_config)
 
     def load(self):
-        # A power cut on FAT between remove and rename leaves only the .tmp (see _write_json).
-        data = _load_json(self.path) or _load_json(self.path + ".tmp") or {}
+        # A power cut on FAT between remove and rename leaves only the .tmp (see write_json).
+        data = load_json(self.path) or load_json(self.path + ".tmp") or {}
         # The boot counter is also kept in a file of its own: if the state file is ever lost,
         # the next boot still numbers its commits above everything the server has seen.
-        self.boot = max(data.get("boot", 0), (_load_json(self.path + ".boot") or {}).get("boot", 0))
+        self.boot = max(data.get("boot", 0), (load_json(self.path + ".boot") or {}).get("boot", 0))
         self.seq = data.get("seq", 0)
         self.counts = data.get("counts", [])
         self.pending = data.get("pending")
@@ -66,7 +66,7 @@ class Store:
         return self
 
     def save(self):
-        _write_json(
+        write_json(
             self.path,
             {
                 "boot": self.boot,
@@ -80,6 +80,6 @@ class Store:
 
     def start_boot(self):
         self.boot += 1
-        _write_json(self.path + ".boot", {"boot": self.boot})
+        write_json(self.path + ".boot", {"boot": self.boot})
         self.save()
         return self.boot
