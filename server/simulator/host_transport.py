@@ -16,13 +16,17 @@ KEEPALIVE_S = 30  # as on the device: the broker sends the last will within 45 s
 
 
 class HostTransport:
-    def __init__(self, url: str, client_id: str):
+    def __init__(
+        self, url: str, client_id: str, username: str | None = None, password: str | None = None
+    ):
         self.host, self.port = mqtt_url.parse(url)
         self.connected = False
         self._acks: dict[int, asyncio.Future] = {}  # mid -> waiting publish
         # A clean session, as the device uses: what was lost while offline is replayed.
         self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
         self._client.reconnect_delay_set(min_delay=1, max_delay=30)
+        if username:  # the dial's own broker account (server/provision.py), as the firmware logs in
+            self._client.username_pw_set(username, password)
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def connect(self, will, on_message, on_up, on_down) -> None:
