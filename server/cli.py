@@ -6,19 +6,29 @@ only what differs from one invocation to the next.
 
 import argparse
 import asyncio
+import getpass
 import json
 import logging
+import os
 import random
+import shlex
+import shutil
+import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 from sqlmodel import Session, select
 
+from server import provision
+from server.credentials import hash_secret, new_secret
 from server.db import make_engine, migrate
 from server.devices import register
+from server.exports import hsds
 from server.exports.geojson import feature_collection
+from server.exports.toronto_csv import check_counted, latest_date, occupancy_csv
 from server.imports.toronto import import_csv
-from server.models import Device
+from server.models import Device, utcnow
 from server.queries import sites
 from server.runner import run, until_stopped
 from server.settings import Settings, get_settings
@@ -51,9 +61,23 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _export(args: argparse.Namespace, settings: Settings) -> None:
-
+    if args.date and args.format != "toronto-csv":
+        sys.exit("export: --date is for --format toronto-csv only")
+    migrate(settings.database_url)
     with Session(make_engine(settings.database_url)) as session:
-        body = feature_collection(sites(session, settings))
+        if args.format == "toronto-csv":
+            now = utcnow()
+            day = args.date or latest_date(now)
+            try:
+                check_counted(day, now)
+            except ValueError as e:
+                sys.exit(f"export: {e}")
+            args.output.write(occupancy_csv(session, day))
+            return
+        if args.format == "hsds":
+            body = hsds.export(session, settings)
+        else:
+            body = feature_collection(sites(session, settings))
     json.dump(body, args.output, indent=1)
     args.output.write("\n")
 
@@ -84,25 +108,91 @@ def _import(args: argparse.Namespace, settings: Settings) -> None:
     )
 
 
-def _device_add(args: argparse.Namespace, settings: Settings) -> None:
-
+def _device_channels(specs: list[str]) -> list[tuple[int, str]]:
     channels = []
-    for spec in args.channel:
+    for spec in specs:
         program_id, _, label = spec.partition(":")
         if not program_id.isdigit() or not label:
             sys.exit(f"--channel {spec!r}: write PROGRAM_ID:LABEL, for example 12:Men's beds")
         channels.append((int(program_id), label))
+    return channels
+
+
+def _device_config(args: argparse.Namespace, secret: str) -> dict | None:
+    """The dial's device_config.json, when --wifi-ssid and --mqtt-host say how it connects."""
+    if not (args.wifi_ssid or args.mqtt_host):
+        if args.wifi_password or args.mqtt_port or args.mqtt_ca:
+            raise ValueError(
+                "the Wi-Fi and MQTT options write the config: add --wifi-ssid and --mqtt-host"
+            )
+        return None
+    if not (args.wifi_ssid and args.mqtt_host):
+        raise ValueError("--wifi-ssid and --mqtt-host go together: the dial needs both")
+    password = args.wifi_password
+    if password is None:  # asked, not typed on the command line: keeps it out of the history
+        password = getpass.getpass(f"Wi-Fi password of {args.wifi_ssid} (empty if open): ")
+    tls = args.mqtt_ca is not None
+    port = args.mqtt_port or (8883 if tls else 1883)  # the IANA ports of MQTT with and without TLS
+    return provision.build_config(
+        args.device_id, secret, args.wifi_ssid, password, args.mqtt_host, port, tls
+    )
+
+
+def _device_add(args: argparse.Namespace, settings: Settings) -> None:
+    """Register a dial, issue its secret, and write what the broker and the dial need."""
+    migrate(settings.database_url)
     with Session(make_engine(settings.database_url)) as session:
+        if args.site is None:
+            sites_known = provision.site_choices(session)
+            sys.exit(f"device add: which site? Add --site with one of:\n{sites_known}")
+        if not args.channel:
+            try:
+                programs = provision.program_choices(session, args.site)
+            except ValueError as e:
+                sys.exit(f"device add: {e}")
+            sys.exit(
+                "device add: which programs does it count? Add --channel PROGRAM_ID:LABEL, "
+                f"one per channel, in order:\n{programs}"
+            )
+        channels = _device_channels(args.channel)
+        secret = new_secret()
+        folder = provision.device_dir(args.devices_dir, args.device_id)
+        written = []
         try:
-            register(session, args.device_id, args.site, channels, args.mode)
-        except ValueError as e:
+            config = _device_config(args, secret)
+            device = register(session, args.device_id, args.site, channels, args.mode)
+            device.secret_hash = hash_secret(secret)
+            if config is not None:
+                if args.mqtt_ca:
+                    provision.add_ca(folder, args.mqtt_ca)
+                config_path = provision.write_config(folder, config)
+            if args.mosquitto_passwd:
+                provision.set_mosquitto_password(args.mosquitto_passwd, args.device_id, secret)
+                written.append(args.mosquitto_passwd)
+            if args.mosquitto_acl:
+                provision.write_mosquitto_acl(args.mosquitto_acl)
+                written.append(args.mosquitto_acl)
+        except (ValueError, provision.ProvisionError) as e:
             sys.exit(f"device add: {e}")
         session.commit()
-    print(f"registered {args.device_id}; the ingestor publishes its config when it (re)starts")
+    print(f"registered {args.device_id} at site {args.site} with {len(channels)} channel(s)")
+    print(f"MQTT user: {args.device_id}")
+    print(f"secret (MQTT password and web dial secret; shown only now): {secret}")
+    if config is None:
+        print("no device_config.json written: --wifi-ssid and --mqtt-host write one")
+    else:
+        print(f"wrote {config_path}: it holds passwords, keep it off shared drives and git")
+    if written:
+        print(
+            f"updated {', '.join(map(str, written))}: reload Mosquitto (systemctl reload mosquitto)"
+        )
+    print("the ingestor publishes the dial's config when it (re)starts")
+    if config is not None:
+        print(f"next: plug in the board and run `shelter-signal device flash {args.device_id}`")
 
 
 def _device_list(_args: argparse.Namespace, settings: Settings) -> None:
-
+    migrate(settings.database_url)
     with Session(make_engine(settings.database_url)) as session:
         devices = session.exec(select(Device).order_by(Device.id)).all()
     print(f"{'device':<20} {'status':<8} {'last seen (UTC)':<20} {'firmware':<9} {'rssi':>5}")
@@ -110,6 +200,32 @@ def _device_list(_args: argparse.Namespace, settings: Settings) -> None:
         seen = d.last_seen.strftime("%Y-%m-%d %H:%M:%S") if d.last_seen else "never"
         rssi = "" if d.rssi is None else str(d.rssi)
         print(f"{d.id:<20} {d.status:<8} {seen:<20} {d.firmware or '':<9} {rssi:>5}")
+
+
+def _device_flash(args: argparse.Namespace, _settings: Settings) -> None:
+    """Stage the dial's files, show the mpremote commands, and run them unless --dry-run."""
+    folder = provision.device_dir(args.devices_dir, args.device_id)
+    try:
+        if provision.read_config(folder)["device_id"] != args.device_id:
+            sys.exit(f"device flash: {folder} holds the config of another dial")
+        flash = provision.stage(folder)
+    except ValueError as e:
+        sys.exit(f"device flash: {e}")
+    commands = provision.flash_commands(flash, args.port)
+    print("# the board must run MicroPython already (hardware/README.md, 'Flash')")
+    for command in commands:
+        print(shlex.join(command))
+    if args.dry_run:
+        return
+    # Also next to this Python: a venv's mpremote works without activating the venv.
+    search = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    mpremote = shutil.which("mpremote", path=search)
+    if mpremote is None:
+        sys.exit("device flash: mpremote not found: pip install mpremote")
+    for command in commands:
+        if subprocess.run([mpremote, *command[1:]]).returncode != 0:
+            sys.exit(f"device flash: `{shlex.join(command)}` failed; check the USB cable and port")
+    print(f"{args.device_id} is flashed and restarting")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -137,7 +253,19 @@ def parser() -> argparse.ArgumentParser:
     sim.add_argument("--state-dir", type=Path, default=Path("var/sim"), help="dials' flash")
     sim.set_defaults(func=_simulate)
 
-    export = commands.add_parser("export", help="current availability as GeoJSON")
+    export = commands.add_parser("export", help="GeoJSON, HSDS 3.1 or the city's occupancy CSV")
+    export.add_argument(
+        "--format",
+        choices=["geojson", "hsds", "toronto-csv"],
+        default="geojson",
+        help="geojson: current availability (RFC 7946); hsds: HSDS 3.1 services; "
+        "toronto-csv: the City of Toronto's daily occupancy CSV (docs/exports.md)",
+    )
+    export.add_argument(
+        "--date",
+        type=date.fromisoformat,
+        help="occupancy date (YYYY-MM-DD) of the toronto-csv; default: the newest one counted",
+    )
     export.add_argument("-o", "--output", type=argparse.FileType("w"), default=sys.stdout)
     export.set_defaults(func=_export)
 
@@ -147,21 +275,57 @@ def parser() -> argparse.ArgumentParser:
     imports.add_argument("--centroids", type=Path, help="CSV of postal-area centre points")
     imports.set_defaults(func=_import)
 
-    device = commands.add_parser("device", help="register and list dials")
+    device = commands.add_parser("device", help="register, list and flash dials")
     device_commands = device.add_subparsers(dest="device_command", required=True)
-    add = device_commands.add_parser("add", help="register a dial and pair its channels")
+    devices_dir = argparse.ArgumentParser(add_help=False)
+    devices_dir.add_argument(
+        "--devices-dir",
+        type=Path,
+        default=Path("devices"),
+        help="where each dial's files go, in a folder named after it (default: devices)",
+    )
+    add = device_commands.add_parser(
+        "add",
+        parents=[devices_dir],
+        help="register a dial, issue its secret, write its broker entry and config file",
+    )
     add.add_argument("device_id")
-    add.add_argument("--site", type=int, required=True, help="site id")
+    add.add_argument("--site", type=int, help="site id (leave out to list the sites)")
     add.add_argument(
         "--channel",
         action="append",
-        required=True,
         metavar="PROGRAM_ID:LABEL",
-        help="one per channel, in order",
+        help="one per channel, in order (leave out to list the site's programs)",
     )
     add.add_argument("--mode", default="occupied", help="what the dial counts: occupied or free")
+    dial = add.add_argument_group("the dial's device_config.json (written when these are given)")
+    dial.add_argument("--wifi-ssid", help="the shelter's Wi-Fi network (2.4 GHz)")
+    dial.add_argument("--wifi-password", help="leave out to be asked (keeps it out of history)")
+    dial.add_argument("--mqtt-host", help="the broker's host name as the dial reaches it")
+    dial.add_argument("--mqtt-port", type=int, help="default 1883, or 8883 with --mqtt-ca")
+    dial.add_argument(
+        "--mqtt-ca", type=Path, help="the broker's CA certificate (DER): turns on TLS"
+    )
+    broker = add.add_argument_group("Mosquitto (hardware/README.md, 'The broker')")
+    broker.add_argument(
+        "--mosquitto-passwd", type=Path, help="password file to add the dial to (created if new)"
+    )
+    broker.add_argument(
+        "--mosquitto-acl", type=Path, help="ACL file to write: each dial its own topics only"
+    )
     add.set_defaults(func=_device_add)
     device_commands.add_parser("list", help="the fleet").set_defaults(func=_device_list)
+    flash = device_commands.add_parser(
+        "flash",
+        parents=[devices_dir],
+        help="copy the firmware, its libraries and the dial's config to a board (mpremote)",
+    )
+    flash.add_argument("device_id")
+    flash.add_argument(
+        "--port", default="auto", help="serial port, e.g. /dev/ttyUSB0 (default: the first found)"
+    )
+    flash.add_argument("--dry-run", action="store_true", help="only show the commands")
+    flash.set_defaults(func=_device_flash)
     return top
 
 

@@ -5,7 +5,7 @@ import random
 
 from sqlmodel import Session, select
 
-from server.models import CapacityType, Device, DeviceChannel, Program, Sector, Site
+from server.models import CapacityType, Device, DeviceChannel, Gender, Program, Sector, Site
 
 NAMES = [
     "Maple",
@@ -51,6 +51,13 @@ SECTORS = [
 ]
 # Inland Toronto, north of the lake shore: every random point lands on the map's land.
 LAT, LON = (43.665, 43.78), (-79.55, -79.22)
+ONLY = {frozenset({Sector.men}): Gender.men, frozenset({Sector.women}): Gender.women}
+INTAKE_HOURS = ["24/7", "Daily 08:00-23:00", "Mon-Fri 09:00-17:00"]
+INTAKE_INSTRUCTIONS = [
+    "Walk in to the front desk; bring nothing but yourself.",
+    "Call the intake line first to check for a bed.",
+    "By referral: outreach workers call the intake line.",
+]
 
 
 def seed(session: Session, sites: int, rng: random.Random) -> list[str]:
@@ -64,6 +71,8 @@ def seed(session: Session, sites: int, rng: random.Random) -> list[str]:
 
 def _site(session: Session, number: int, rng: random.Random) -> None:
     name = f"{NAMES[(number - 1) % len(NAMES)]} {rng.choice(KINDS)}"
+    programs = rng.sample(SECTORS, rng.choice((1, 1, 2)))
+    sectors = {sector for sector, _label in programs}
     site = Site(
         name=name,
         address=f"{rng.randint(10, 2000)} {rng.choice(STREETS)}",
@@ -72,13 +81,22 @@ def _site(session: Session, number: int, rng: random.Random) -> None:
         lon=round(rng.uniform(*LON), 5),
         phone=f"416-555-{rng.randint(100, 199):04d}",  # 555-01xx: reserved for fiction
         organization="Demo Shelter Network",
+        intake_hours=rng.choice(INTAKE_HOURS),
+        intake_instructions=rng.choice(INTAKE_INSTRUCTIONS),
+        pets_allowed=rng.random() < 0.3,
+        wheelchair_accessible=rng.random() < 0.6,
+        couples_allowed=bool(sectors & {Sector.mixed, Sector.families}) and rng.random() < 0.5,
+        gender_served=ONLY.get(frozenset(sectors), Gender.any),
+        # youth shelters take 16 to 24; family shelters take children; the rest adults
+        min_age=None if Sector.families in sectors else 16 if Sector.youth in sectors else 18,
+        max_age=24 if sectors == {Sector.youth} else None,
         confidential=number % 10 == 0,  # every tenth one: shows the privacy rule at work
     )
     session.add(site)
     session.flush()
     device = Device(id=f"demo-{number:02d}", site_id=site.id)
     session.add(device)
-    for channel, (sector, label) in enumerate(rng.sample(SECTORS, rng.choice((1, 1, 2)))):
+    for channel, (sector, label) in enumerate(programs):
         kind = CapacityType.rooms if sector == Sector.families else CapacityType.beds
         program = Program(
             site_id=site.id,
@@ -86,6 +104,7 @@ def _site(session: Session, number: int, rng: random.Random) -> None:
             sector=sector,
             capacity_type=kind,
             capacity=rng.choice((10, 15, 20, 24, 30, 40, 60)),
+            out_of_service=rng.choice((0, 0, 0, 1, 2)),  # now and then a bed under repair
         )
         session.add(program)
         session.flush()

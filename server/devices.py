@@ -4,6 +4,7 @@ from sqlmodel import Session, select
 
 from firmware.dialcore import protocol
 from server.models import Device, DeviceChannel, Program, Site
+from server.pairing import pair
 
 
 def config_message(session: Session, device: Device) -> tuple[str, bytes]:
@@ -20,10 +21,6 @@ def config_message(session: Session, device: Device) -> tuple[str, bytes]:
         device.config_version, site.name[:64] if site else device.id, device.mode, channels
     )
     return protocol.topic(device.id, "config"), payload
-
-
-def all_configs(session: Session) -> list[tuple[str, bytes]]:
-    return [config_message(session, device) for device in session.exec(select(Device))]
 
 
 def register(
@@ -43,15 +40,6 @@ def register(
         raise ValueError(f"mode {mode!r}: use one of {', '.join(protocol.MODES)}")
     device = Device(id=device_id, site_id=site_id, mode=mode)
     session.add(device)
-    for number, (program_id, label) in enumerate(channels):
-        program = session.get(Program, program_id)
-        if program is None or program.site_id != site_id:
-            raise ValueError(f"program {program_id} is not a program of site {site_id}")
-        taken = session.exec(select(DeviceChannel).where(DeviceChannel.program_id == program_id))
-        if (pair := taken.first()) is not None:
-            raise ValueError(f"program {program_id} is already paired with {pair.device_id}")
-        session.add(
-            DeviceChannel(device_id=device_id, channel=number, program_id=program_id, label=label)
-        )
     session.flush()
+    pair(session, device, channels)
     return device

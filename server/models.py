@@ -1,4 +1,9 @@
-"""Tables. Public shapes the API returns live in schemas.py, so no column leaks by accident.
+"""Tables, and the field sets they share with the API's create and public shapes.
+
+The pattern (FastAPI's full-stack template): `SiteBase` holds the fields a client may send,
+`Site(SiteBase, table=True)` adds what only the server sets, and schemas.py derives the
+create, update and public shapes from the same bases. Columns that must never leave the
+server (secret hashes) live only on the table classes, so no shape can leak them.
 
 Times are time-zone aware and stored as UTC (SQLModel's UTCDateTime does the conversion).
 """
@@ -8,6 +13,10 @@ from enum import StrEnum
 
 from sqlalchemy import Column, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+# The dial's config schema (server/protocol/config.schema.json) caps a channel's capacity.
+MAX_CAPACITY = 10_000
+MAX_AGE = 120  # years; an upper bound for age limits that no shelter reaches
 
 
 def utcnow() -> datetime:
@@ -27,29 +36,72 @@ class CapacityType(StrEnum):
     rooms = "rooms"
 
 
-class Site(SQLModel, table=True):
-    id: int | None = Field(default=None, primary_key=True)
-    source_id: str | None = Field(default=None, unique=True)  # e.g. toronto:1320 (imports)
-    name: str = Field(index=True)
-    address: str | None = None
-    city: str | None = None
-    postal_code: str | None = None
-    lat: float | None = None
-    lon: float | None = None
-    phone: str | None = None
-    organization: str | None = None
+class Gender(StrEnum):
+    """Who a site serves, by gender identity; `any` is everyone, including non-binary people."""
+
+    men = "men"
+    women = "women"
+    any = "any"
+
+
+class Role(StrEnum):
+    """What a caller may see and do, from the API key it presents (docs/api.md)."""
+
+    public = "public"  # no key
+    outreach = "outreach"
+    city = "city"
+    admin = "admin"
+
+    def at_least(self, other: "Role") -> bool:
+        """Each role may do what the roles listed before it may, and more."""
+        order = list(Role)
+        return order.index(self) >= order.index(other)
+
+
+class SiteBase(SQLModel):
+    name: str = Field(index=True, min_length=1, max_length=200)
+    address: str | None = Field(default=None, max_length=300)
+    city: str | None = Field(default=None, max_length=100)
+    postal_code: str | None = Field(default=None, max_length=16)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    phone: str | None = Field(default=None, max_length=50)  # the intake line
+    organization: str | None = Field(default=None, max_length=200)
+    intake_hours: str | None = Field(default=None, max_length=500)  # e.g. "24/7"
+    intake_instructions: str | None = Field(default=None, max_length=2000)
+    # Eligibility. None means "not known": a filter for pets=true does not match it.
+    pets_allowed: bool | None = None
+    wheelchair_accessible: bool | None = None
+    couples_allowed: bool | None = None
+    gender_served: Gender | None = None
+    min_age: int | None = Field(default=None, ge=0, le=MAX_AGE)  # None: no lower limit
+    max_age: int | None = Field(default=None, ge=0, le=MAX_AGE)  # None: no upper limit
     confidential: bool = False  # e.g. violence-against-women sites: never located publicly
 
 
-class Program(SQLModel, table=True):
+class Site(SiteBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: str | None = Field(default=None, unique=True)  # e.g. toronto:1320 (imports)
+    # When an admin last changed the site, its programs or its dials: the event stream then
+    # sends the site again (server/api/live.py)
+    edited_at: datetime | None = Field(default=None, index=True)
+
+
+class ProgramBase(SQLModel):
+    name: str = Field(min_length=1, max_length=200)
+    sector: Sector
+    capacity_type: CapacityType = CapacityType.beds
+    capacity: int = Field(ge=0, le=MAX_CAPACITY)
+    # Beds or rooms held (say for referrals) or out of service (repairs, an outbreak):
+    # counted in capacity, never available. Available = capacity - occupied - out_of_service.
+    out_of_service: int = Field(default=0, ge=0, le=MAX_CAPACITY)
+    accepting: bool = True  # taking new guests at all (a program can pause intake)
+
+
+class Program(ProgramBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     source_id: str | None = Field(default=None, unique=True)  # e.g. toronto:16892 (imports)
     site_id: int = Field(foreign_key="site.id", index=True)
-    name: str
-    sector: Sector
-    capacity_type: CapacityType = CapacityType.beds
-    capacity: int = Field(ge=0)
-    accepting: bool = True
 
 
 class Device(SQLModel, table=True):
@@ -58,6 +110,8 @@ class Device(SQLModel, table=True):
     secret_hash: str | None = None  # the device's MQTT/web-dial credential, hashed (credentials.py)
     mode: str = "occupied"  # what the dial counts: occupied or free
     config_version: int = 1  # of the config we publish to it; bump on every change
+    # The config_version the ingestor last published: it publishes again while they differ.
+    published_config_version: int | None = None
     applied_config_version: int | None = None  # what the device says it applies
     status: str = "unknown"  # online, offline, lost or unknown (never heard from)
     status_at: datetime | None = Field(default=None, index=True)
@@ -90,6 +144,9 @@ class Reading(SQLModel, table=True):
     channel: int
     occupied: int = Field(ge=0)
     capacity: int = Field(ge=0)
+    # The program's out_of_service when the reading arrived: history keeps availability
+    # right when beds go out of service or come back, like capacity.
+    out_of_service: int = Field(default=0, ge=0)
     source: str  # dial, web or import
     device_ts: datetime | None = None
     received_at: datetime = Field(default_factory=utcnow, index=True)
@@ -116,3 +173,19 @@ class DeadLetter(SQLModel, table=True):
     topic: str
     payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     reason: str
+
+
+class ApiKey(SQLModel, table=True):
+    """A key for outreach, city or admin callers; the key itself is shown once, then hashed.
+
+    A key reads `<lookup>.<secret>`: `lookup` finds the row (it is not secret), so checking
+    a key costs one hash, not one per key on file.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100)  # who holds it, e.g. "Streets to Homes outreach"
+    role: Role
+    lookup: str = Field(unique=True, max_length=16)
+    key_hash: str
+    created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None

@@ -1,14 +1,70 @@
-"""Availability as everyone sees it: one query feeds the API, the event stream and the map."""
+"""Availability as everyone sees it: one query feeds the API, the event stream, the map and
+the exports, so a number never differs between them.
 
+`sites` answers for a role: the public never sees a confidential site (only `summary`
+counts it); outreach sees its availability and intake line but not where it is; city staff
+and admins see everything.
+"""
+
+import math
+from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from server.api.schemas import ProgramPublic, SitePublic
-from server.models import CurrentState, Device, DeviceChannel, Program, Site, utcnow
+from server.api.schemas import (
+    FreshnessCounts,
+    ProgramPublic,
+    SectorSummary,
+    SitePublic,
+    Summary,
+)
+from server.models import (
+    CurrentState,
+    Device,
+    DeviceChannel,
+    Gender,
+    Program,
+    Role,
+    Sector,
+    Site,
+    utcnow,
+)
 from server.settings import Settings
 
 OFFLINE = ("offline", "lost")
+FRESHNESS = ("fresh", "aging", "stale", "unknown")  # from most to least trustworthy
+LOCATION = ("address", "city", "postal_code", "lat", "lon")  # what a hidden site never shows
+EARTH_RADIUS_KM = 6371.0088  # mean Earth radius (IUGG), good to 0.5 % for haversine
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a caller asks for; None or empty means "any".
+
+    Program filters (sectors, has_space, accepting) pick sites with at least one program
+    that meets all of them. `near` is (lat, lon); `bbox` is (min_lon, min_lat, max_lon,
+    max_lat). Sites whose location the caller may not see never match near or bbox.
+    """
+
+    sectors: frozenset[Sector] = frozenset()
+    has_space: bool | None = None
+    accepting: bool | None = None
+    pets_allowed: bool | None = None
+    wheelchair_accessible: bool | None = None
+    couples_allowed: bool | None = None
+    gender: Gender | None = None  # sites serving this gender, or any gender
+    age: int | None = None  # sites whose age limits include this age
+    q: str | None = None  # part of the name, any case
+    near: tuple[float, float] | None = None
+    radius_km: float | None = None
+    bbox: tuple[float, float, float, float] | None = None
+
+
+def available(capacity: int, occupied: int, out_of_service: int) -> int:
+    """Free beds or rooms: never below 0, even when a count runs over the usable capacity."""
+    return max(capacity - occupied - out_of_service, 0)
 
 
 def freshness(
@@ -25,14 +81,77 @@ def freshness(
     return "stale"
 
 
-def sites(session: Session, settings: Settings, ids: set[int] | None = None) -> list[SitePublic]:
-    """Public availability of every site (or of `ids`); confidential sites are left out."""
-    query = select(Site).where(col(Site.confidential).is_(False)).order_by(Site.name)
+def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Great-circle (haversine) distance between two (lat, lon) points."""
+    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
+    h = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    )
+    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(h))
+
+
+def sites(
+    session: Session,
+    settings: Settings,
+    ids: set[int] | None = None,
+    role: Role = Role.public,
+    filters: Filters = Filters(),
+) -> list[SitePublic]:
+    """Availability of every site (or of `ids`) that `role` may see and `filters` match,
+    by name, or by distance when the filters ask for `near`."""
+    query = select(Site)
+    if not role.at_least(Role.outreach):
+        query = query.where(col(Site.confidential).is_(False))
     if ids is not None:
         query = query.where(col(Site.id).in_(ids))
+    query = _site_filters(query, filters)
     found = session.exec(query).all()
-    site_ids = [s.id for s in found]
-    programs = session.exec(
+    programs = _programs(session, settings, [s.id for s in found])
+    answer = []
+    for site in found:
+        public = _site(site, programs[site.id], role)
+        if filters.near is not None and public.lat is not None and public.lon is not None:
+            public.distance_km = round(distance_km(filters.near, (public.lat, public.lon)), 3)
+        if _matches(public, filters):
+            answer.append(public)
+    # by name in any case (databases differ on case), or by distance when asked `near`
+    answer.sort(key=lambda s: (s.name.casefold(), s.id))
+    if filters.near is not None:
+        answer.sort(key=lambda s: s.distance_km)
+    return answer
+
+
+def summary(session: Session, settings: Settings) -> Summary:
+    """City-wide numbers by sector, confidential sites included (counts reveal no place)."""
+    programs = [p for site in sites(session, settings, role=Role.admin) for p in site.programs]
+    by_sector = [_sum(s, [p for p in programs if p.sector == s]) for s in Sector]
+    total = _sum(None, programs)
+    return Summary(
+        sectors=[s for s in by_sector if s.programs], total=total, updated_at=total.updated_at
+    )
+
+
+def _site_filters(query, filters: Filters):
+    """The filters on a site's own columns, done by the database."""
+    for name in ("pets_allowed", "wheelchair_accessible", "couples_allowed"):
+        wanted = getattr(filters, name)
+        if wanted is not None:
+            query = query.where(getattr(Site, name) == wanted)
+    if filters.gender is not None:
+        query = query.where(col(Site.gender_served).in_([filters.gender, Gender.any]))
+    if filters.age is not None:
+        query = query.where(
+            (col(Site.min_age).is_(None) | (col(Site.min_age) <= filters.age))
+            & (col(Site.max_age).is_(None) | (col(Site.max_age) >= filters.age))
+        )
+    return query
+
+
+def _programs(
+    session: Session, settings: Settings, site_ids: list[int]
+) -> dict[int, list[ProgramPublic]]:
+    rows = session.exec(
         select(Program, CurrentState, Device.status)
         .outerjoin(CurrentState, CurrentState.program_id == Program.id)
         .outerjoin(DeviceChannel, DeviceChannel.program_id == Program.id)
@@ -42,43 +161,82 @@ def sites(session: Session, settings: Settings, ids: set[int] | None = None) -> 
     ).all()
     now = utcnow()
     by_site: dict[int, list[ProgramPublic]] = {i: [] for i in site_ids}
-    for program, current, status in programs:
+    for program, current, status in rows:
+        # the capacity the dial counted against; the program's own until a first reading
         capacity = current.capacity if current else program.capacity
         occupied = current.occupied if current else None
         updated_at = current.updated_at if current else None
-        by_site[program.site_id].append(
-            ProgramPublic(
-                id=program.id,
-                name=program.name,
-                sector=program.sector,
-                capacity_type=program.capacity_type,
-                capacity=capacity,
-                occupied=occupied,
-                available=None if occupied is None else max(capacity - occupied, 0),
-                accepting=program.accepting,
-                updated_at=updated_at,
-                freshness=freshness(updated_at, status, now, settings),
-            )
-        )
-    return [_site(site, by_site[site.id]) for site in found]
+        computed = {
+            "capacity": capacity,
+            "occupied": occupied,
+            "available": None
+            if occupied is None
+            else available(capacity, occupied, program.out_of_service),
+            "updated_at": updated_at,
+            "freshness": freshness(updated_at, status, now, settings),
+        }
+        stored = program.model_dump(include=set(ProgramPublic.model_fields))
+        by_site[program.site_id].append(ProgramPublic(**(stored | computed)))
+    return by_site
 
 
-def _site(site: Site, programs: list[ProgramPublic]) -> SitePublic:
+def _site(site: Site, programs: list[ProgramPublic], role: Role) -> SitePublic:
     known = [p for p in programs if p.occupied is not None]
     times = [p.updated_at for p in known if p.updated_at]
-    order = ["fresh", "aging", "stale", "unknown"]
+    fields = site.model_dump(include=set(SitePublic.model_fields))
+    if site.confidential and not role.at_least(Role.city):
+        fields |= dict.fromkeys(LOCATION)
     return SitePublic(
-        id=site.id,
-        name=site.name,
-        address=site.address,
-        lat=site.lat,
-        lon=site.lon,
-        phone=site.phone,
+        **fields,
         capacity=sum(p.capacity for p in programs),
         occupied=sum(p.occupied for p in known) if known else None,
         available=sum(p.available for p in known) if known else None,
         updated_at=max(times) if times else None,
         # a site is as trustworthy as its least fresh program
-        freshness=max((p.freshness for p in programs), key=order.index, default="unknown"),
+        freshness=max((p.freshness for p in programs), key=FRESHNESS.index, default="unknown"),
         programs=programs,
+    )
+
+
+def _matches(site: SitePublic, filters: Filters) -> bool:
+    """The filters that need computed availability or the location the caller may see."""
+    if filters.q and filters.q.casefold() not in site.name.casefold():
+        return False
+    located = site.lat is not None and site.lon is not None
+    if (filters.near is not None or filters.bbox is not None) and not located:
+        return False
+    if filters.radius_km is not None and site.distance_km > filters.radius_km:
+        return False
+    if filters.bbox is not None:
+        min_lon, min_lat, max_lon, max_lat = filters.bbox
+        if not (min_lon <= site.lon <= max_lon and min_lat <= site.lat <= max_lat):
+            return False
+    if filters.sectors or filters.has_space is not None or filters.accepting is not None:
+        return any(_program_matches(p, filters) for p in site.programs)
+    return True
+
+
+def _program_matches(program: ProgramPublic, filters: Filters) -> bool:
+    has_space = program.available is not None and program.available > 0
+    return (
+        (not filters.sectors or program.sector in filters.sectors)
+        and (filters.has_space is None or has_space == filters.has_space)
+        and (filters.accepting is None or program.accepting == filters.accepting)
+    )
+
+
+def _sum(sector: Sector | None, programs: list[ProgramPublic]) -> SectorSummary:
+    reporting = [p for p in programs if p.occupied is not None]
+    counts = FreshnessCounts(**Counter(p.freshness for p in programs))
+    times = [p.updated_at for p in reporting if p.updated_at]
+    return SectorSummary(
+        sector=sector,
+        programs=len(programs),
+        programs_reporting=len(reporting),
+        capacity=sum(p.capacity for p in reporting),
+        out_of_service=sum(p.out_of_service for p in reporting),
+        occupied=sum(p.occupied for p in reporting),
+        available=sum(p.available for p in reporting),
+        programs_by_freshness=counts,
+        updated_at=max(times) if times else None,
     )

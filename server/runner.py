@@ -66,7 +66,12 @@ class System:
                 device_ids = seed(session, settings.demo_sites, self.rng)
         if "ingest" in self.parts:
             self.ingestor = Ingestor(
-                self.engine, self.mqtt_url, settings.ingest_client_id, settings.max_payload_bytes
+                self.engine,
+                self.mqtt_url,
+                settings.ingest_client_id,
+                settings.max_payload_bytes,
+                batch_size=settings.ingest_batch_size,
+                shared_group=settings.ingest_shared_group,
             )
             self.ingestor.start()
         if "web" in self.parts:

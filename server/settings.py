@@ -1,11 +1,12 @@
 """All server settings, read from the environment (prefix SIGNAL_) or a .env file.
 
-docs/operations.md lists every setting; tests/server/test_settings.py fails when the two drift.
+docs/operations.md lists every setting; tests/test_docs.py fails when the two drift.
 """
 
 from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -27,6 +28,14 @@ class Settings(BaseSettings):
         "shelter-signal-ingest",
         description="MQTT client id of the ingestor (stable: its session outlives restarts).",
     )
+    ingest_batch_size: int = Field(
+        200, ge=1, le=5000, description="Most messages the ingestor commits in one transaction."
+    )
+    ingest_shared_group: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="MQTT 5 shared-subscription group, to split ingest among processes.",
+    )
     fresh_minutes: int = Field(30, ge=1, description="A reading younger than this is fresh.")
     stale_minutes: int = Field(
         180, ge=1, description="A reading older than this is stale; between the two it is aging."
@@ -43,10 +52,36 @@ class Settings(BaseSettings):
     tiles_attribution: str = Field(
         "&copy; OpenStreetMap contributors", description="Attribution shown for the tiles."
     )
+    admin_api_key: SecretStr | None = Field(
+        None,
+        description="Bootstrap admin key (Bearer or X-API-Key); unset: no admin until set.",
+    )
+    public_rate_per_minute: float = Field(
+        120, gt=0, description="Requests per minute a client without a key may make, per IP."
+    )
+    public_rate_burst: int = Field(
+        60, ge=1, description="Requests such a client may make at once before the limit applies."
+    )
+    timezone: str = Field(
+        "America/Toronto", description="The city's time zone: where history's days begin."
+    )
     demo_sites: int = Field(12, ge=1, le=500, description="How many shelters `run` invents.")
     demo_interval_seconds: float = Field(
         4.0, gt=0, description="Mean time between simulated dial turns in the demo."
     )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {name!r}; use an IANA name") from None
+        return name
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
 
 @lru_cache

@@ -1,9 +1,9 @@
 """The change feed behind /api/v1/events.
 
-One poller per server process looks for new current states and device status
-changes in the database (so it sees what any ingestor process commits) and hands
-the changed sites to every connected client. Clients that cannot keep up are
-dropped; their browser reconnects and reloads the list.
+One poller per server process looks for new current states, device status changes and
+admin edits in the database (so it sees what any ingestor or API process commits) and hands
+the changed sites to every connected client. Clients that cannot keep up are dropped; their
+browser reconnects and reloads the list.
 """
 
 import asyncio
@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from server.api.schemas import SitePublic
-from server.models import CurrentState, Device, DeviceChannel, Program
+from server.models import CurrentState, Device, DeviceChannel, Program, Site, utcnow
 from server.queries import sites
 from server.settings import Settings
 
@@ -32,9 +32,10 @@ class Broadcaster:
         self._task: asyncio.Task | None = None
         self._last_reading = 0
         self._last_status: datetime | None = None
+        self._last_edit: datetime | None = None
 
     async def start(self) -> None:
-        await asyncio.to_thread(self._changed_sites)  # skip history: start from now
+        await asyncio.to_thread(self.changed_sites)  # skip history: start from now
         self._task = asyncio.create_task(self._poll())
 
     async def stop(self) -> None:
@@ -55,7 +56,7 @@ class Broadcaster:
         while True:
             await asyncio.sleep(self.settings.live_poll_seconds)
             try:
-                changed = await asyncio.to_thread(self._changed_sites)
+                changed = await asyncio.to_thread(self.changed_sites)
             except Exception:  # a database hiccup must not end the feed
                 log.exception("live feed poll failed")
                 continue
@@ -73,7 +74,8 @@ class Broadcaster:
             queue.get_nowait()
         queue.put_nowait(None)
 
-    def _changed_sites(self) -> list[SitePublic]:
+    def changed_sites(self) -> list[SitePublic]:
+        """The sites (as the public sees them) that changed since the last call."""
         with Session(self.engine) as session:
             site_ids = set()
             newest = session.exec(
@@ -102,4 +104,18 @@ class Broadcaster:
                     continue
                 site_ids.add(site_id)
                 self._last_status = max(self._last_status or status_at, status_at)
+            edits = select(Site.id, Site.edited_at).where(col(Site.edited_at).is_not(None))
+            if self._last_edit is not None:
+                edits = edits.where(col(Site.edited_at) > self._last_edit)
+            for site_id, edited_at in session.exec(edits):
+                site_ids.add(site_id)
+                self._last_edit = max(self._last_edit or edited_at, edited_at)
             return sites(session, self.settings, site_ids) if site_ids else []
+
+
+def site_edited(session: Session, site_id: int | None) -> None:
+    """Mark a site as changed by an admin, so that the event stream sends it again."""
+    site = session.get(Site, site_id) if site_id is not None else None
+    if site is not None:
+        site.edited_at = utcnow()
+        session.add(site)

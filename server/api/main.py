@@ -2,7 +2,7 @@
 
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -10,11 +10,43 @@ from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException
 
 from map import STATIC_DIR
+from server.api.deps import get_role
 from server.api.live import Broadcaster
-from server.api.routes import events, exports, health, pages, shelters
+from server.api.routes import (
+    api_keys,
+    devices,
+    dial,
+    events,
+    exports,
+    health,
+    history,
+    pages,
+    programs,
+    shelters,
+    summary,
+)
+from server.api.schemas import Error
+from server.auth import Keyring, RateLimiter
 from server.settings import Settings
 
 API_PREFIX = "/api/v1"
+CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    422: "invalid_request",
+    429: "rate_limited",
+    503: "unavailable",
+}
+# Answers any API route may give; routes add the ones particular to them (403, 404, 409).
+ERRORS = {
+    401: {"model": Error, "description": "A key was sent but is not valid, or one is needed"},
+    422: {"model": Error, "description": "A parameter or the body is not valid: see the message"},
+    429: {"model": Error, "description": "Too many requests without a key: see Retry-After"},
+}
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
@@ -39,21 +71,42 @@ def create_app(settings: Settings, engine: Engine) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.broadcaster = Broadcaster(engine, settings)
-    for module in (shelters, events, exports, health):
-        app.include_router(module.router, prefix=API_PREFIX)
+    app.state.keyring = Keyring(settings.admin_api_key)
+    app.state.limiter = RateLimiter(settings.public_rate_per_minute, settings.public_rate_burst)
+    for module in (shelters, programs, summary, history, devices, api_keys, events, exports):
+        app.include_router(
+            module.router, prefix=API_PREFIX, dependencies=[Depends(get_role)], responses=ERRORS
+        )
+    app.include_router(health.router, prefix=API_PREFIX)  # for supervisors: no key, no limit
+    # The web dial checks its own device secret in the Authorization header: without get_role,
+    # or the secret would be checked (and refused) as an API key.
+    app.include_router(dial.router, prefix=API_PREFIX, responses=ERRORS)
+    app.include_router(dial.pages)
 
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
-        codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}
-        return _error(exc.status_code, codes.get(exc.status_code, "error"), str(exc.detail))
+        response = _error(exc.status_code, CODES.get(exc.status_code, "error"), str(exc.detail))
+        response.headers.update(exc.headers or {})
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        return _error(422, "invalid_request", f"{where}: {first['msg']}")
+        # "sector: ..." reads better than "query.sector.0: ..." (the position of a repeated
+        # query parameter says nothing); in a body, "channels.0.label" does say which
+        place, *path = first["loc"] or ("body",)
+        if place == "query":
+            path = [p for p in path if not isinstance(p, int)]
+        where = ".".join(str(p) for p in path)
+        message = first["msg"].removeprefix("Value error, ")
+        return _error(422, CODES[422], f"{where}: {message}" if where else message)
+
+    @app.exception_handler(Exception)
+    async def server_error(_request: Request, _exc: Exception) -> JSONResponse:
+        # Starlette re-raises the exception after this answer, so the server logs it in full
+        return _error(500, "internal_error", "something failed on the server; it is logged")
 
     return app

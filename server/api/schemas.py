@@ -1,46 +1,288 @@
-"""What the API returns: explicit public shapes, separate from the tables."""
+"""What the API accepts and returns: explicit shapes, separate from the tables.
+
+Create shapes derive from the tables' bases (models.py); update shapes make every field
+optional (omitted = unchanged); public shapes add what the server computes. No shape here
+has a hash in it: a secret leaves the server once, in the answer that issues it.
+"""
 
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError, model_validator
+from sqlmodel import Field, SQLModel
 
-from server.models import CapacityType, Sector
+from server.models import MAX_CAPACITY, CapacityType, ProgramBase, Role, Sector, SiteBase
 
 Freshness = Literal["fresh", "aging", "stale", "unknown"]
+Mode = Literal["occupied", "free"]  # what a dial counts (firmware/dialcore/protocol.py MODES)
+Interval = Literal["raw", "hour", "day"]
+DEVICE_ID = r"^[a-z0-9][a-z0-9-]{2,31}$"  # protocol.valid_device_id: safe in topics and URLs
+MAX_CHANNELS = 8  # a dial has at most 8 channels (server/protocol/config.schema.json)
+MAX_LABEL = 24  # what the dial's display shows of a channel label (config schema)
+MAX_ID = 2**31 - 1  # ids are INTEGER columns; PostgreSQL's INTEGER goes no higher
 
 
-class ProgramPublic(BaseModel):
+def validated(shape: type[BaseModel], values: dict) -> BaseModel:
+    """Check a merged record (stored values plus a PATCH) against the create shape's rules,
+    answering 422 in the API's error shape when the combination is invalid."""
+    try:
+        return shape.model_validate(values)
+    except ValidationError as e:
+        raise RequestValidationError(
+            [{**x, "loc": ("body", *x["loc"])} for x in e.errors()]
+        ) from None
+
+
+# ----------------------------------------------------------------------------- sites
+
+
+class SiteCreate(SiteBase):
+    @model_validator(mode="after")
+    def _consistent(self):
+        if (self.lat is None) != (self.lon is None):
+            raise ValueError("lat and lon: give both or neither")
+        if self.min_age is not None and self.max_age is not None and self.min_age > self.max_age:
+            raise ValueError("min_age is above max_age")
+        return self
+
+
+class SiteUpdate(SiteBase):
+    # Omitted: unchanged. These two cannot be null; the nullable fields are inherited
+    # (default None), and an explicit null clears them.
+    name: str = Field(default=None, min_length=1, max_length=200)
+    confidential: bool = Field(default=None)
+
+
+# ----------------------------------------------------------------------------- programs
+
+
+class ProgramCreate(ProgramBase):
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.out_of_service > self.capacity:
+            raise ValueError("out_of_service is above capacity")
+        return self
+
+
+class ProgramUpdate(ProgramBase):
+    # Omitted: unchanged; none of these can be null.
+    name: str = Field(default=None, min_length=1, max_length=200)
+    sector: Sector = Field(default=None)
+    capacity_type: CapacityType = Field(default=None)
+    capacity: int = Field(default=None, ge=0, le=MAX_CAPACITY)
+    out_of_service: int = Field(default=None, ge=0, le=MAX_CAPACITY)
+    accepting: bool = Field(default=None)
+
+
+# ----------------------------------------------------------------------------- availability
+
+
+class ProgramPublic(ProgramBase):
     id: int
-    name: str
-    sector: Sector
-    capacity_type: CapacityType
-    capacity: int
+    site_id: int
+    source_id: str | None
     occupied: int | None  # null until the first reading
-    available: int | None
-    accepting: bool
+    available: int | None  # capacity - occupied - out_of_service, never below 0
     updated_at: datetime | None
     freshness: Freshness
 
 
-class SitePublic(BaseModel):
+class SitePublic(SiteBase):
+    """A site as the caller's role may see it: location fields are null where hidden."""
+
     id: int
-    name: str
-    address: str | None
-    lat: float | None
-    lon: float | None
-    phone: str | None
+    source_id: str | None
     capacity: int
     occupied: int | None
     available: int | None
     updated_at: datetime | None
     freshness: Freshness
+    distance_km: float | None = None  # only when the list was asked for `near` a point
     programs: list[ProgramPublic]
 
 
 class SiteList(BaseModel):
     items: list[SitePublic]
     updated_at: datetime | None  # newest reading among the items
+
+
+class FreshnessCounts(BaseModel):
+    fresh: int = 0
+    aging: int = 0
+    stale: int = 0
+    unknown: int = 0
+
+
+class SectorSummary(BaseModel):
+    """Programs with a reading count in capacity .. available; the rest only in `programs`."""
+
+    sector: Sector | None  # null in the city-wide total
+    programs: int
+    programs_reporting: int
+    capacity: int
+    out_of_service: int
+    occupied: int
+    available: int
+    programs_by_freshness: FreshnessCounts
+    updated_at: datetime | None
+
+
+class Summary(BaseModel):
+    sectors: list[SectorSummary]
+    total: SectorSummary
+    updated_at: datetime | None
+
+
+# ----------------------------------------------------------------------------- history
+
+
+class HistoryPoint(BaseModel):
+    start: datetime  # the bucket's start (the reading's time for interval=raw)
+    readings: int
+    occupied_min: int
+    occupied_max: int
+    occupied_last: int
+    capacity: int  # as counted against by the last reading of the bucket
+    out_of_service: int
+    available: int
+    occupancy_rate: float | None  # occupied / (capacity - out_of_service); null if that is 0
+
+
+class ProgramHistory(BaseModel):
+    program: ProgramPublic  # the program as it is now
+    points: list[HistoryPoint]
+
+
+class History(BaseModel):
+    interval: Interval
+    start: datetime
+    end: datetime
+    series: list[ProgramHistory]
+    updated_at: datetime | None  # newest reading in the range
+
+
+class SectorPoint(BaseModel):
+    """The sector's numbers at the end of a bucket: each program's last reading so far."""
+
+    start: datetime
+    programs_reporting: int
+    capacity: int
+    out_of_service: int
+    occupied: int
+    available: int
+
+
+class SectorHistory(BaseModel):
+    sector: Sector
+    points: list[SectorPoint]
+
+
+class SectorsHistory(BaseModel):
+    interval: Literal["hour", "day"]
+    start: datetime
+    end: datetime
+    sectors: list[SectorHistory]
+    updated_at: datetime | None  # newest reading used
+
+
+# ----------------------------------------------------------------------------- devices
+
+
+class ChannelPairing(SQLModel):
+    program_id: int = Field(ge=1, le=MAX_ID)
+    label: str = Field(min_length=1, max_length=MAX_LABEL)
+
+
+class ChannelPublic(ChannelPairing):
+    channel: int
+
+
+def _unique_programs(channels: list[ChannelPairing] | None) -> None:
+    ids = [c.program_id for c in channels or []]
+    if len(ids) != len(set(ids)):
+        raise ValueError("channels: a program can be paired with one channel only")
+
+
+class DeviceCreate(SQLModel):
+    id: str = Field(schema_extra={"pattern": DEVICE_ID})
+    site_id: int = Field(ge=1, le=MAX_ID)
+    mode: Mode = "occupied"
+    channels: list[ChannelPairing] = Field(default_factory=list, max_length=MAX_CHANNELS)
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        _unique_programs(self.channels)
+        return self
+
+
+class DeviceUpdate(SQLModel):
+    # Omitted: unchanged. `channels` replaces the whole pairing, in channel order.
+    site_id: int = Field(default=None, ge=1, le=MAX_ID)
+    mode: Mode = Field(default=None)
+    channels: list[ChannelPairing] = Field(default=None, max_length=MAX_CHANNELS)
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        _unique_programs(self.channels)
+        return self
+
+
+class DevicePublic(SQLModel):
+    id: str
+    site_id: int | None
+    mode: str
+    channels: list[ChannelPublic]
+    status: str  # online, offline, lost, or unknown (never heard from)
+    status_at: datetime | None
+    last_seen: datetime | None
+    boot: int | None
+    firmware: str | None
+    rssi: int | None  # dBm
+    free_heap: int | None  # bytes
+    queue: int | None  # commits waiting on the device
+    config_version: int  # the newest config for it
+    published_config_version: int | None  # the newest the ingestor has sent
+    applied_config_version: int | None  # what the device reports it runs
+    has_credentials: bool
+
+
+class DeviceList(BaseModel):
+    items: list[DevicePublic]
+
+
+class DeviceCredentials(BaseModel):
+    """Shown once: the server keeps only a hash. The device uses its id as the user name."""
+
+    device_id: str
+    secret: str
+
+
+# ----------------------------------------------------------------------------- API keys
+
+
+class ApiKeyCreate(SQLModel):
+    name: str = Field(min_length=1, max_length=100)
+    role: Literal["outreach", "city", "admin"]
+
+
+class ApiKeyPublic(SQLModel):
+    id: int
+    name: str
+    role: Role
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class ApiKeyList(BaseModel):
+    items: list[ApiKeyPublic]
+
+
+class ApiKeyIssued(ApiKeyPublic):
+    key: str  # shown once: send it as `Authorization: Bearer <key>` or `X-API-Key: <key>`
+
+
+# ----------------------------------------------------------------------------- errors
 
 
 class ErrorBody(BaseModel):

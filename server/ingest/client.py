@@ -19,17 +19,20 @@ import logging
 import queue
 import socket
 import threading
+import time
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from sqlalchemy import or_
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from server import mqtt_url
-from server.devices import all_configs
+from server.devices import config_message
 from server.ingest.handler import Outcome, handle, internal_error
+from server.models import Device
 
 log = logging.getLogger(__name__)
 TOPICS = "signal/#"  # everything, so messages of an unknown protocol version are dead-lettered too
@@ -37,6 +40,8 @@ KEEPALIVE_S = 30  # the broker notices a dead ingestor within 1.5x this
 SESSION_EXPIRY_S = 7 * 24 * 3600  # MQTT 5: the broker keeps our queue through a week-long outage
 RETRY_MAX_S = 30  # longest pause between attempts while the database is down
 WAIT_S = 0.2  # how long the worker waits for a message before checking whether to stop
+CONFIG_CHECK_S = 1.0  # how often changed device configs (admin edits) are looked for
+CONFIG_PUBLISH_TIMEOUT_S = 10  # a config the broker has not taken by then waits for a reconnect
 
 
 class Ingestor:
@@ -58,6 +63,7 @@ class Ingestor:
         self.stored = 0  # messages handled and acknowledged (ours on signal/# included)
         self._inbox: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
         self._stopping = threading.Event()
+        self._configs_due: str | None = "every"  # set on (re)connect: publish all configs
         self._worker = threading.Thread(target=self._work, name="ingest-worker", daemon=True)
         self.v5 = shared_group is not None
         if self.v5:
@@ -100,11 +106,28 @@ class Ingestor:
         self._stopping.set()
         self._worker.join(timeout=10)
 
-    def publish_configs(self) -> None:
-        """(Re)publish every device's retained config; devices apply only newer versions."""
+    def publish_configs(self, every: bool = False) -> None:
+        """Publish the retained config of every device whose config changed (or of `every`
+        device) and note the version sent; dials apply only versions newer than theirs."""
         with Session(self.engine) as session:
-            for topic, payload in all_configs(session):
-                self.client.publish(topic, payload, qos=1, retain=True)
+            query = select(Device)
+            if not every:
+                query = query.where(
+                    or_(
+                        col(Device.published_config_version).is_(None),
+                        col(Device.published_config_version) != col(Device.config_version),
+                    )
+                )
+            for device in session.exec(query).all():
+                version = device.config_version
+                topic, payload = config_message(session, device)
+                info = self.client.publish(topic, payload, qos=1, retain=True)
+                info.wait_for_publish(CONFIG_PUBLISH_TIMEOUT_S)
+                if not info.is_published():
+                    return  # the broker went away: the next connection sends them all again
+                device.published_config_version = version
+                session.add(device)
+                session.commit()
 
     def _on_connect(self, client, _userdata, flags, reason_code, _properties):
         if reason_code.is_failure:
@@ -113,7 +136,7 @@ class Ingestor:
         log.info("ingestor connected to %s:%s (%s)", self.host, self.port, self.topic)
         if not flags.session_present:  # a kept session keeps its subscription too; subscribing
             client.subscribe(self.topic, qos=1)  # again would replay every retained message
-        self.publish_configs()
+        self._configs_due = "every"  # the worker publishes them (waiting here would block paho)
         self.connected.set()
 
     def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties):
@@ -122,7 +145,13 @@ class Ingestor:
             log.warning("ingestor lost the broker (%s); reconnecting", reason_code)
 
     def _work(self) -> None:
+        next_config_check = 0.0
         while not (self._stopping.is_set() and self._inbox.empty()):
+            if self.connected.is_set() and (
+                self._configs_due or time.monotonic() >= next_config_check
+            ):
+                self._send_configs()
+                next_config_check = time.monotonic() + CONFIG_CHECK_S
             try:
                 batch = [self._inbox.get(timeout=WAIT_S)]
             except queue.Empty:
@@ -133,6 +162,13 @@ class Ingestor:
                 except queue.Empty:
                     break
             self._store(batch)
+
+    def _send_configs(self) -> None:
+        every, self._configs_due = self._configs_due == "every", None
+        try:
+            self.publish_configs(every)
+        except DBAPIError:
+            log.exception("could not read device configs; trying again shortly")
 
     def _store(self, batch: list[mqtt.MQTTMessage]) -> None:
         """Commit the batch, then answer and acknowledge each message, in arrival order."""

@@ -14,7 +14,15 @@ from sqlmodel import Session, select
 
 from firmware.dialcore import protocol
 from server import protocol as schemas
-from server.models import CurrentState, DeadLetter, Device, DeviceChannel, Reading, utcnow
+from server.models import (
+    CurrentState,
+    DeadLetter,
+    Device,
+    DeviceChannel,
+    Program,
+    Reading,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 DEAD_LETTER_PAYLOAD_CAP = 2048  # bytes kept of a refused payload: enough to see what went wrong
@@ -136,6 +144,7 @@ def _state(session: Session, device: Device, message: dict, now: datetime) -> Ou
                 channel=number,
                 occupied=occupied,
                 capacity=capacity,
+                out_of_service=session.get(Program, pairs[number].program_id).out_of_service,
                 source=message.get("source", "dial"),
                 device_ts=datetime.fromtimestamp(message["ts"], UTC) if message.get("ts") else None,
                 received_at=now,
@@ -144,29 +153,41 @@ def _state(session: Session, device: Device, message: dict, now: datetime) -> Ou
     session.add_all(readings)
     session.flush()  # assigns reading ids
     for reading in readings:
-        current = session.get(CurrentState, reading.program_id)
-        if (
-            current is not None
-            and current.device_id == device.id
-            and ((current.boot, current.seq) > (boot, seq))
-        ):
-            continue  # arrived late: history keeps it, the newer count stays current
-        session.merge(
-            CurrentState(
-                program_id=reading.program_id,
-                reading_id=reading.id,
-                device_id=device.id,
-                boot=boot,
-                seq=seq,
-                occupied=reading.occupied,
-                capacity=reading.capacity,
-                updated_at=now,
-            )
-        )
+        make_current(session, reading)
     if device.status != "online":
         device.status, device.status_at = "online", now
     device.applied_config_version = message["config_version"]
     return Outcome(replies=[(ack, protocol.encode_ack(boot, seq, "saved"))], changed=True)
+
+
+def make_current(session: Session, reading: Reading) -> None:
+    """Make a stored `reading` its program's current state, unless a newer one already is.
+
+    From the same device (or both from no device, as replayed imports) the larger (boot, seq)
+    is newer, so a late arrival stays in history only; from different sources (another dial,
+    the web dial, an import) the later reading is newer, so an old night never hides a live
+    count. Also used by server/imports/replay.py.
+    """
+    current = session.get(CurrentState, reading.program_id)
+    if current is not None:
+        if current.device_id == reading.device_id:
+            newer = (current.boot, current.seq) > (reading.boot, reading.seq)
+        else:
+            newer = current.updated_at > reading.received_at
+        if newer:
+            return
+    session.merge(
+        CurrentState(
+            program_id=reading.program_id,
+            reading_id=reading.id,
+            device_id=reading.device_id,
+            boot=reading.boot,
+            seq=reading.seq,
+            occupied=reading.occupied,
+            capacity=reading.capacity,
+            updated_at=reading.received_at,
+        )
+    )
 
 
 def _occupied(mode: str, count: int, capacity: int) -> int:

@@ -1,5 +1,8 @@
 """A migrated SQLite database with one site, one program and one paired device."""
 
+import shutil
+from pathlib import Path
+
 import pytest
 from sqlmodel import Session
 
@@ -7,11 +10,18 @@ from server.db import make_engine, migrate
 from server.models import Device, DeviceChannel, Program, Sector, Site
 
 
+@pytest.fixture(scope="session")
+def migrated(tmp_path_factory) -> Path:
+    """One migrated database file; each test gets a copy (migrating takes a while)."""
+    path = tmp_path_factory.mktemp("template") / "migrated.db"
+    migrate(f"sqlite:///{path}")
+    return path
+
+
 @pytest.fixture
-def engine(tmp_path):
-    url = f"sqlite:///{tmp_path / 'test.db'}"
-    migrate(url)
-    engine = make_engine(url)
+def engine(tmp_path, migrated):
+    shutil.copyfile(migrated, tmp_path / "test.db")
+    engine = make_engine(f"sqlite:///{tmp_path / 'test.db'}")
     yield engine
     engine.dispose()
 

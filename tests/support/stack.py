@@ -70,7 +70,7 @@ class Stack:
         return self.system.map_url.rstrip("/")
 
     def add_site(self, device_id: str, capacity: int = 20, name: str = "Test House") -> int:
-        """One site, one program, one paired device; its config goes out to the broker."""
+        """One site, one program, one paired device (the ingestor sends its config)."""
         with Session(self.system.engine) as session:
             site = Site(name=name, address="1 Test St", lat=43.70, lon=-79.40, phone="416-555-0100")
             session.add(site)
@@ -84,7 +84,6 @@ class Stack:
             )
             session.commit()
             site_id = site.id
-        self.system.ingestor.publish_configs()
         return site_id
 
     def start_dial(self, device_id: str, state_dir: Path, settle_ms: int = 300) -> App:

@@ -5,6 +5,8 @@ import asyncio
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
+from server.api.deps import KEY_OPTIONAL
+
 router = APIRouter(tags=["events"])
 KEEPALIVE_S = 15  # a comment line this often keeps proxies and phones from closing the stream
 RETRY_MS = 3000  # how long a browser waits before reconnecting after a drop
@@ -14,6 +16,7 @@ RETRY_MS = 3000  # how long a browser waits before reconnecting after a drop
     "/events",
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}, "description": "`site` events"}},
+    openapi_extra=KEY_OPTIONAL,
 )
 async def events(request: Request) -> StreamingResponse:
     broadcaster = request.app.state.broadcaster

@@ -1,10 +1,23 @@
-"""Exports for city systems, from the same query as /shelters."""
+"""Exports in standard formats for city systems (docs/exports.md).
 
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+GeoJSON and HSDS come from the same query as /shelters, as the public sees it, so they are
+public too. The City of Toronto CSV comes from the reading history, because it reports a past
+moment (the city's 4 AM count), and is for city staff.
+"""
 
-from server.api.deps import SessionDep, SettingsDep
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+
+from server.api.deps import KEY_OPTIONAL, CityDep, SessionDep, SettingsDep
+from server.api.schemas import Error
+from server.exports import hsds
 from server.exports.geojson import feature_collection
+from server.exports.toronto_csv import check_counted, latest_date, occupancy_csv
+from server.models import utcnow
 from server.queries import sites
 
 router = APIRouter(prefix="/exports", tags=["exports"])
@@ -14,7 +27,48 @@ router = APIRouter(prefix="/exports", tags=["exports"])
     "/shelters.geojson",
     response_class=JSONResponse,
     responses={200: {"content": {"application/geo+json": {}}}},
+    openapi_extra=KEY_OPTIONAL,
 )
 def shelters_geojson(session: SessionDep, settings: SettingsDep) -> JSONResponse:
     body = feature_collection(sites(session, settings))
     return JSONResponse(body, media_type="application/geo+json")
+
+
+@router.get(
+    "/toronto-occupancy.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}, 403: {"model": Error}},
+)
+def toronto_occupancy_csv(
+    session: SessionDep,
+    _role: CityDep,
+    day: Annotated[
+        date | None,
+        Query(
+            alias="date",
+            description="Occupancy date (YYYY-MM-DD); its count is taken at 04:00 the next "
+            "morning, Toronto time. Default: the newest date already counted.",
+        ),
+    ] = None,
+) -> Response:
+    """The City of Toronto's daily shelter occupancy CSV (32 columns) for one occupancy date.
+
+    City staff only: like the city's own file, it lists confidential programs with their
+    counts (not their location), which the public sees only in aggregates."""
+    now = utcnow()
+    day = day or latest_date(now)
+    try:
+        check_counted(day, now)
+    except ValueError as e:
+        raise RequestValidationError([{"loc": ("query", "date"), "msg": str(e)}]) from None
+    return Response(
+        occupancy_csv(session, day),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="toronto-occupancy-{day}.csv"'},
+    )
+
+
+@router.get("/hsds.json", response_class=JSONResponse, openapi_extra=KEY_OPTIONAL)
+def hsds_json(session: SessionDep, settings: SettingsDep) -> JSONResponse:
+    """HSDS 3.1: a page of services with their organization, location and free beds."""
+    return JSONResponse(hsds.export(session, settings))

@@ -1,24 +1,149 @@
-"""Sites with their programs' availability: what outreach workers and the map read."""
+"""Sites with their programs' availability (what outreach workers and the map read), and
+creating and editing sites (admin)."""
 
-from fastapi import APIRouter, HTTPException
+import math
+from typing import Annotated
 
-from server.api.deps import SessionDep, SettingsDep
-from server.api.schemas import Error, SiteList, SitePublic
-from server.queries import sites
+from fastapi import APIRouter, HTTPException, Query, status
+
+from server.api.deps import KEY_OPTIONAL, AdminDep, RoleDep, RowId, SessionDep, SettingsDep
+from server.api.schemas import Error, SiteCreate, SiteList, SitePublic, SiteUpdate, validated
+from server.models import MAX_AGE, Gender, Role, Sector, Site, utcnow
+from server.pairing import config_changed, devices_at
+from server.queries import Filters, sites
 
 router = APIRouter(prefix="/shelters", tags=["shelters"])
+NOT_FOUND = {404: {"model": Error, "description": "No such site, or not for this role"}}
+ADMIN_ONLY = {403: {"model": Error, "description": "The key's role is below admin"}}
+MAX_RADIUS_KM = 20_037.5  # half the Earth's circumference: no two points are farther apart
 
 
-@router.get("", response_model=SiteList)
-def list_shelters(session: SessionDep, settings: SettingsDep) -> SiteList:
-    items = sites(session, settings)
+def _numbers(name: str, text: str, example: str, count: int) -> list[float]:
+    """`count` comma-separated finite numbers, or a 422 naming the parameter."""
+    try:
+        numbers = [float(part) for part in text.split(",")]
+    except ValueError:
+        numbers = []
+    if len(numbers) != count or not all(math.isfinite(n) for n in numbers):
+        raise HTTPException(422, f"{name}: write {count} numbers, e.g. {example}")
+    return numbers
+
+
+def _point(near: str) -> tuple[float, float]:
+    lat, lon = _numbers("near", near, "near=43.6532,-79.3832", 2)
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise HTTPException(422, "near: latitude is -90..90 and longitude -180..180, in that order")
+    return lat, lon
+
+
+def _box(bbox: str) -> tuple[float, float, float, float]:
+    min_lon, min_lat, max_lon, max_lat = _numbers("bbox", bbox, "bbox=-79.64,43.58,-79.11,43.86", 4)
+    if not (-180 <= min_lon <= max_lon <= 180 and -90 <= min_lat <= max_lat <= 90):
+        raise HTTPException(
+            422, "bbox: min_lon,min_lat,max_lon,max_lat with each minimum below its maximum"
+        )
+    return min_lon, min_lat, max_lon, max_lat
+
+
+@router.get("", response_model=SiteList, openapi_extra=KEY_OPTIONAL)
+def list_shelters(
+    session: SessionDep,
+    settings: SettingsDep,
+    role: RoleDep,
+    sector: Annotated[
+        list[Sector] | None, Query(description="Repeat for several: sector=women&sector=mixed")
+    ] = None,
+    has_space: Annotated[
+        bool | None, Query(description="A matching program with at least one bed free")
+    ] = None,
+    accepting: Annotated[
+        bool | None, Query(description="A matching program taking new guests")
+    ] = None,
+    pets_allowed: bool | None = None,
+    wheelchair_accessible: bool | None = None,
+    couples_allowed: bool | None = None,
+    gender: Annotated[
+        Gender | None, Query(description="Sites serving this gender, or any gender")
+    ] = None,
+    age: Annotated[
+        int | None, Query(ge=0, le=MAX_AGE, description="Sites whose age limits include it")
+    ] = None,
+    q: Annotated[
+        str | None, Query(min_length=1, max_length=100, description="Part of the name, any case")
+    ] = None,
+    near: Annotated[
+        str | None,
+        Query(
+            description="lat,lon: adds distance_km and sorts by it", examples=["43.6532,-79.3832"]
+        ),
+    ] = None,
+    radius_km: Annotated[
+        float | None, Query(gt=0, le=MAX_RADIUS_KM, description="With near: only this close")
+    ] = None,
+    bbox: Annotated[
+        str | None,
+        Query(
+            description="min_lon,min_lat,max_lon,max_lat", examples=["-79.64,43.58,-79.11,43.86"]
+        ),
+    ] = None,
+) -> SiteList:
+    if radius_km is not None and near is None:
+        raise HTTPException(422, "radius_km: needs near=lat,lon to measure from")
+    filters = Filters(
+        sectors=frozenset(sector or ()),
+        has_space=has_space,
+        accepting=accepting,
+        pets_allowed=pets_allowed,
+        wheelchair_accessible=wheelchair_accessible,
+        couples_allowed=couples_allowed,
+        gender=gender,
+        age=age,
+        q=q,
+        near=_point(near) if near is not None else None,
+        radius_km=radius_km,
+        bbox=_box(bbox) if bbox is not None else None,
+    )
+    items = sites(session, settings, role=role, filters=filters)
     times = [s.updated_at for s in items if s.updated_at]
     return SiteList(items=items, updated_at=max(times) if times else None)
 
 
-@router.get("/{site_id}", response_model=SitePublic, responses={404: {"model": Error}})
-def get_shelter(site_id: int, session: SessionDep, settings: SettingsDep) -> SitePublic:
-    found = sites(session, settings, {site_id})
+@router.get(
+    "/{site_id}", response_model=SitePublic, responses=NOT_FOUND, openapi_extra=KEY_OPTIONAL
+)
+def get_shelter(
+    site_id: RowId, session: SessionDep, settings: SettingsDep, role: RoleDep
+) -> SitePublic:
+    found = sites(session, settings, {site_id}, role)
     if not found:
         raise HTTPException(404, f"no shelter with id {site_id}")
     return found[0]
+
+
+@router.post(
+    "", response_model=SitePublic, status_code=status.HTTP_201_CREATED, responses=ADMIN_ONLY
+)
+def create_shelter(
+    body: SiteCreate, session: SessionDep, settings: SettingsDep, _role: AdminDep
+) -> SitePublic:
+    site = Site.model_validate(body, update={"edited_at": utcnow()})
+    session.add(site)
+    session.commit()
+    return sites(session, settings, {site.id}, Role.admin)[0]
+
+
+@router.patch("/{site_id}", response_model=SitePublic, responses={**NOT_FOUND, **ADMIN_ONLY})
+def update_shelter(
+    site_id: RowId, body: SiteUpdate, session: SessionDep, settings: SettingsDep, _role: AdminDep
+) -> SitePublic:
+    site = session.get(Site, site_id)
+    if site is None:
+        raise HTTPException(404, f"no shelter with id {site_id}")
+    changes = body.model_dump(exclude_unset=True)
+    validated(SiteCreate, site.model_dump() | changes)
+    if changes.get("name", site.name) != site.name:
+        config_changed(session, devices_at(session, site_id))  # dials show the shelter name
+    site.sqlmodel_update(changes | {"edited_at": utcnow()})
+    session.add(site)
+    session.commit()
+    return sites(session, settings, {site_id}, Role.admin)[0]

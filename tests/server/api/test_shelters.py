@@ -1,23 +1,13 @@
-"""The public API: availability with freshness, one consistent error shape, privacy."""
+"""Sites with availability: freshness, filters, distance, privacy by role, one error shape."""
 
 from datetime import timedelta
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from firmware.dialcore import protocol
-from server.api.main import create_app
 from server.ingest.handler import handle
 from server.models import CurrentState, Device, Program, Sector, Site
-from server.settings import Settings
-
-
-@pytest.fixture
-def client(engine):
-    settings = Settings(_env_file=None, fresh_minutes=30, stale_minutes=180)
-    with TestClient(create_app(settings, engine)) as client:
-        yield client
 
 
 def reading(session, count):
@@ -28,6 +18,12 @@ def reading(session, count):
         4096,
     )
     session.commit()
+
+
+def names(client, query="", headers=None):
+    response = client.get(f"/api/v1/shelters{query}", headers=headers or {})
+    assert response.status_code == 200, response.text
+    return [s["name"] for s in response.json()["items"]]
 
 
 def test_list_shows_programs_with_availability_and_freshness(client, session, site):
@@ -41,8 +37,21 @@ def test_list_shows_programs_with_availability_and_freshness(client, session, si
         8,
     )
     assert item["freshness"] == "fresh" and item["updated_at"] == body["updated_at"]
+    assert item["distance_km"] is None  # only with near=
     [program] = item["programs"]
     assert (program["sector"], program["available"], program["accepting"]) == ("men", 8, True)
+    assert (program["site_id"], program["out_of_service"]) == (site.id, 0)
+
+
+def test_out_of_service_beds_are_never_available(client, session, city, count):
+    willow = client.get(f"/api/v1/shelters/{city['Willow Place']['site']}").json()
+    women = next(p for p in willow["programs"] if p["sector"] == "women")
+    assert (women["capacity"], women["occupied"], women["out_of_service"]) == (10, 8, 2)
+    assert women["available"] == 0
+    count(city["Willow Place"]["women"], 9)  # one more than the usable beds: still 0, not -1
+    willow = client.get(f"/api/v1/shelters/{city['Willow Place']['site']}").json()
+    assert [p["available"] for p in willow["programs"]] == [0, 3]
+    assert willow["available"] == 3
 
 
 def test_a_site_without_readings_is_unknown(client, site):
@@ -71,6 +80,79 @@ def test_an_offline_device_makes_its_numbers_unknown(client, session, site):
     assert client.get(f"/api/v1/shelters/{site.id}").json()["freshness"] == "unknown"
 
 
+def test_sites_come_in_name_order_in_any_case(client, city):
+    assert names(client) == ["Maple House", "Unplaced Centre", "Willow Place", "youth haven"]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("?sector=women", ["Willow Place"]),
+        ("?sector=women&sector=youth", ["Willow Place", "youth haven"]),
+        ("?has_space=true", ["Maple House", "Willow Place", "youth haven"]),
+        ("?has_space=false", ["Unplaced Centre", "Willow Place"]),  # no reading; women full
+        ("?sector=women&has_space=true", []),  # Willow's space is in its mixed program
+        ("?sector=mixed&has_space=true", ["Willow Place"]),
+        ("?accepting=false", ["youth haven"]),
+        ("?has_space=true&accepting=true", ["Maple House", "Willow Place"]),
+        ("?pets_allowed=true", ["Willow Place"]),
+        ("?couples_allowed=true", ["Willow Place"]),
+        ("?wheelchair_accessible=false", ["youth haven"]),  # unknown is neither true nor false
+        ("?gender=men", ["Unplaced Centre", "Willow Place", "youth haven"]),  # men, or any
+        ("?gender=women", ["Willow Place", "youth haven"]),
+        ("?age=17", ["Maple House", "Unplaced Centre", "youth haven"]),  # Willow: 18 and up
+        ("?age=30", ["Maple House", "Unplaced Centre", "Willow Place"]),  # youth: up to 24
+        ("?q=HAVEN", ["youth haven"]),
+        ("?q=w%20p", ["Willow Place"]),
+        ("?q=harbour", []),  # confidential: not for the public
+    ],
+)
+def test_filters(client, city, query, expected):
+    assert names(client, query) == expected
+
+
+def test_near_sorts_by_distance_and_radius_cuts_off(client, city):
+    items = client.get("/api/v1/shelters?near=43.65,-79.38").json()["items"]
+    assert [s["name"] for s in items] == ["Maple House", "youth haven", "Willow Place"]
+    distances = [s["distance_km"] for s in items]
+    assert distances[0] == 0.0
+    # 0.01 degrees north (1.112 km) and west (0.805 km: a degree of longitude shrinks with
+    # the cosine of the latitude) of Maple House: sqrt(1.112² + 0.805²) km
+    assert distances[1] == pytest.approx(1.373, abs=0.001)
+    assert distances == sorted(distances)
+    assert names(client, "?near=43.65,-79.38&radius_km=2") == ["Maple House", "youth haven"]
+
+
+def test_bbox_keeps_sites_inside_the_box(client, city):
+    assert names(client, "?bbox=-79.395,43.645,-79.375,43.665") == ["Maple House", "youth haven"]
+    assert names(client, "?bbox=-79.395,43.645,-79.375,43.665&sector=men") == ["Maple House"]
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [
+        ("?near=abc", "near"),
+        ("?near=43.65", "near"),
+        ("?near=91,0", "near"),
+        ("?near=nan,0", "near"),
+        ("?bbox=1,2,3", "bbox"),
+        ("?bbox=-79.3,43.6,-79.4,43.7", "bbox"),  # min_lon above max_lon
+        ("?radius_km=5", "radius_km"),
+        ("?near=43.65,-79.38&radius_km=0", "radius_km"),
+        ("?sector=cats", "sector"),
+        ("?age=-1", "age"),
+        ("?has_space=maybe", "has_space"),
+        ("?gender=robot", "gender"),
+    ],
+)
+def test_bad_parameters_get_422_naming_them(client, query, parameter):
+    response = client.get(f"/api/v1/shelters{query}")
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "invalid_request"
+    assert error["message"].startswith(f"{parameter}: ")
+
+
 def test_confidential_sites_are_not_listed_publicly(client, session, site):
     hidden = Site(name="Safe Haven", lat=43.7, lon=-79.4, confidential=True)
     session.add(hidden)
@@ -84,6 +166,41 @@ def test_confidential_sites_are_not_listed_publicly(client, session, site):
     assert [f["properties"]["name"] for f in geojson["features"]] == ["Maple House"]
 
 
+HIDDEN = {"address": None, "city": None, "postal_code": None, "lat": None, "lon": None}
+
+
+def test_outreach_sees_a_confidential_sites_space_and_phone_but_not_where_it_is(
+    client, city, headers
+):
+    site_id = city["Safe Harbour"]["site"]
+    outreach = headers["outreach"]
+    listed = client.get("/api/v1/shelters?sector=women", headers=outreach).json()["items"]
+    assert [s["name"] for s in listed] == ["Safe Harbour", "Willow Place"]
+    one = client.get(f"/api/v1/shelters/{site_id}", headers=outreach).json()
+    assert one == listed[0]
+    assert {k: one[k] for k in HIDDEN} == HIDDEN
+    assert (one["phone"], one["available"], one["confidential"]) == ("416-555-0150", 6, True)
+    # a search around a point would narrow down where it is: it never matches one
+    assert "Safe Harbour" not in names(client, "?near=43.65,-79.38", outreach)
+    assert "Safe Harbour" not in names(client, "?bbox=-80,43,-79,44", outreach)
+    assert names(client, "?q=harbour", outreach) == ["Safe Harbour"]
+
+
+@pytest.mark.parametrize("role", ["city", "admin"])
+def test_city_staff_and_admins_see_everything(client, city, headers, role):
+    site_id = city["Safe Harbour"]["site"]
+    one = client.get(f"/api/v1/shelters/{site_id}", headers=headers[role]).json()
+    assert (one["address"], one["postal_code"], one["lat"], one["lon"]) == (
+        "99 Hidden Rd",
+        "M5V 1A1",
+        43.6501,
+        -79.3801,
+    )
+    nearest = client.get("/api/v1/shelters?near=43.65,-79.38", headers=headers[role]).json()
+    assert nearest["items"][0]["name"] == "Maple House"
+    assert nearest["items"][1]["name"] == "Safe Harbour"
+
+
 def test_errors_share_one_shape(client):
     missing = client.get("/api/v1/shelters/999")
     assert missing.status_code == 404
@@ -91,7 +208,7 @@ def test_errors_share_one_shape(client):
     bad = client.get("/api/v1/shelters/abc")
     assert bad.status_code == 422
     assert bad.json()["error"]["code"] == "invalid_request"
-    assert "site_id" in bad.json()["error"]["message"]
+    assert bad.json()["error"]["message"].startswith("site_id: ")
     nowhere = client.get("/api/v1/nothing-here")
     assert nowhere.status_code == 404 and nowhere.json()["error"]["code"] == "not_found"
 
@@ -110,7 +227,3 @@ def test_the_map_page_and_its_assets_are_served_locally(client):
     assert "/static/vendor/leaflet/leaflet.js" in page
     assert client.get("/static/vendor/leaflet/leaflet.js").status_code == 200
     assert client.get("/static/live.js").status_code == 200
-
-
-def test_openapi_is_3_1(client):
-    assert client.get("/openapi.json").json()["openapi"].startswith("3.1")

@@ -1,0 +1,137 @@
+"""The fleet of dials: health for city staff; registering, pairing and credentials (admin).
+
+Changes a dial must know about bump its config_version (server/pairing.py); the ingestor
+then publishes its new config.
+"""
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, status
+from sqlmodel import Session, select
+
+from server.api.deps import AdminDep, CityDep, SessionDep
+from server.api.live import site_edited
+from server.api.schemas import (
+    DEVICE_ID,
+    ChannelPublic,
+    DeviceCreate,
+    DeviceCredentials,
+    DeviceList,
+    DevicePublic,
+    DeviceUpdate,
+    Error,
+)
+from server.credentials import hash_secret, new_secret
+from server.devices import register
+from server.models import Device, DeviceChannel, Site
+from server.pairing import config_changed, pair
+
+router = APIRouter(prefix="/devices", tags=["devices"])
+DeviceId = Annotated[str, Path(pattern=DEVICE_ID)]
+FORBIDDEN = {403: {"model": Error, "description": "The key's role is too low"}}
+NOT_FOUND = {404: {"model": Error, "description": "No such device"}}
+
+
+def _public(session: Session, device: Device) -> DevicePublic:
+    channels = session.exec(
+        select(DeviceChannel)
+        .where(DeviceChannel.device_id == device.id)
+        .order_by(DeviceChannel.channel)
+    )
+    return DevicePublic(
+        **device.model_dump(exclude={"secret_hash"}),
+        channels=[ChannelPublic.model_validate(c, from_attributes=True) for c in channels],
+        has_credentials=device.secret_hash is not None,
+    )
+
+
+def _device(session: Session, device_id: str) -> Device:
+    device = session.get(Device, device_id)
+    if device is None:
+        raise HTTPException(404, f"no device {device_id}")
+    return device
+
+
+def _site_exists(session: Session, site_id: int) -> None:
+    if session.get(Site, site_id) is None:
+        raise HTTPException(422, f"site_id: no site with id {site_id}")
+
+
+@router.get("", response_model=DeviceList, responses=FORBIDDEN)
+def list_devices(session: SessionDep, _role: CityDep) -> DeviceList:
+    devices = session.exec(select(Device).order_by(Device.id)).all()
+    return DeviceList(items=[_public(session, d) for d in devices])
+
+
+@router.get("/{device_id}", response_model=DevicePublic, responses={**FORBIDDEN, **NOT_FOUND})
+def get_device(device_id: DeviceId, session: SessionDep, _role: CityDep) -> DevicePublic:
+    return _public(session, _device(session, device_id))
+
+
+@router.post(
+    "",
+    response_model=DevicePublic,
+    status_code=status.HTTP_201_CREATED,
+    responses={**FORBIDDEN, 409: {"model": Error, "description": "The id is taken"}},
+)
+def create_device(body: DeviceCreate, session: SessionDep, _role: AdminDep) -> DevicePublic:
+    if session.get(Device, body.id) is not None:
+        raise HTTPException(409, f"device {body.id} exists already")
+    _site_exists(session, body.site_id)
+    channels = [(c.program_id, c.label) for c in body.channels]
+    try:
+        device = register(session, body.id, body.site_id, channels, body.mode)
+    except ValueError as e:  # all that is left to go wrong is the pairing
+        raise HTTPException(422, f"channels: {e}") from None
+    site_edited(session, body.site_id)  # its programs' freshness now follows this dial
+    session.commit()
+    return _public(session, device)
+
+
+@router.patch("/{device_id}", response_model=DevicePublic, responses={**FORBIDDEN, **NOT_FOUND})
+def update_device(
+    device_id: DeviceId, body: DeviceUpdate, session: SessionDep, _role: AdminDep
+) -> DevicePublic:
+    """Move a dial to another site, change its mode, or pair its channels anew."""
+    device = _device(session, device_id)
+    changes = body.model_dump(exclude_unset=True)
+    if "site_id" in changes:
+        _site_exists(session, body.site_id)
+    if "channels" in changes:
+        channels = [(c.program_id, c.label) for c in body.channels]
+    else:  # the pairing stays, and must still hold at the (maybe new) site
+        current = session.exec(
+            select(DeviceChannel)
+            .where(DeviceChannel.device_id == device.id)
+            .order_by(DeviceChannel.channel)
+        )
+        channels = [(c.program_id, c.label) for c in current]
+    site_edited(session, device.site_id)  # the site it leaves, and the one it joins
+    device.site_id = changes.get("site_id", device.site_id)
+    site_edited(session, device.site_id)
+    device.mode = changes.get("mode", device.mode)
+    try:
+        pair(session, device, channels)
+    except ValueError as e:
+        raise HTTPException(422, f"channels: {e}") from None
+    if changes:
+        config_changed(session, [device])
+    session.commit()
+    return _public(session, device)
+
+
+@router.post(
+    "/{device_id}/credentials",
+    response_model=DeviceCredentials,
+    responses={**FORBIDDEN, **NOT_FOUND},
+)
+def issue_credentials(
+    device_id: DeviceId, session: SessionDep, _role: AdminDep
+) -> DeviceCredentials:
+    """A new secret for the device (the old one stops working): shown only in this answer."""
+    device = _device(session, device_id)
+    secret = new_secret()
+    device.secret_hash = hash_secret(secret)
+    session.add(device)
+    session.commit()
+    return DeviceCredentials(device_id=device.id, secret=secret)

@@ -1,0 +1,281 @@
+"""The web dial: its page at /dial/{device_id} and its API under /api/v1/dial/{device_id}.
+
+Staff send the dial's secret as `Authorization: Bearer <secret>`. A save becomes a `state`
+message of the dial, built by the firmware's encoder and sent through the broker to the
+ingestor like a hardware dial's; the answer is the ingestor's: saved, rejected (with its
+reason) or pending (no answer yet: PUT the same commit again, which is idempotent).
+docs/web-dial.md says more.
+"""
+
+import logging
+import math
+import time
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field, StrictInt
+from sqlmodel import Session, select
+
+from firmware.dialcore import protocol
+from server import credentials
+from server.api.deps import CHALLENGE, SessionDep, SettingsDep
+from server.api.schemas import Error, Freshness
+from server.devices import config_message
+from server.models import Device, DeviceChannel, Role
+from server.queries import sites
+from server.webdial import ID_PREFIX, STATIC_DIR, is_web_dial
+from server.webdial.lockout import Lockout
+from server.webdial.numbering import Numbering
+from server.webdial.send import send
+
+log = logging.getLogger(__name__)
+EARLIEST_TS = 1_500_000_000  # the protocol's earliest commit time (2017), as state.schema.json
+LATEST_TS = 4_102_444_800  # 2100-01-01: any later ts is a corrupted commit, not a slow retry
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI):
+    app.state.web_dial_numbering = Numbering()
+    app.state.web_dial_lockout = Lockout()
+    yield
+
+
+router = APIRouter(prefix="/dial", tags=["web dial"], lifespan=_lifespan)
+pages = APIRouter(include_in_schema=False)
+pages.mount("/dial/assets", StaticFiles(directory=STATIC_DIR), name="dial-assets")
+# A scheme of its own: the rest of the API reads API keys from the same header.
+_bearer = HTTPBearer(
+    scheme_name="WebDialSecret",
+    auto_error=False,
+    description="The web dial's secret: `Authorization: Bearer <secret>`",
+)
+
+
+class DialChannel(BaseModel):
+    channel: int
+    label: str
+    capacity: int
+    count: int | None = Field(description="In the dial's mode; null before the first reading")
+    updated_at: datetime | None
+    freshness: Freshness
+
+
+class DialView(BaseModel):
+    device_id: str
+    shelter: str
+    mode: Literal["occupied", "free"] = Field(description="What the counts mean")
+    channels: list[DialChannel]
+
+
+class NewCommit(BaseModel):
+    counts: list[StrictInt] = Field(
+        min_length=1, max_length=8, description="One count per channel, in the dial's mode"
+    )
+
+
+class RepeatedCommit(NewCommit):
+    ts: int | None = Field(ge=EARLIEST_TS, le=LATEST_TS, description="`ts` of the first answer")
+
+
+class Commit(BaseModel):
+    boot: int
+    seq: int
+    ts: int | None = Field(description="Server time of the save, Unix seconds")
+    counts: list[int]
+    result: Literal["saved", "rejected", "pending"] = Field(
+        description="pending: not confirmed yet; PUT the same commit again"
+    )
+    reason: str | None
+
+
+@dataclass
+class Dial:
+    device: Device
+    secret: str
+
+
+def _authorised(
+    device_id: str,
+    request: Request,
+    session: SessionDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Dial:
+    """The web dial `device_id`, if the request carries its secret."""
+    lockout: Lockout = request.app.state.web_dial_lockout
+    key = (device_id, request.client.host if request.client else "")
+    if wait_s := lockout.wait_s(key):
+        raise HTTPException(
+            429,
+            f"too many wrong secrets for {device_id}: try again in {math.ceil(wait_s / 60)} min",
+            headers={"Retry-After": str(wait_s)},
+        )
+    if bearer is None:
+        raise HTTPException(
+            401, "send the dial's secret as 'Authorization: Bearer <secret>'", headers=CHALLENGE
+        )
+    device = session.get(Device, device_id)
+    if device is None or not credentials.verify(bearer.credentials, device.secret_hash):
+        lockout.failed(key)
+        log.warning("wrong web dial secret for %s from %s", device_id, key[1])
+        raise HTTPException(401, f"no dial {device_id} with this secret", headers=CHALLENGE)
+    lockout.succeeded(key)
+    if not is_web_dial(device_id):
+        raise HTTPException(
+            403, f"{device_id} is a hardware dial; web dials have ids starting with {ID_PREFIX!r}"
+        )
+    return Dial(device, bearer.credentials)
+
+
+DialDep = Annotated[Dial, Depends(_authorised)]
+ERRORS = {
+    401: {"model": Error, "description": "No secret, or not this dial's"},
+    403: {"model": Error, "description": "A hardware dial: it numbers its own commits"},
+    429: {"model": Error, "description": "Too many wrong secrets from here: see Retry-After"},
+}
+
+
+def _config(session: Session, device: Device) -> dict:
+    """What a hardware dial would show: the config message the server sends it."""
+    _topic, payload = config_message(session, device)
+    return protocol.decode_config(payload)
+
+
+@router.get("/{device_id}", response_model=DialView, responses=ERRORS)
+def view(dial: DialDep, session: SessionDep, settings: SettingsDep) -> DialView:
+    """The dial's channels with their current counts, as the availability API has them."""
+    device = dial.device
+    config = _config(session, device)
+    paired = dict(
+        session.exec(
+            select(DeviceChannel.channel, DeviceChannel.program_id).where(
+                DeviceChannel.device_id == device.id
+            )
+        ).all()
+    )
+    # The site's own staff: a confidential site's counts too, as outreach sees them (this
+    # answer never carries a location anyway).
+    found = sites(session, settings, {device.site_id}, Role.outreach) if device.site_id else []
+    programs = {program.id: program for site in found for program in site.programs}
+    channels = []
+    for number, (label, capacity) in enumerate(config["channels"]):
+        program = programs.get(paired.get(number))
+        count = None
+        if program is not None and program.occupied is not None:
+            # the count the dial sent: the ingestor stored occupied = capacity - count in
+            # free mode (so out-of-service beds do not enter into it)
+            free = program.capacity - program.occupied
+            count = program.occupied if device.mode == "occupied" else free
+        channels.append(
+            DialChannel(
+                channel=number,
+                label=label,
+                capacity=capacity,
+                count=count,
+                updated_at=program.updated_at if program else None,
+                freshness=program.freshness if program else "unknown",
+            )
+        )
+    return DialView(
+        device_id=device.id, shelter=config["shelter"], mode=device.mode, channels=channels
+    )
+
+
+@router.post(
+    "/{device_id}/commits",
+    response_model=Commit,
+    responses={202: {"model": Commit, "description": "Sent, not confirmed yet"}, **ERRORS},
+)
+def new_commit(
+    body: NewCommit, dial: DialDep, session: SessionDep, request: Request, response: Response
+) -> Commit:
+    """Save new counts for every channel: numbered, sent and stored like a dial's commit."""
+    url = _broker(request)
+    capacities = _capacities(session, dial.device, body.counts)
+    numbering: Numbering = request.app.state.web_dial_numbering
+    boot, seq = numbering.next(session, dial.device.id)
+    ts = int(time.time())
+    payload = _state(dial.device, boot, seq, ts, body.counts, capacities)
+    return _send(session, url, dial, boot, seq, ts, body.counts, payload, response)
+
+
+@router.put(
+    "/{device_id}/commits/{boot}/{seq}",
+    response_model=Commit,
+    responses={
+        202: {"model": Commit, "description": "Sent, not confirmed yet"},
+        404: {"model": Error},
+        **ERRORS,
+    },
+)
+def repeat_commit(
+    boot: int,
+    seq: int,
+    body: RepeatedCommit,
+    dial: DialDep,
+    session: SessionDep,
+    request: Request,
+    response: Response,
+) -> Commit:
+    """Send a pending commit again: stored at most once, answered every time."""
+    numbering: Numbering = request.app.state.web_dial_numbering
+    if not numbering.issued(dial.device, boot, seq):
+        raise HTTPException(404, f"no commit ({boot}, {seq}) was handed out to {dial.device.id}")
+    url = _broker(request)
+    capacities = _capacities(session, dial.device, body.counts)
+    payload = _state(dial.device, boot, seq, body.ts, body.counts, capacities)
+    return _send(session, url, dial, boot, seq, body.ts, body.counts, payload, response)
+
+
+@pages.get("/dial/{device_id}", response_class=FileResponse, responses={404: {"model": Error}})
+def page(device_id: str) -> FileResponse:
+    if not is_web_dial(device_id):
+        raise HTTPException(404, f"no web dial {device_id!r}: their ids start with {ID_PREFIX!r}")
+    return FileResponse(STATIC_DIR / "dial.html")
+
+
+def _broker(request: Request) -> str:
+    url = getattr(request.app.state, "mqtt_url", None) or request.app.state.settings.mqtt_url
+    if url is None:
+        raise HTTPException(503, "the web dial needs the MQTT broker: set SIGNAL_MQTT_URL")
+    return url
+
+
+def _capacities(session: Session, device: Device, counts: list[int]) -> list[int]:
+    """The capacity each count is taken against: the dial's config, as a hardware dial's."""
+    capacities = [capacity for _label, capacity in _config(session, device)["channels"]]
+    if len(counts) != len(capacities):
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("body", "counts"),
+                    "msg": f"{device.id} has {len(capacities)} channels, got {len(counts)} counts",
+                }
+            ]
+        )
+    return capacities
+
+
+def _state(device: Device, boot, seq, ts, counts, capacities) -> bytes:
+    """The dial's `state` message, by the firmware's own encoder."""
+    channels = list(zip(counts, capacities, strict=True))
+    return protocol.encode_state(
+        boot, seq, device.mode, device.config_version, channels, ts, source="web"
+    )
+
+
+def _send(session: Session, url, dial: Dial, boot, seq, ts, counts, payload, response) -> Commit:
+    device_id = dial.device.id
+    session.close()  # all is read: hold no database connection while broker and ingestor work
+    answer = send(url, device_id, dial.secret, boot, seq, payload)
+    if answer.result == "pending":
+        response.status_code = 202
+    return Commit(
+        boot=boot, seq=seq, ts=ts, counts=counts, result=answer.result, reason=answer.reason
+    )

@@ -1,0 +1,230 @@
+"""Getting a dial ready: its broker account, its device_config.json, its flash commands.
+
+`shelter-signal device add` and `device flash` (server/cli.py) use this module; the steps
+for people are in hardware/README.md. Each dial has its own folder (devices/<id>/ by
+default) holding its device_config.json, the broker's CA certificate when TLS is used,
+and flash/, the exact files that go onto the board. The folder holds passwords: it is
+written for its owner only and must not be committed.
+
+Nothing here talks to a board: flash_commands() builds the mpremote command lines, which
+the CLI shows, and runs unless asked for a dry run.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from sqlmodel import Session, select
+
+from firmware.dialcore import devconfig
+from server.models import DeviceChannel, Program, Site
+
+FIRMWARE = Path(devconfig.__file__).resolve().parent.parent
+CONFIG_NAME = "device_config.json"  # what firmware/main.py reads from the board's root
+CA_NAME = "ca.der"
+CA_ON_BOARD = "/" + CA_NAME
+# The firmware's code on the board: main.py and the two packages it imports.
+CODE = ("main.py", "board", "dialcore")
+# MicroPython libraries the firmware needs that MicroPython itself does not include:
+# mqtt_as (board/transport.py) and the SSD1306 driver (board/screen.py).
+MIP_PACKAGES = ("github:peterhinch/micropython-mqtt", "ssd1306")
+# Who sends what (docs/protocol.md, "Topics"): a dial publishes these suffixes of its own
+# topics and subscribes to the others; everything else is closed to it.
+DEVICE_PUBLISHES = ("state", "status", "telemetry")
+DEVICE_SUBSCRIBES = ("ack", "config")
+
+
+class ProvisionError(Exception):
+    """Something outside our control failed (a tool, a file); the message says what."""
+
+
+def device_dir(devices_dir: Path, device_id: str) -> Path:
+    return devices_dir / device_id
+
+
+def site_choices(session: Session) -> str:
+    """Every site, one a line, for picking --site (an operator's view: confidential too)."""
+    lines = []
+    for site in session.exec(select(Site).order_by(Site.name)):
+        hidden = "  (confidential)" if site.confidential else ""
+        lines.append(f"  {site.id:>6}  {site.name}{hidden}")
+    return "\n".join(lines) or "  no sites yet: `shelter-signal import` the city's list first"
+
+
+def program_choices(session: Session, site_id: int) -> str:
+    """The site's programs, one a line, for picking --channel; says which are paired."""
+    if session.get(Site, site_id) is None:
+        raise ValueError(f"no site with id {site_id}")
+    rows = session.exec(
+        select(Program, DeviceChannel)
+        .join(DeviceChannel, DeviceChannel.program_id == Program.id, isouter=True)
+        .where(Program.site_id == site_id)
+        .order_by(Program.id)
+    )
+    lines = []
+    for program, pair in rows:
+        paired = f"  (paired with {pair.device_id})" if pair else ""
+        lines.append(
+            f"  {program.id:>6}  {program.name}: {program.capacity} {program.capacity_type}{paired}"
+        )
+    return "\n".join(lines) or f"  site {site_id} has no programs"
+
+
+def build_config(
+    device_id: str,
+    secret: str,
+    wifi_ssid: str,
+    wifi_password: str,
+    mqtt_host: str,
+    mqtt_port: int,
+    tls: bool = False,
+) -> dict:
+    """The dial's complete device_config.json (defaults filled in) as the firmware reads it.
+
+    Its MQTT user is its device id, its password the secret `device add` issued. Raises
+    ValueError naming the key, from the firmware's own check (devconfig.load).
+    """
+    raw = {
+        "device_id": device_id,
+        "wifi_ssid": wifi_ssid,
+        "wifi_password": wifi_password,
+        "mqtt_host": mqtt_host,
+        "mqtt_port": mqtt_port,
+        "mqtt_user": device_id,
+        "mqtt_password": secret,
+        "mqtt_tls": tls,
+        "mqtt_ca_file": CA_ON_BOARD if tls else None,
+    }
+    return devconfig.load(raw)
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write via a temporary file and rename, readable by the owner only (it holds secrets)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def write_config(folder: Path, config: dict) -> Path:
+    path = folder / CONFIG_NAME
+    _write_private(path, (json.dumps(config, indent=2) + "\n").encode())
+    return path
+
+
+def read_config(folder: Path) -> dict:
+    """The dial's config, checked as the firmware checks it; ValueError if it won't do."""
+    path = folder / CONFIG_NAME
+    if not path.exists():
+        raise ValueError(
+            f"{path} is missing: `device add` with --wifi-ssid and --mqtt-host writes it"
+        )
+    return devconfig.read(str(path))
+
+
+def add_ca(folder: Path, ca_file: Path) -> Path:
+    """Keep a copy of the broker's CA certificate (DER) for flashing; ValueError if unfit."""
+    try:
+        data = ca_file.read_bytes()
+    except OSError as e:
+        raise ValueError(f"--mqtt-ca {ca_file}: {e.strerror}") from None
+    if data.lstrip().startswith(b"-----BEGIN"):
+        raise ValueError(
+            f"--mqtt-ca {ca_file} is PEM; the dial needs DER: "
+            f"openssl x509 -in {ca_file} -outform der -out ca.der"
+        )
+    path = folder / CA_NAME
+    _write_private(path, data)
+    return path
+
+
+def mosquitto_acl() -> str:
+    """Mosquitto's ACL for every dial: its own topics only, each in its direction.
+
+    %u is the user name, which Mosquitto has checked against the password file; a dial's
+    user name is its device id, so one pattern per topic covers the whole fleet.
+    """
+    lines = ["# Shelter Signal dials (written by `shelter-signal device add`): each dial"]
+    lines.append("# may publish and subscribe only its own signal/v1/<device id>/ topics.")
+    for suffix in DEVICE_PUBLISHES:
+        lines.append(f"pattern write signal/v1/%u/{suffix}")
+    for suffix in DEVICE_SUBSCRIBES:
+        lines.append(f"pattern read signal/v1/%u/{suffix}")
+    return "\n".join(lines) + "\n"
+
+
+def write_mosquitto_acl(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(mosquitto_acl())
+
+
+def set_mosquitto_password(passwd_file: Path, user: str, secret: str) -> None:
+    """Add or replace the user's entry in a Mosquitto password file (mosquitto_passwd -b).
+
+    Mosquitto stores its own salted hash; the secret itself is written nowhere. The file
+    is created when missing (-c would otherwise wipe the other dials' entries). With -b
+    the secret is on mosquitto_passwd's command line for a moment, visible to `ps` on
+    this machine: fine on the server's admin host; the prompting form needs a terminal.
+    """
+    binary = shutil.which("mosquitto_passwd")
+    if binary is None:
+        raise ProvisionError("mosquitto_passwd not found: apt-get install mosquitto")
+    create = [] if passwd_file.exists() else ["-c"]
+    passwd_file.parent.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        [binary, *create, "-b", str(passwd_file), user, secret],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    if done.returncode != 0:
+        raise ProvisionError(f"mosquitto_passwd: {(done.stderr or done.stdout).strip()}")
+
+
+def stage(folder: Path) -> Path:
+    """Lay out in folder/flash exactly what goes onto the board, and return that path.
+
+    Only the firmware's .py files are copied (no caches the tests leave behind), then
+    the config and, with TLS, the CA certificate. Raises ValueError if the config won't do.
+    """
+    config = read_config(folder)
+    flash = folder / "flash"
+    shutil.rmtree(flash, ignore_errors=True)
+    flash.mkdir(mode=0o700)
+    for name in CODE:
+        source = FIRMWARE / name
+        if source.is_dir():
+            (flash / name).mkdir(parents=True)
+            for module in sorted(source.glob("*.py")):
+                shutil.copy2(module, flash / name / module.name)
+        else:
+            shutil.copy2(source, flash / name)
+    shutil.copy2(folder / CONFIG_NAME, flash / CONFIG_NAME)
+    if config["mqtt_tls"]:
+        if not (folder / CA_NAME).exists():
+            raise ValueError(f"mqtt_tls is set but {folder / CA_NAME} is missing (--mqtt-ca)")
+        shutil.copy2(folder / CA_NAME, flash / CA_NAME)
+    return flash
+
+
+def flash_commands(flash: Path, port: str = "auto") -> list[list[str]]:
+    """The mpremote commands that install the libraries and copy the staged files.
+
+    port "auto" lets mpremote take the first USB serial board it finds.
+    """
+    mpremote = ["mpremote", "connect", port]
+    commands = [[*mpremote, "mip", "install", package] for package in MIP_PACKAGES]
+    folders = sorted(str(p) for p in flash.iterdir() if p.is_dir())
+    files = sorted(str(p) for p in flash.iterdir() if p.is_file())
+    commands.append([*mpremote, "cp", "-r", *folders, ":"])
+    commands.append([*mpremote, "cp", *files, ":"])
+    commands.append([*mpremote, "reset"])
+    return commands

@@ -1,0 +1,308 @@
+/* Shelter Signal web dial: the page at /dial/<device id>.
+ *
+ * Staff enter the dial's secret once (kept in this phone's localStorage), set each
+ * channel's count with the big - and + buttons or by typing, and press Save. The server
+ * sends the counts as the dial's `state` message and answers with what the ingestor said:
+ *   saved    -> SAVED
+ *   rejected -> NOT SAVED: <reason>
+ *   pending  -> NOT CONFIRMED YET; this page sends the same commit again every RETRY_MS,
+ *               also after a reload (the commit waits in localStorage), as a dial keeps
+ *               its newest unacknowledged commit on flash.
+ * The state line (#state, data-state) follows the dial's display: what is happening now
+ * wins over what happened before (firmware/dialcore/display.py).
+ */
+(function () {
+  "use strict";
+
+  const RETRY_MS = 3000; // between sends of a commit that is not confirmed yet
+
+  const deviceId = decodeURIComponent(location.pathname.split("/").pop());
+  // Relative, so the page also works behind a proxy that serves it under a path prefix.
+  const api = new URL("../api/v1/dial/" + encodeURIComponent(deviceId), location.href).href;
+  const keys = {
+    secret: "shelter-signal.dial." + deviceId + ".secret",
+    pending: "shelter-signal.dial." + deviceId + ".pending",
+  };
+
+  const $ = (id) => document.getElementById(id);
+  let view = null; // the dial as GET {api} answered: shelter, mode, channels
+  let retryTimer = null;
+  let latest = 0; // number of the newest save on this page: answers to older ones are stale
+  const status = {
+    invalid: null, // what is wrong with a typed count
+    dirty: false, // counts changed since the last save
+    rejected: null, // the reason the newest commit was refused
+    offline: false, // the server could not be reached
+    busy: false, // a request is under way
+    pending: null, // {boot, seq, ts, counts, reason}: sent, not confirmed yet
+    savedAt: null, // when the newest commit was confirmed
+  };
+
+  function showState() {
+    const time = (date) => date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    let state = "ready";
+    let text = "Ready";
+    if (status.invalid) [state, text] = ["editing", status.invalid];
+    else if (status.dirty) [state, text] = ["editing", "Not saved yet: press Save"];
+    else if (status.rejected) [state, text] = ["rejected", "NOT SAVED: " + status.rejected];
+    else if (status.offline)
+      [state, text] = ["offline", "OFFLINE: cannot reach the server. Trying again..."];
+    else if (status.pending)
+      [state, text] = ["pending", `NOT CONFIRMED YET: ${status.pending.reason}. Trying again...`];
+    else if (status.busy) [state, text] = ["sending", "Sending..."];
+    else if (status.savedAt) [state, text] = ["saved", "SAVED at " + time(status.savedAt)];
+    const line = $("state");
+    line.dataset.state = state;
+    line.textContent = text;
+  }
+
+  // -- talking to the server -----------------------------------------------------------
+
+  async function call(method, url, body) {
+    const response = await fetch(url, {
+      method,
+      cache: "no-store",
+      headers: {
+        Authorization: "Bearer " + localStorage.getItem(keys.secret),
+        "Content-Type": "application/json",
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const data = await response.json().catch(() => null);
+    return { status: response.status, data };
+  }
+
+  function errorText(data) {
+    return (data && data.error && data.error.message) || "the server could not take it";
+  }
+
+  async function openDial() {
+    if (!localStorage.getItem(keys.secret)) return showSignIn("");
+    let answer;
+    try {
+      answer = await call("GET", api);
+    } catch (e) {
+      return showSignIn("Cannot reach the server. Check the connection and try again.");
+    }
+    if (answer.status === 401) {
+      localStorage.removeItem(keys.secret);
+      return showSignIn("That secret does not open this dial.");
+    }
+    if (answer.status !== 200) return showSignIn(errorText(answer.data));
+    render(answer.data);
+    const stored = JSON.parse(localStorage.getItem(keys.pending) || "null");
+    if (stored) {
+      status.pending = stored;
+      setCounts(stored.counts);
+      repeat();
+    }
+  }
+
+  function commitAnswer(answer) {
+    status.busy = false;
+    status.offline = false;
+    if (answer.status === 401) {
+      localStorage.removeItem(keys.secret);
+      return showSignIn("That secret no longer opens this dial.");
+    }
+    const commit = answer.data;
+    if (answer.status === 202) {
+      status.pending = commit;
+      localStorage.setItem(keys.pending, JSON.stringify(commit));
+      retryTimer = setTimeout(repeat, RETRY_MS);
+    } else {
+      status.pending = null;
+      localStorage.removeItem(keys.pending);
+      if (answer.status === 200 && commit.result === "saved") {
+        status.savedAt = new Date();
+        refresh();
+      } else if (answer.status === 200) {
+        status.rejected = commit.reason || "rejected";
+      } else {
+        status.rejected = errorText(answer.data);
+      }
+    }
+    showState();
+  }
+
+  function offline(again) {
+    status.busy = false;
+    status.offline = true;
+    showState();
+    retryTimer = setTimeout(again, RETRY_MS);
+  }
+
+  async function commitNew(counts, save) {
+    status.busy = true;
+    showState();
+    let answer;
+    try {
+      answer = await call("POST", api + "/commits", { counts });
+    } catch (e) {
+      // Not numbered yet: send the counts as a new commit again (should the first have
+      // arrived after all, the same counts are stored twice, in order: harmless).
+      if (save === latest) offline(() => commitNew(counts, save));
+      return;
+    }
+    if (save === latest) commitAnswer(answer);
+  }
+
+  async function repeat() {
+    const commit = status.pending;
+    if (!commit) return;
+    status.busy = true;
+    showState();
+    let answer;
+    try {
+      answer = await call("PUT", `${api}/commits/${commit.boot}/${commit.seq}`, {
+        counts: commit.counts,
+        ts: commit.ts,
+      });
+    } catch (e) {
+      if (status.pending === commit) offline(repeat);
+      return;
+    }
+    if (status.pending === commit) commitAnswer(answer); // else a newer save replaced it
+  }
+
+  async function refresh() {
+    // After a save, show the counts and times as the availability API now has them.
+    try {
+      const answer = await call("GET", api);
+      if (answer.status === 200 && !status.dirty) render(answer.data);
+    } catch (e) {
+      // The save is confirmed; the refreshed times can wait for the next save.
+    }
+  }
+
+  // -- the page ------------------------------------------------------------------------
+
+  function showSignIn(message) {
+    clearTimeout(retryTimer);
+    $("dial").hidden = true;
+    $("sign-in").hidden = false;
+    $("sign-in-error").textContent = message;
+    $("secret").value = "";
+    $("secret").focus();
+  }
+
+  function inputs() {
+    return Array.from(document.querySelectorAll("#channels .count"));
+  }
+
+  function render(dial) {
+    view = dial;
+    document.title = dial.shelter + ": web dial";
+    $("shelter").textContent = dial.shelter;
+    $("mode").textContent =
+      dial.mode === "free" ? "Count the free places." : "Count the places in use.";
+    const list = $("channels");
+    list.replaceChildren(
+      ...dial.channels.map((channel) => {
+        const part = $("channel").content.cloneNode(true);
+        const id = "count-" + channel.channel;
+        const input = part.querySelector(".count");
+        input.id = id;
+        input.setAttribute("aria-describedby", "detail-" + channel.channel);
+        input.addEventListener("input", edited);
+        part.querySelector(".label").textContent = channel.label;
+        part.querySelector(".label").htmlFor = id;
+        part.querySelector(".detail").id = "detail-" + channel.channel;
+        for (const step of part.querySelectorAll(".step")) {
+          const more = step.dataset.step === "1";
+          step.setAttribute("aria-label", `${channel.label}: one ${more ? "more" : "less"}`);
+          const by = Number(step.dataset.step);
+          step.addEventListener("click", () => stepCount(channel.channel, by));
+        }
+        const updated = channel.updated_at && new Date(channel.updated_at);
+        part.querySelector(".last").textContent = updated
+          ? "Last saved " + updated.toLocaleString([], { dateStyle: "short", timeStyle: "short" })
+          : "No count saved yet";
+        return part;
+      }),
+    );
+    setCounts(dial.channels.map((channel) => channel.count));
+    $("sign-in").hidden = true;
+    $("dial").hidden = false;
+    showState();
+  }
+
+  function setCounts(counts) {
+    inputs().forEach((input, i) => {
+      input.value = counts[i] == null ? "" : String(counts[i]);
+      describe(i);
+    });
+  }
+
+  function describe(i) {
+    const capacity = view.channels[i].capacity;
+    const count = parseCount(inputs()[i].value);
+    let text = "of " + capacity;
+    if (count !== null && count > capacity) {
+      text += " \u00b7 more than there are";
+    } else if (count !== null) {
+      const free = view.mode === "free" ? count : capacity - count;
+      text += " \u00b7 " + free + " free";
+    }
+    $("detail-" + i).textContent = text;
+  }
+
+  function parseCount(text) {
+    return /^\s*\d+\s*$/.test(text) ? Number(text) : null;
+  }
+
+  function stepCount(i, step) {
+    const input = inputs()[i];
+    const count = parseCount(input.value);
+    const capacity = view.channels[i].capacity;
+    // As on the dial: turning stops at 0 and at the capacity.
+    const next = Math.min(Math.max((count === null ? 0 : count) + step, 0), capacity);
+    input.value = String(next);
+    edited({ target: input });
+  }
+
+  function edited(event) {
+    const i = inputs().indexOf(event.target);
+    event.target.removeAttribute("aria-invalid");
+    status.invalid = null;
+    status.dirty = true;
+    status.rejected = null;
+    describe(i);
+    showState();
+  }
+
+  function save(event) {
+    event.preventDefault();
+    const counts = [];
+    for (const [i, input] of inputs().entries()) {
+      const count = parseCount(input.value);
+      if (count === null) {
+        input.setAttribute("aria-invalid", "true");
+        input.focus();
+        status.invalid = `Enter a whole number for ${view.channels[i].label}`;
+        return showState();
+      }
+      counts.push(count);
+    }
+    // A new commit replaces an unconfirmed older one, as on the dial.
+    clearTimeout(retryTimer);
+    localStorage.removeItem(keys.pending);
+    Object.assign(status, { dirty: false, rejected: null, pending: null, savedAt: null });
+    latest += 1;
+    commitNew(counts, latest);
+  }
+
+  $("sign-in").addEventListener("submit", (event) => {
+    event.preventDefault();
+    localStorage.setItem(keys.secret, $("secret").value.trim());
+    openDial();
+  });
+  $("dial").addEventListener("submit", save);
+  $("forget").addEventListener("click", () => {
+    localStorage.removeItem(keys.secret);
+    localStorage.removeItem(keys.pending);
+    status.pending = null;
+    showSignIn("");
+  });
+  openDial();
+})();

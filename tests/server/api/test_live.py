@@ -1,0 +1,35 @@
+"""The event stream's feed: new counts, dial status and admin edits all send the site again."""
+
+from sqlmodel import select
+
+from server.api.live import Broadcaster
+from server.models import Program
+
+
+def test_an_admin_edit_is_sent_to_the_live_map(client, headers, site, session, engine, settings):
+    feed = Broadcaster(engine, settings)
+    assert feed.changed_sites() == []
+    program = session.exec(select(Program).where(Program.site_id == site.id)).one()
+    client.patch(
+        f"/api/v1/programs/{program.id}", json={"accepting": False}, headers=headers["admin"]
+    )
+    [sent] = feed.changed_sites()
+    assert (sent.id, sent.programs[0].accepting) == (site.id, False)
+    assert feed.changed_sites() == []  # once
+
+
+def test_edits_of_a_confidential_site_never_reach_the_public_stream(
+    client, headers, site, engine, settings
+):
+    feed = Broadcaster(engine, settings)
+    feed.changed_sites()
+    created = client.post(
+        "/api/v1/shelters",
+        json={"name": "Quiet House", "confidential": True},
+        headers=headers["admin"],
+    )
+    assert created.status_code == 201
+    client.patch(
+        f"/api/v1/shelters/{site.id}", json={"phone": "416-555-0101"}, headers=headers["admin"]
+    )
+    assert [s.name for s in feed.changed_sites()] == ["Maple House"]

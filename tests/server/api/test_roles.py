@@ -1,0 +1,142 @@
+"""Who may do what: API keys by role, the bootstrap admin key, revocation, the public limit."""
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import select
+
+from server.api.main import create_app
+from server.models import ApiKey
+from server.settings import Settings
+
+# (method, path, body, the lowest role that may call it); ids refer to the `city` fixture
+ROUTES = [
+    ("GET", "/api/v1/shelters", None, "public"),
+    ("GET", "/api/v1/summary", None, "public"),
+    ("GET", "/api/v1/history?site_id={site}", None, "city"),
+    ("GET", "/api/v1/history/sectors", None, "city"),
+    ("GET", "/api/v1/devices", None, "city"),
+    ("GET", "/api/v1/devices/dial-01", None, "city"),
+    ("POST", "/api/v1/shelters", {"name": "New Place"}, "admin"),
+    ("PATCH", "/api/v1/shelters/{site}", {"phone": "416-555-0111"}, "admin"),
+    (
+        "POST",
+        "/api/v1/shelters/{site}/programs",
+        {"name": "Overflow", "sector": "men", "capacity": 5},
+        "admin",
+    ),
+    ("PATCH", "/api/v1/programs/{program}", {"accepting": False}, "admin"),
+    ("POST", "/api/v1/devices", {"id": "dial-02", "site_id": 1}, "admin"),
+    ("PATCH", "/api/v1/devices/dial-01", {"mode": "free"}, "admin"),
+    ("POST", "/api/v1/devices/dial-01/credentials", None, "admin"),
+    ("GET", "/api/v1/api-keys", None, "admin"),
+    ("POST", "/api/v1/api-keys", {"name": "x", "role": "city"}, "admin"),
+]
+ROLES = ["public", "outreach", "city", "admin"]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "lowest"), ROUTES)
+def test_each_route_lets_in_its_roles_only(client, headers, city, method, path, body, lowest):
+    ids = {"site": city["Maple House"]["site"], "program": city["Maple House"]["men"]}
+    for role in ROLES:  # the lowest first: a refused call changes nothing for the next
+        response = client.request(method, path.format(**ids), json=body, headers=headers[role])
+        if ROLES.index(role) >= ROLES.index(lowest):
+            assert response.status_code in (200, 201), (role, response.text)
+        elif role == "public":
+            assert response.status_code == 401
+            assert response.headers["WWW-Authenticate"] == "Bearer"
+            assert response.json()["error"]["code"] == "unauthorized"
+        else:
+            assert response.status_code == 403
+            assert response.json()["error"] == {
+                "code": "forbidden",
+                "message": f"this needs the role {lowest} or above; the key is {role}",
+            }
+
+
+def test_the_key_also_works_in_x_api_key(client, headers):
+    key = headers["city"]["Authorization"].removeprefix("Bearer ")
+    assert client.get("/api/v1/devices", headers={"X-API-Key": key}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        {"Authorization": "Bearer not-a-key"},
+        {"Authorization": "Bearer 0123456789abcdef.wrong-secret"},
+        {"X-API-Key": "not-a-key"},
+        {"Authorization": "Basic dXNlcjpwYXNz"},
+    ],
+)
+def test_a_wrong_key_is_refused_not_treated_as_public(client, sent):
+    response = client.get("/api/v1/shelters", headers=sent)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "unauthorized"
+
+
+def test_a_key_is_shown_once_and_stored_only_hashed(client, headers, session):
+    issued = client.post(
+        "/api/v1/api-keys",
+        json={"name": "Streets team", "role": "outreach"},
+        headers=headers["admin"],
+    ).json()
+    assert set(issued) == {"id", "name", "role", "created_at", "revoked_at", "key"}
+    listed = client.get("/api/v1/api-keys", headers=headers["admin"]).json()["items"]
+    assert [k["name"] for k in listed][-1] == "Streets team"
+    assert all("key" not in k and "key_hash" not in k for k in listed)
+    stored = session.exec(select(ApiKey).where(ApiKey.id == issued["id"])).one()
+    assert issued["key"].split(".")[1] not in stored.key_hash
+
+
+def test_a_revoked_key_stops_working_at_once(client, headers):
+    city = headers["city"]
+    assert client.get("/api/v1/devices", headers=city).status_code == 200  # now remembered
+    listed = client.get("/api/v1/api-keys", headers=headers["admin"]).json()["items"]
+    key_id = next(k["id"] for k in listed if k["name"] == "test city")
+    revoked = client.post(f"/api/v1/api-keys/{key_id}/revoke", headers=headers["admin"])
+    assert revoked.status_code == 200 and revoked.json()["revoked_at"] is not None
+    assert client.get("/api/v1/devices", headers=city).status_code == 401
+    again = client.post(f"/api/v1/api-keys/{key_id}/revoke", headers=headers["admin"])
+    assert again.json()["revoked_at"] == revoked.json()["revoked_at"]
+    assert client.post("/api/v1/api-keys/999/revoke", headers=headers["admin"]).status_code == 404
+
+
+def test_keys_are_only_for_the_three_roles(client, headers):
+    response = client.post(
+        "/api/v1/api-keys", json={"name": "x", "role": "public"}, headers=headers["admin"]
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["message"].startswith("role: ")
+
+
+def test_without_the_bootstrap_setting_there_is_no_admin(engine):
+    settings = Settings(_env_file=None)  # SIGNAL_ADMIN_API_KEY unset
+    with TestClient(create_app(settings, engine)) as client:
+        for guess in ("", "None", "admin"):
+            sent = {"X-API-Key": guess}
+            assert client.get("/api/v1/api-keys", headers=sent).status_code == 401
+
+
+def test_public_requests_are_limited_per_client_with_retry_after(engine, headers):
+    settings = Settings(_env_file=None, public_rate_burst=3, public_rate_per_minute=1)
+    with TestClient(create_app(settings, engine)) as client:
+        assert client.get("/api/v1/shelters", headers=headers["city"]).status_code == 200
+        codes = [client.get("/api/v1/shelters").status_code for _ in range(4)]
+        assert codes == [200, 200, 200, 429]  # the key's request did not count
+        limited = client.get("/api/v1/summary")
+        assert limited.status_code == 429
+        assert limited.json()["error"]["code"] == "rate_limited"
+        assert 1 <= int(limited.headers["Retry-After"]) <= 60  # one request a minute
+        # a valid key is not limited; a wrong one is, before its (slow) check
+        assert client.get("/api/v1/shelters", headers=headers["city"]).status_code == 200
+        assert client.get("/api/v1/shelters", headers={"X-API-Key": "x"}).status_code == 429
+        assert client.get("/api/v1/health").status_code == 200  # supervisors are not limited
+        other = TestClient(client.app, client=("203.0.113.9", 5000))  # another address
+        assert other.get("/api/v1/shelters").status_code == 200
+
+
+def test_wrong_keys_count_against_the_public_limit(engine):
+    settings = Settings(_env_file=None, public_rate_burst=2, public_rate_per_minute=1)
+    with TestClient(create_app(settings, engine)) as client:
+        codes = [client.get("/api/v1/shelters", headers={"X-API-Key": "guess"}).status_code]
+        codes += [client.get("/api/v1/shelters").status_code for _ in range(2)]
+        assert codes == [401, 200, 429]

@@ -1,0 +1,368 @@
+"""Provisioning a dial: its config file, its broker account, its flash commands, and the CLI.
+
+Everything but the USB transfer itself: the broker is a real Mosquitto with the files
+`device add` writes, configured as hardware/README.md says; the password file is written
+by the real mosquitto_passwd.
+"""
+
+import contextlib
+import io
+import json
+import os
+import queue
+import stat
+from dataclasses import dataclass
+
+import paho.mqtt.client as mqtt
+import pytest
+from sqlmodel import Session, select
+
+from firmware.dialcore import devconfig, protocol
+from server import provision
+from server.cli import main
+from server.credentials import verify
+from server.db import make_engine, migrate
+from server.models import Device, DeviceChannel, Program, Sector, Site
+from server.settings import get_settings
+from tests.hardware.mosquitto_setup import GuideBroker
+from tests.support.waiting import wait_until
+
+SECRET = "s3cret-token-for-tests"
+
+
+def _config(**changes):
+    values = {
+        "device_id": "desk-01",
+        "secret": SECRET,
+        "wifi_ssid": "ShelterStaff",
+        "wifi_password": "staff-wifi-pass",
+        "mqtt_host": "signal.example.org",
+        "mqtt_port": 1884,
+    }
+    return provision.build_config(**{**values, **changes})
+
+
+def test_the_config_is_complete_and_what_the_firmware_accepts():
+    config = _config()
+    assert devconfig.load(config) == config
+    assert (config["mqtt_user"], config["mqtt_password"]) == ("desk-01", SECRET)
+    assert config["pins"] == {name: gpio for name, gpio, _ in devconfig.PINS}
+    assert (config["mqtt_tls"], config["mqtt_ca_file"]) == (False, None)
+    tls = _config(tls=True, mqtt_port=8883)
+    assert (tls["mqtt_tls"], tls["mqtt_ca_file"]) == (True, "/ca.der")
+
+
+def test_a_bad_setting_is_refused_by_the_firmwares_own_check():
+    with pytest.raises(ValueError, match=r"^wifi_password: must be 8-63 characters"):
+        _config(wifi_password="short")
+    with pytest.raises(ValueError, match=r"^mqtt_port: must be 1-65535"):
+        _config(mqtt_port=0)
+
+
+def test_the_config_file_is_private_and_reads_back(tmp_path):
+    folder = provision.device_dir(tmp_path / "devices", "desk-01")
+    path = provision.write_config(folder, _config())
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert provision.read_config(folder) == _config()
+    assert json.loads(path.read_text())["mqtt_password"] == SECRET
+
+
+def test_a_missing_config_says_how_to_write_it(tmp_path):
+    with pytest.raises(ValueError, match="is missing: `device add` with --wifi-ssid"):
+        provision.read_config(tmp_path)
+
+
+def test_the_ca_certificate_must_be_der(tmp_path):
+    pem = tmp_path / "ca.pem"
+    pem.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    with pytest.raises(ValueError, match="is PEM; the dial needs DER: openssl x509"):
+        provision.add_ca(tmp_path / "dial", pem)
+    der = tmp_path / "ca.der"
+    der.write_bytes(b"\x30\x82\x01\x0a")  # a DER certificate starts with a SEQUENCE
+    assert provision.add_ca(tmp_path / "dial", der).read_bytes() == b"\x30\x82\x01\x0a"
+    with pytest.raises(ValueError, match="No such file"):
+        provision.add_ca(tmp_path / "dial", tmp_path / "absent.der")
+
+
+def test_the_acl_decides_every_topic_suffix_one_way():
+    writes, reads = set(provision.DEVICE_PUBLISHES), set(provision.DEVICE_SUBSCRIBES)
+    assert writes | reads == set(protocol.SUFFIXES) and not writes & reads
+    acl = provision.mosquitto_acl()
+    for suffix in writes:
+        assert f"pattern write signal/v1/%u/{suffix}\n" in acl
+    for suffix in reads:
+        assert f"pattern read signal/v1/%u/{suffix}\n" in acl
+
+
+def test_mosquitto_passwd_entries_are_created_and_replaced(tmp_path):
+    passwd = tmp_path / "etc" / "signal.passwd"
+    provision.set_mosquitto_password(passwd, "desk-01", "first")
+    provision.set_mosquitto_password(passwd, "desk-02", "second")
+    before = dict(line.split(":", 1) for line in passwd.read_text().splitlines())
+    provision.set_mosquitto_password(passwd, "desk-01", "third")
+    after = dict(line.split(":", 1) for line in passwd.read_text().splitlines())
+    assert sorted(after) == ["desk-01", "desk-02"]
+    assert after["desk-02"] == before["desk-02"]
+    assert after["desk-01"] != before["desk-01"]
+    assert "first" not in passwd.read_text() and "third" not in passwd.read_text()
+
+
+def test_staging_lays_out_exactly_what_goes_on_the_board(tmp_path):
+    folder = tmp_path / "desk-01"
+    provision.write_config(folder, _config())
+    flash = provision.stage(folder)
+    on_board = sorted(str(p.relative_to(flash)) for p in flash.rglob("*"))
+    firmware = provision.FIRMWARE
+    expected = ["board", "dialcore", "device_config.json", "main.py"]
+    for package in ("board", "dialcore"):
+        expected += [f"{package}/{p.name}" for p in (firmware / package).glob("*.py")]
+    assert on_board == sorted(expected)  # no __pycache__, no tests, no example config
+    assert (flash / "device_config.json").read_bytes() == (
+        folder / "device_config.json"
+    ).read_bytes()
+
+
+def test_staging_with_tls_needs_and_copies_the_ca_certificate(tmp_path):
+    folder = tmp_path / "desk-01"
+    provision.write_config(folder, _config(tls=True))
+    with pytest.raises(ValueError, match=r"mqtt_tls is set but .*ca\.der is missing"):
+        provision.stage(folder)
+    (tmp_path / "ca.der").write_bytes(b"\x30\x82")
+    provision.add_ca(folder, tmp_path / "ca.der")
+    assert (provision.stage(folder) / "ca.der").read_bytes() == b"\x30\x82"
+
+
+def test_flash_commands_install_the_libraries_then_copy_and_reset(tmp_path):
+    folder = tmp_path / "desk-01"
+    provision.write_config(folder, _config())
+    flash = provision.stage(folder)
+    connect = ["mpremote", "connect", "/dev/ttyUSB0"]
+    assert provision.flash_commands(flash, "/dev/ttyUSB0") == [
+        [*connect, "mip", "install", "github:peterhinch/micropython-mqtt"],
+        [*connect, "mip", "install", "ssd1306"],
+        [*connect, "cp", "-r", str(flash / "board"), str(flash / "dialcore"), ":"],
+        [*connect, "cp", str(flash / "device_config.json"), str(flash / "main.py"), ":"],
+        [*connect, "reset"],
+    ]
+
+
+# --------------------------------------------------------------------------- the broker
+
+
+class DialClient:
+    """An MQTT 5 client that reports the broker's reason codes (PUBACK, SUBACK, CONNACK)."""
+
+    def __init__(self, port: int, user: str, password: str):
+        self.replies: queue.Queue = queue.Queue()
+        self.messages: queue.Queue = queue.Queue()
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=f"{user}-test", protocol=mqtt.MQTTv5
+        )
+        self.client.username_pw_set(user, password)
+        self.client.on_connect = lambda _c, _u, _f, code, _p: self.replies.put(code)
+        self.client.on_publish = lambda _c, _u, _mid, code, _p: self.replies.put(code)
+        self.client.on_subscribe = lambda _c, _u, _mid, codes, _p: self.replies.put(codes[0])
+        self.client.on_message = lambda _c, _u, m: self.messages.put(m.topic)
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        self.connected = self.replies.get(timeout=10)
+
+    def publish(self, topic: str):
+        self.client.publish(topic, b"{}", qos=1)
+        return self.replies.get(timeout=10)
+
+    def subscribe(self, topic: str):
+        self.client.subscribe(topic, qos=1)
+        return self.replies.get(timeout=10)
+
+    def close(self):
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def test_a_dial_reaches_only_its_own_topics_on_the_documented_broker(tmp_path):
+    passwd, acl = tmp_path / "signal.passwd", tmp_path / "signal.acl"
+    provision.set_mosquitto_password(passwd, "desk-01", "secret-one")
+    provision.write_mosquitto_acl(acl)
+    with GuideBroker(passwd, acl) as broker:
+        # The server side (no password, loopback listener) leaves a config for each dial.
+        server = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="server")
+        server.connect(broker.host, broker.port)
+        server.loop_start()
+        for device_id in ("desk-01", "desk-02"):
+            server.publish(protocol.topic(device_id, "config"), b"{}", qos=1, retain=True)
+        # A dial added while the broker runs gets in after a reload, as the guide says.
+        provision.set_mosquitto_password(passwd, "desk-02", "secret-two")
+        broker.reload()
+
+        def desk_02_gets_in():
+            attempt = DialClient(broker.device_port, "desk-02", "secret-two")
+            if attempt.connected.is_failure:
+                attempt.close()
+                return None
+            return attempt
+
+        dial = wait_until(desk_02_gets_in, message="desk-02 accepted after the reload")
+        try:
+            assert dial.publish(protocol.topic("desk-02", "state")).value < 0x80  # success
+            refused = dial.publish(protocol.topic("desk-01", "state"))
+            assert refused.getName() == "Not authorized"
+            assert dial.publish(protocol.topic("desk-02", "config")).getName() == "Not authorized"
+            # It may subscribe to another dial's config, but the broker delivers nothing:
+            # retained messages come in subscription order, so its own one arriving first
+            # and alone shows the other was withheld.
+            dial.subscribe(protocol.topic("desk-01", "config"))
+            dial.subscribe(protocol.topic("desk-02", "config"))
+            assert dial.messages.get(timeout=10) == protocol.topic("desk-02", "config")
+            assert dial.messages.empty()
+        finally:
+            dial.close()
+            server.disconnect()
+            server.loop_stop()
+        wrong = DialClient(broker.device_port, "desk-01", "not-its-secret")
+        nobody = DialClient(broker.device_port, "", "")
+        assert wrong.connected.getName() in ("Not authorized", "Bad user name or password")
+        assert nobody.connected.is_failure
+        wrong.close()
+        nobody.close()
+
+
+# --------------------------------------------------------------------------- the CLI
+
+
+@pytest.fixture
+def fleet_db(tmp_path):
+    """A database with a site of two programs and a confidential site; returns its env."""
+    url = f"sqlite:///{tmp_path / 'fleet.db'}"
+    migrate(url)
+    engine = make_engine(url)
+    with Session(engine) as session:
+        site = Site(name="Cedar House")
+        session.add(site)
+        session.add(Site(name="Safe Harbour", confidential=True))
+        session.flush()
+        for name, capacity in (("Women", 12), ("Families", 6)):
+            session.add(Program(site_id=site.id, name=name, sector=Sector.women, capacity=capacity))
+        session.commit()
+    engine.dispose()
+    return {**os.environ, "SIGNAL_DATABASE_URL": url}
+
+
+@dataclass
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def _cli(*args, env, cwd):
+    """`shelter-signal device ...` in this process (the guide's test runs the real command)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SIGNAL_DATABASE_URL", env["SIGNAL_DATABASE_URL"])
+        patch.chdir(cwd)
+        get_settings.cache_clear()
+        out = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(out):
+                main(["device", *args])
+            code, message = 0, ""
+        except SystemExit as e:  # sys.exit("message") leaves the message for stderr
+            code, message = (1, e.code) if isinstance(e.code, str) else (e.code, "")
+        finally:
+            get_settings.cache_clear()
+    return Ran(code, out.getvalue(), message)
+
+
+def _device(env, device_id):
+    engine = make_engine(env["SIGNAL_DATABASE_URL"])
+    with Session(engine) as session:
+        device = session.get(Device, device_id)
+        session.expunge_all()
+    engine.dispose()
+    return device
+
+
+def test_device_add_lists_the_sites_then_the_programs_to_choose_from(fleet_db, tmp_path):
+    sites = _cli("add", "desk-01", env=fleet_db, cwd=tmp_path)
+    assert sites.returncode == 1
+    assert "which site? Add --site" in sites.stderr
+    assert "Cedar House" in sites.stderr and "Safe Harbour  (confidential)" in sites.stderr
+    programs = _cli("add", "desk-01", "--site", "1", env=fleet_db, cwd=tmp_path)
+    assert programs.returncode == 1
+    assert "which programs does it count? Add --channel PROGRAM_ID:LABEL" in programs.stderr
+    assert "1  Women: 12 beds" in programs.stderr and "2  Families: 6 beds" in programs.stderr
+    nowhere = _cli("add", "desk-01", "--site", "9", env=fleet_db, cwd=tmp_path)
+    assert "device add: no site with id 9" in nowhere.stderr
+
+
+def test_device_add_issues_a_secret_and_writes_broker_files_and_config(fleet_db, tmp_path):
+    added = _cli(
+        "add", "desk-01", "--site", "1", "--channel", "1:Women", "--channel", "2:Families",
+        "--wifi-ssid", "ShelterStaff", "--wifi-password", "staff-wifi-pass",
+        "--mqtt-host", "signal.example.org", "--mqtt-port", "1884",
+        "--mosquitto-passwd", "broker/signal.passwd", "--mosquitto-acl", "broker/signal.acl",
+        env=fleet_db, cwd=tmp_path,
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    config = provision.read_config(tmp_path / "devices" / "desk-01")
+    secret = config["mqtt_password"]
+    assert added.stdout.count(secret) == 1  # shown once
+    assert verify(secret, _device(fleet_db, "desk-01").secret_hash)
+    assert (config["mqtt_host"], config["mqtt_port"], config["wifi_ssid"]) == (
+        "signal.example.org", 1884, "ShelterStaff",
+    )  # fmt: skip
+    assert (tmp_path / "broker/signal.passwd").read_text().startswith("desk-01:$")
+    assert (tmp_path / "broker/signal.acl").read_text() == provision.mosquitto_acl()
+    engine = make_engine(fleet_db["SIGNAL_DATABASE_URL"])
+    with Session(engine) as session:
+        pairs = session.exec(select(DeviceChannel).order_by(DeviceChannel.channel)).all()
+        assert [(p.program_id, p.label) for p in pairs] == [(1, "Women"), (2, "Families")]
+    engine.dispose()
+    listed = _cli("list", env=fleet_db, cwd=tmp_path)
+    assert "desk-01" in listed.stdout and "unknown" in listed.stdout
+
+
+def test_device_add_changes_nothing_when_a_setting_is_wrong(fleet_db, tmp_path):
+    bad = _cli(
+        "add", "desk-01", "--site", "1", "--channel", "1:Women", "--wifi-ssid", "ShelterStaff",
+        "--wifi-password", "short", "--mqtt-host", "signal.example.org",
+        "--mosquitto-passwd", "signal.passwd", env=fleet_db, cwd=tmp_path,
+    )  # fmt: skip
+    assert bad.returncode == 1
+    assert "device add: wifi_password: must be 8-63 characters" in bad.stderr
+    assert _device(fleet_db, "desk-01") is None
+    assert not (tmp_path / "signal.passwd").exists()
+    assert not (tmp_path / "devices").exists()
+    half = _cli(
+        "add", "desk-01", "--site", "1", "--channel", "1:Women", "--wifi-ssid", "Staff",
+        env=fleet_db, cwd=tmp_path,
+    )  # fmt: skip
+    assert "--wifi-ssid and --mqtt-host go together" in half.stderr
+    stray = _cli(
+        "add", "desk-01", "--site", "1", "--channel", "1:Women", "--mqtt-port", "1884",
+        env=fleet_db, cwd=tmp_path,
+    )  # fmt: skip
+    assert "add --wifi-ssid and --mqtt-host" in stray.stderr
+    assert _device(fleet_db, "desk-01") is None
+
+
+def test_device_flash_dry_run_shows_the_commands_without_a_board(fleet_db, tmp_path):
+    missing = _cli("flash", "desk-01", "--dry-run", env=fleet_db, cwd=tmp_path)
+    assert missing.returncode == 1
+    assert "device_config.json is missing: `device add` with --wifi-ssid" in missing.stderr
+    provision.write_config(tmp_path / "devices" / "desk-01", _config())
+    shown = _cli("flash", "desk-01", "--dry-run", "--port", "/dev/ttyUSB0", env=fleet_db,
+                 cwd=tmp_path)  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    flash = "devices/desk-01/flash"
+    assert shown.stdout.splitlines()[1:] == [
+        "mpremote connect /dev/ttyUSB0 mip install github:peterhinch/micropython-mqtt",
+        "mpremote connect /dev/ttyUSB0 mip install ssd1306",
+        f"mpremote connect /dev/ttyUSB0 cp -r {flash}/board {flash}/dialcore :",
+        f"mpremote connect /dev/ttyUSB0 cp {flash}/device_config.json {flash}/main.py :",
+        "mpremote connect /dev/ttyUSB0 reset",
+    ]
+    provision.write_config(tmp_path / "devices" / "desk-02", _config())  # desk-01's config
+    mixed = _cli("flash", "desk-02", "--dry-run", env=fleet_db, cwd=tmp_path)
+    assert "holds the config of another dial" in mixed.stderr

@@ -1,0 +1,66 @@
+"""The shared availability query: the formula, distances, and what each role gets."""
+
+import math
+
+import pytest
+
+from server.models import Program, Role, Sector, Site
+from server.queries import EARTH_RADIUS_KM, Filters, available, distance_km, sites, summary
+from server.settings import Settings
+
+SETTINGS = Settings(_env_file=None)
+
+
+@pytest.mark.parametrize(
+    ("capacity", "occupied", "out_of_service", "expected"),
+    [(20, 12, 0, 8), (10, 5, 2, 3), (10, 8, 2, 0), (10, 9, 2, 0), (10, 10, 0, 0)],
+)
+def test_available_is_capacity_less_occupied_and_out_of_service_never_negative(
+    capacity, occupied, out_of_service, expected
+):
+    assert available(capacity, occupied, out_of_service) == expected
+
+
+def test_distance_is_along_the_great_circle():
+    # a degree of latitude along a meridian is 1/360 of the circumference
+    assert distance_km((43.0, -79.0), (44.0, -79.0)) == pytest.approx(
+        2 * math.pi * EARTH_RADIUS_KM / 360
+    )
+    # antipodes are half the circumference apart, whichever way round
+    assert distance_km((10.0, 20.0), (-10.0, -160.0)) == pytest.approx(math.pi * EARTH_RADIUS_KM)
+    assert distance_km((43.65, -79.38), (43.65, -79.38)) == 0
+
+
+@pytest.fixture
+def hidden(session, site):
+    """A confidential site with a women's program, next to Maple House."""
+    hidden = Site(name="Safe Harbour", address="9 Quiet Lane", lat=43.66, lon=-79.39)
+    hidden.confidential = True
+    session.add(hidden)
+    session.flush()
+    session.add(Program(site_id=hidden.id, name="Women", sector=Sector.women, capacity=10))
+    session.commit()
+    return hidden
+
+
+def test_the_default_is_what_the_public_sees(session, site, hidden):
+    # the event stream and the public exports call sites() without a role
+    assert [s.name for s in sites(session, SETTINGS)] == ["Maple House"]
+    assert sites(session, SETTINGS, {hidden.id}) == []
+    assert [s.name for s in sites(session, SETTINGS, {site.id})] == ["Maple House"]
+
+
+def test_outreach_gets_confidential_sites_without_their_place(session, site, hidden):
+    [found] = sites(session, SETTINGS, {hidden.id}, Role.outreach)
+    assert (found.address, found.lat, found.lon, found.capacity) == (None, None, None, 10)
+    [found] = sites(session, SETTINGS, {hidden.id}, Role.city)
+    assert (found.address, found.lat, found.lon) == ("9 Quiet Lane", 43.66, -79.39)
+    near = Filters(near=(43.66, -79.39))
+    assert [s.name for s in sites(session, SETTINGS, role=Role.outreach, filters=near)] == [
+        "Maple House"
+    ]
+
+
+def test_the_summary_counts_every_site(session, site, hidden):
+    totals = summary(session, SETTINGS).total
+    assert (totals.programs, totals.programs_reporting) == (2, 0)

@@ -1,0 +1,72 @@
+"""The web dial's page in headless Chromium, on a phone-sized screen, against the real chain."""
+
+import re
+
+from sqlmodel import Session, select
+
+from server.models import Reading
+from tests.server.webdial.webapp import ingestor_down
+
+
+def test_staff_open_the_dial_set_a_count_and_see_it_saved(stack, web, dials, browser):
+    device_id, secret = dials.add(capacities=(20,))
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True)
+    page = context.new_page()
+    try:
+        page.goto(f"{web.url}/dial/{device_id}")
+        page.get_by_label("Dial secret").fill("not-the-secret")
+        page.get_by_role("button", name="Open the dial").click()
+        page.get_by_text("That secret does not open this dial.").wait_for()
+
+        page.get_by_label("Dial secret").fill(secret)
+        page.get_by_role("button", name="Open the dial").click()
+        count = page.get_by_label("Room 1", exact=True)
+        assert count.input_value() == ""  # no reading yet
+        for _ in range(3):
+            page.get_by_role("button", name="Room 1: one more").click()
+        assert count.input_value() == "3"
+        state = page.locator("#state")
+        assert state.get_attribute("data-state") == "editing"
+        assert page.get_by_text("of 20 · 17 free").is_visible()
+
+        page.get_by_role("button", name="Save").click()
+        page.locator('#state[data-state="saved"]').wait_for()
+        assert re.fullmatch(r"SAVED at \d\d?:\d\d.*", state.inner_text())
+        with Session(stack.system.engine) as session:
+            readings = session.exec(select(Reading).where(Reading.device_id == device_id)).all()
+        assert [(r.occupied, r.source) for r in readings] == [(3, "web")]
+
+        count.fill("25")
+        page.get_by_role("button", name="Save").click()
+        page.locator('#state[data-state="rejected"]').wait_for()
+        assert state.inner_text() == "NOT SAVED: count 25 above capacity 20 on channel 0"
+
+        page.reload()  # the phone remembers the secret; the count is the stored one
+        page.get_by_label("Room 1", exact=True).wait_for()
+        assert page.get_by_label("Room 1", exact=True).input_value() == "3"
+        assert state.get_attribute("data-state") == "ready"
+    finally:
+        context.close()
+
+
+def test_the_page_sends_an_unconfirmed_save_again_until_it_is_saved(stack, web, dials, browser):
+    device_id, secret = dials.add(capacities=(20,))
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True)
+    page = context.new_page()
+    try:
+        page.goto(f"{web.url}/dial/{device_id}")
+        page.get_by_label("Dial secret").fill(secret)
+        page.get_by_role("button", name="Open the dial").click()
+        state = page.locator("#state")
+        with ingestor_down(stack):
+            page.get_by_label("Room 1", exact=True).fill("6")
+            page.get_by_role("button", name="Save").click()
+            page.locator('#state[data-state="pending"]').wait_for(timeout=20_000)
+            assert state.inner_text().startswith("NOT CONFIRMED YET: no answer from the server yet")
+
+        page.locator('#state[data-state="saved"]').wait_for(timeout=20_000)
+        with Session(stack.system.engine) as session:
+            readings = session.exec(select(Reading).where(Reading.device_id == device_id)).all()
+        assert [(r.occupied, r.source) for r in readings] == [(6, "web")]
+    finally:
+        context.close()
