@@ -1,11 +1,12 @@
-"""Build the outreach map page: a Folium map whose markers are drawn and kept live by live.js.
+"""Build the outreach map page: a Folium map whose markers, list and filters live in our scripts.
 
-Folium only renders the skeleton (Leaflet map + tile layer). Everything dynamic happens in
-``static/live.js``, which fetches ``{api_base}/shelters`` and follows ``{api_base}/events``.
+Folium renders the skeleton (the Leaflet map and its tile layer); ``templates/map_chrome.html``
+adds the header, filters and list in the reader's language; everything dynamic happens in the
+scripts under ``static/``, which fetch ``{api_base}/shelters`` and follow ``{api_base}/events``.
 
 Folium's stock page pulls Leaflet, jQuery, Bootstrap, Font Awesome and awesome-markers from
 third-party CDNs. We replace that per map instance with our vendored Leaflet plus our own
-script and stylesheet, so the only external URL left in the page is the tile server.
+scripts and stylesheet, so the only external URL left in the page is the tile server.
 """
 
 from __future__ import annotations
@@ -18,25 +19,16 @@ import folium
 from branca.element import Element, MacroElement
 from folium.template import Template
 
+from map.i18n import DEFAULT, catalogues
+from map.render import render
+from server.models import Sector
+
 STATIC_DIR: Path = Path(__file__).resolve().parent / "static"
 
-LEAFLET_VERSION = "1.9.4"
-PAGE_TITLE = "Shelter Signal: free beds"
-
-# Rendered into the page body before the map div. The ids/classes are the stable selectors
-# the end-to-end tests use. The legend's sample icons deliberately do NOT carry `ss-marker`, and
-# the legend is aria-hidden: each real marker has an aria-label saying the same in words.
-_CHROME_HTML = """
-<h1 class="ss-visually-hidden">Shelter Signal: free beds near you</h1>
-<div id="ss-connection" class="ss-banner" role="status" aria-live="polite"
-     data-state="offline">Connecting…</div>
-<div class="ss-legend" aria-hidden="true">
-  <span class="ss-icon ss-space"><span class="ss-n">9</span></span> space
-  <span class="ss-icon ss-few"><span class="ss-n">2</span></span> few
-  <span class="ss-icon ss-full"><span class="ss-n">FULL</span></span> full
-  <span class="ss-icon ss-stale"><span class="ss-n">4?</span></span> old data
-</div>
-"""
+# Our scripts, in load order: each adds its part to window.ShelterSignal and may use the
+# ones before it. Plain scripts (no bundler, no modules) so a volunteer can read what runs.
+SCRIPTS = ("text.js", "sites.js", "markers.js", "list.js", "live.js")
+CITY_ONLY = ("city.", "device.")  # catalogue keys only the city page uses
 
 
 class _LiveInit(MacroElement):
@@ -54,14 +46,22 @@ class _LiveInit(MacroElement):
         """
     )
 
-    def __init__(self, config: dict[str, str]):
+    def __init__(self, config: dict[str, object]):
         super().__init__()
         self._name = "ShelterSignalLive"
         self.config = config
 
 
+def _markup(text: str) -> Element:
+    """Already-rendered HTML as a Folium element (not re-read as a template)."""
+    element = Element("{{ this.markup }}")
+    element.markup = text
+    return element
+
+
 def map_html(
     *,
+    lang: str = DEFAULT,
     api_base: str = "/api/v1",
     static_base: str = "/static",
     tiles_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
@@ -69,35 +69,55 @@ def map_html(
     center: Sequence[float] = (43.6532, -79.3832),
     zoom: int = 12,
 ) -> str:
-    """Return the complete HTML of the live map page.
+    """Return the complete HTML of the live map page in language `lang`.
 
-    ``api_base`` is where live.js finds ``/shelters`` and ``/events``; ``static_base`` is the
-    URL prefix where :data:`STATIC_DIR` is served. Both may be relative or absolute.
+    ``api_base`` is where the scripts find ``/shelters``, ``/summary`` and ``/events``;
+    ``static_base`` is the URL prefix where :data:`STATIC_DIR` is served. An empty
+    ``tiles_url`` leaves the background out (markers and list work without it). ``center`` and
+    ``zoom`` are only the view before the sites arrive: the first view then fits the sites.
     """
     static = html.escape(static_base.rstrip("/"), quote=True)
     api = api_base.rstrip("/")
+    strings = catalogues()[lang]
+    # The city page's words stay out of this page: a phone on a weak signal fetches less.
+    page_strings = {k: v for k, v in strings.items() if not k.startswith(CITY_ONLY)}
 
-    m = folium.Map(location=list(center), zoom_start=zoom, tiles=None)
+    # Leaflet's own zoom buttons are English-only: live.js adds translated ones.
+    m = folium.Map(
+        location=list(center),
+        zoom_start=zoom,
+        tiles=None,
+        zoom_control=False,
+        zoomSnap=0.5,  # half steps: fitting the sites fills the screen better than whole zooms
+    )
     # Per-instance override: never mutate folium.Map.default_js/css (module-level lists shared
     # by every map in the process; Map.add_js_link() would mutate them in place).
     m.default_js = [
         ("leaflet", f"{static}/vendor/leaflet/leaflet.js"),
-        ("shelter_signal_live", f"{static}/live.js"),
+        *((name, f"{static}/{name}") for name in SCRIPTS),
     ]
     m.default_css = [
         ("leaflet_css", f"{static}/vendor/leaflet/leaflet.css"),
         ("shelter_signal_css", f"{static}/map.css"),
     ]
-    folium.TileLayer(tiles=tiles_url, attr=tiles_attribution, name="tiles").add_to(m)
-    _LiveInit({"apiBase": api}).add_to(m)
+    if tiles_url:
+        folium.TileLayer(tiles=tiles_url, attr=tiles_attribution, name="tiles").add_to(m)
+    _LiveInit({"apiBase": api, "lang": lang, "strings": page_strings}).add_to(m)
 
     figure = m.get_root()
-    figure.title = PAGE_TITLE
-    figure.html.add_child(Element(_CHROME_HTML), name="shelter_signal_chrome")
+    figure.title = html.escape(str(strings["page.title"]))  # Folium does not escape it
+    description = html.escape(str(strings["page.description"]), quote=True)
+    figure.header.add_child(_markup(f'<meta name="description" content="{description}">'))
+    # No icon: an empty one saves phones the request (and the 404) for /favicon.ico.
+    figure.header.add_child(_markup('<link rel="icon" href="data:,">'))
+    figure.html.add_child(
+        _markup(render("map_chrome.html", lang, api_base=api, sectors=[s.value for s in Sector])),
+        name="shelter_signal_chrome",
+    )
 
     page = figure.render()
     # Folium hard-codes <html> without a language and a viewport that forbids pinch-zoom of
     # the page (WCAG 1.4.4); both are fixed up here. Leaflet still handles pinch on the map.
-    page = page.replace("<html>", '<html lang="en">', 1)
+    page = page.replace("<html>", f'<html lang="{html.escape(lang, quote=True)}">', 1)
     page = page.replace(", maximum-scale=1.0, user-scalable=no", "", 1)
     return page

@@ -47,7 +47,8 @@ class Settings(BaseSettings):
         0.5, gt=0, description="How often the event stream looks for new readings."
     )
     tiles_url: str = Field(
-        "https://tile.openstreetmap.org/{z}/{x}/{y}.png", description="Map tile URL template."
+        "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        description="Map tile URL template; empty: no background map (markers, list still work).",
     )
     tiles_attribution: str = Field(
         "&copy; OpenStreetMap contributors", description="Attribution shown for the tiles."

@@ -1,173 +1,214 @@
-/* Shelter Signal live map.
+/* Shelter Signal: the outreach map page, live.
  *
  * The page (map/page.py) creates the Leaflet map with Folium and then calls
- *   ShelterSignal.start(leafletMap, { apiBase: "/api/v1" })
- * This script draws one marker per site from GET {apiBase}/shelters and keeps each marker
- * current from the SSE stream {apiBase}/events ("site" events carry the full site JSON).
+ *   ShelterSignal.start(leafletMap, { apiBase: "/api/v1", lang: "en", strings: {...} })
+ * This script loads GET {apiBase}/shelters, follows the event stream {apiBase}/events ("site"
+ * events carry a whole site) and keeps the markers (markers.js), the list (list.js), the
+ * city-wide totals (GET {apiBase}/summary) and the filters in step.
  *
- * Stable test hooks: every marker element has class "ss-marker" and data-site-id,
- * data-available, data-status (space|few|full|stale|unknown); the connection banner is
- * #ss-connection with data-state="live"|"offline".
+ * Stable test hooks: #ss-connection data-state="live"|"offline"; the markers' hooks are
+ * described in markers.js, the list's entries are li.ss-entry[data-site-id][data-status].
  */
 (function () {
   "use strict";
 
-  const REFRESH_MS = 120000; // safety-net refetch (freshness changes, missed events)
-  const TICK_MS = 30000; // re-render "updated N min ago" in an open popup
-  const RETRY_MAX_MS = 30000; // back-off cap when the EventSource gives up (HTTP error)
+  const SS = window.ShelterSignal;
+  const { t, number, esc } = SS.text;
+  const S = SS.sites;
 
-  // Higher sits on top where markers overlap: free beds should never hide under a full site.
-  const Z_OFFSET = { space: 400, few: 300, full: 200, stale: 100, unknown: 0 };
-  const STATUS_WORDS = {
-    space: "beds available",
-    few: "only a few beds left",
-    full: "full",
-    stale: "count may be out of date",
-    unknown: "no recent data, desk may be offline",
-  };
+  const REFRESH_MS = 120000; // refetch everything: freshness changes with time, not events
+  const AGES_MS = 30000; // re-word "updated N minutes ago" this often
+  const RETRY_MS = 1000; // first wait before reconnecting when the browser gives up...
+  const RETRY_MAX_MS = 30000; // ...doubling up to this
+  // Counts arrive in bursts: refetch the totals at most this often (phones behind one address
+  // share the server's public rate limit, 120 requests a minute by default).
+  const TOTALS_MIN_GAP_MS = 30000;
+  const FIRST_VIEW_MAX_ZOOM = 15; // one or two sites: show the streets around, not one building
+  const NEAREST_IN_VIEW = 5; // "Near me" frames your location with this many nearest sites
+  const LOCATION_TIMEOUT_MS = 15000; // a phone indoors may need a while for a fix
+  const LOCATION_MAX_AGE_MS = 60000; // a fix from the last minute is good enough
+  const WIDE = window.matchMedia("(min-width: 900px)"); // list beside the map (see map.css)
+  const STORE_KEY = "shelter-signal.map"; // the view and filters; never the location
+  const FIRST_LOAD_RETRY_MS = 5000; // the very first list failed: try again this soon
 
-  function statusOf(site) {
-    if (site.freshness === "stale" || site.freshness === "unknown") return site.freshness;
-    const available = Number(site.available);
-    if (site.available == null || !Number.isFinite(available)) return "unknown";
-    if (available <= 0) return "full";
-    const capacity = Number(site.capacity);
-    if (available >= 5 || (capacity > 0 && available >= 0.2 * capacity)) return "space";
-    return "few";
+  function byId(id) {
+    return document.getElementById(id);
   }
 
-  function hasNumber(value) {
-    return value != null && Number.isFinite(Number(value));
-  }
-
-  function markerText(site, status) {
-    if (status === "full") return "FULL";
-    if (status === "stale" || status === "unknown") {
-      return (hasNumber(site.available) ? String(site.available) : "") + "?";
+  function remembered() {
+    try {
+      return JSON.parse(localStorage.getItem(STORE_KEY)) || {};
+    } catch {
+      return {}; // storage blocked (private mode) or unreadable: start afresh
     }
-    return String(site.available);
   }
 
-  function escapeHtml(value) {
-    return String(value ?? "").replace(
-      /[&<>"']/g,
-      (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c],
-    );
-  }
-
-  // "416-555-0100 x12" -> "tel:4165550100,12" (comma = pause, then dial the extension).
-  function telHref(phone) {
-    const [main, ext] = String(phone).split(/\s*(?:x|ext\.?|extension)\s*/i);
-    let href = "tel:" + main.replace(/[^0-9+*#]/g, "");
-    if (ext) href += "," + ext.replace(/[^0-9]/g, "");
-    return href;
-  }
-
-  // The marker element is created (and on setIcon re-used) by Leaflet; stamp the data
-  // attributes every time so they survive icon updates and re-adds.
-  const SiteIcon = L.DivIcon.extend({
-    createIcon(oldIcon) {
-      const el = L.DivIcon.prototype.createIcon.call(this, oldIcon);
-      const o = this.options;
-      el.dataset.siteId = o.siteId;
-      el.dataset.available = o.available;
-      el.dataset.status = o.status;
-      el.setAttribute("aria-label", o.label);
-      return el;
-    },
-  });
-
-  function iconFor(site) {
-    const status = statusOf(site);
-    const name = site.name || "Site " + site.id;
-    const count = hasNumber(site.available) ? site.available : "unknown";
-    return {
-      status,
-      icon: new SiteIcon({
-        className: "ss-marker ss-icon ss-" + status,
-        html: '<span class="ss-n">' + escapeHtml(markerText(site, status)) + "</span>",
-        iconSize: [48, 30],
-        iconAnchor: [24, 38], // tip of the CSS pointer, 8px below the box
-        popupAnchor: [0, -38],
-        siteId: String(site.id),
-        available: hasNumber(site.available) ? String(site.available) : "",
-        status,
-        label: `${name}: ${count} free of ${site.capacity ?? "?"}, ${STATUS_WORDS[status]}`,
-      }),
-    };
+  function remember(choices) {
+    try {
+      localStorage.setItem(STORE_KEY, JSON.stringify(choices));
+    } catch {
+      // storage blocked: the choices last for this visit only
+    }
   }
 
   function start(map, config) {
-    const apiBase = String((config && config.apiBase) || "/api/v1").replace(/\/+$/, "");
-    const banner = document.getElementById("ss-connection");
+    SS.text.setup(config);
+    const apiBase = String(config.apiBase || "/api/v1").replace(/\/+$/, "");
+    const form = byId("ss-filters");
+    const status = byId("ss-status");
+    const sortSelect = byId("ss-sort");
     const sites = new Map(); // id -> latest Site JSON
-    const markers = new Map(); // id -> L.Marker
-    let clockSkewMs = 0; // server clock minus ours, from the list's top-level updated_at
+    const saved = remembered();
+    let order = "free"; // "distance" once the reader shares a location
+    let view = saved.view === "list" ? "list" : "map";
+    let here = null; // { lat, lon } once the reader shares it; kept in memory only
+    let firstLoad = true;
+    let drawQueued = false;
+    let totalsAt = 0;
+    let totalsTimer = null;
     let source = null;
-    let retryMs = 1000;
+    let retryMs = RETRY_MS;
+    let reconnecting = false; // the stream was open before: catch up when it opens again
 
-    function minutesAgo(iso) {
-      const t = Date.parse(iso);
-      if (Number.isNaN(t)) return null;
-      return Math.max(0, Math.floor((Date.now() + clockSkewMs - t) / 60000));
+    /* ---- the map's own furniture ---- */
+
+    const container = map.getContainer();
+    container.setAttribute("role", "region");
+    container.setAttribute("aria-label", t("map.label"));
+    L.control.zoom({ zoomInTitle: t("map.zoom_in"), zoomOutTitle: t("map.zoom_out") }).addTo(map);
+    const Holder = L.Control.extend({
+      onAdd() {
+        return this.options.element;
+      },
+    });
+    new Holder({ position: "bottomleft", element: byId("ss-legend") }).addTo(map);
+    const tilesNotice = byId("ss-tiles-notice");
+    new Holder({ position: "topleft", element: tilesNotice }).addTo(map);
+    map.on("popupopen", (e) => {
+      const close = e.popup.getElement().querySelector(".leaflet-popup-close-button");
+      if (close) close.setAttribute("aria-label", t("map.close"));
+      container.classList.add("ss-popup-open"); // the legend and notices step aside (map.css)
+    });
+    map.on("popupclose", () => container.classList.remove("ss-popup-open"));
+    // Without tiles the markers and the list still work; say why the background is blank.
+    map.eachLayer((layer) => {
+      if (!(layer instanceof L.TileLayer)) return;
+      let loaded = 0;
+      layer.on("tileload", () => {
+        loaded += 1;
+        tilesNotice.hidden = true;
+      });
+      layer.on("tileerror", () => {
+        if (!loaded) tilesNotice.hidden = false;
+      });
+    });
+
+    const layer = SS.markerLayer(map);
+    const list = SS.siteList(byId("ss-list"), byId("ss-more"), byId("ss-list-count"), (id) => {
+      showView("map");
+      layer.openSite(id);
+    });
+
+    /* ---- filters, order and view ---- */
+
+    function filters() {
+      const data = new FormData(form);
+      return {
+        sectors: new Set(data.getAll("sector")),
+        space: data.has("space"),
+        accepting: data.has("accepting"),
+        eligibility: new Set(data.getAll("eligibility")),
+      };
     }
 
-    function updatedText(iso) {
-      if (!iso) return "never updated";
-      const min = minutesAgo(iso);
-      if (min == null) return "update time unknown";
-      if (min < 120) return `updated ${min} min ago`;
-      const hours = Math.floor(min / 60);
-      if (hours < 48) return `updated ${hours} h ago`;
-      return `updated ${Math.floor(hours / 24)} days ago`;
+    function activeFilters(f) {
+      return f.sectors.size + f.eligibility.size + (f.space ? 1 : 0) + (f.accepting ? 1 : 0);
     }
 
-    function popupHtml(site) {
-      const status = statusOf(site);
-      const programs = (site.programs || [])
-        .map((p) => {
-          const unit = p.capacity_type === "rooms" ? "rooms" : "beds";
-          const accepting = p.accepting
-            ? '<span class="ss-ok">accepting</span>'
-            : '<span class="ss-no">not accepting</span>';
-          return (
-            `<li><span class="ss-prog">${escapeHtml(p.name)}</span>` +
-            ` <span class="ss-sector">${escapeHtml(p.sector)}</span><br>` +
-            `<strong>${escapeHtml(p.available ?? "?")}</strong>/${escapeHtml(p.capacity ?? "?")}` +
-            ` ${unit} free · ${accepting}</li>`
-          );
-        })
-        .join("");
-      const phone = site.phone
-        ? `<a class="ss-phone" href="${escapeHtml(telHref(site.phone))}">` +
-          `Call ${escapeHtml(site.phone)}</a>`
-        : "";
-      return (
-        `<div class="ss-popup" data-site-id="${escapeHtml(site.id)}">` +
-        `<h2>${escapeHtml(site.name)}</h2>` +
-        (site.address ? `<div class="ss-addr">${escapeHtml(site.address)}</div>` : "") +
-        `<p class="ss-summary ss-${status}-text"><strong>${escapeHtml(site.available ?? "?")}` +
-        `</strong> of ${escapeHtml(site.capacity ?? "?")} free: ${STATUS_WORDS[status]}</p>` +
-        (programs ? `<ul class="ss-programs">${programs}</ul>` : "") +
-        `<p class="ss-updated"><time datetime="${escapeHtml(site.updated_at || "")}">` +
-        `${updatedText(site.updated_at)}</time></p>` +
-        phone +
-        "</div>"
+    function saveChoices() {
+      const f = filters();
+      remember({
+        view,
+        sectors: [...f.sectors],
+        space: f.space,
+        accepting: f.accepting,
+        eligibility: [...f.eligibility],
+      });
+    }
+
+    function restoreFilters() {
+      for (const box of form.querySelectorAll("input[type=checkbox]")) {
+        const want = saved[box.name];
+        box.checked = Array.isArray(want) ? want.includes(box.value) : want === true;
+      }
+    }
+
+    /* Eligibility boxes appear once the server sends those fields (newer servers do). */
+    function offerEligibility(site) {
+      const fieldset = byId("ss-eligibility");
+      for (const [name, field] of Object.entries(S.ELIGIBILITY)) {
+        if (!(field in site) || fieldset.querySelector(`input[value="${name}"]`)) continue;
+        const label = document.createElement("label");
+        label.innerHTML =
+          `<input type="checkbox" name="eligibility" value="${esc(name)}"> ` +
+          esc(t("eligibility." + name));
+        label.firstChild.checked = (saved.eligibility || []).includes(name);
+        fieldset.append(label);
+        fieldset.hidden = false;
+      }
+    }
+
+    function showView(wanted) {
+      view = wanted;
+      document.body.dataset.view = view;
+      for (const button of document.querySelectorAll(".ss-views button")) {
+        button.setAttribute("aria-pressed", String(button.dataset.view === view));
+      }
+      map.invalidateSize(); // the map's box changes size when the list shows or hides
+      saveChoices();
+    }
+
+    function announce(text) {
+      status.textContent = text;
+    }
+
+    /* ---- drawing: everything from `sites` through the filters ---- */
+
+    function queueDraw() {
+      if (drawQueued) return;
+      drawQueued = true;
+      requestAnimationFrame(draw);
+    }
+
+    function draw() {
+      drawQueued = false;
+      const f = filters();
+      const shown = [];
+      for (const site of sites.values()) {
+        const seen = S.view(site, f);
+        if (seen) shown.push(seen);
+      }
+      layer.setSites(shown);
+      list.update(S.sorted(shown, order, here), sites.size, here);
+      const on = activeFilters(f);
+      byId("ss-filter-count").textContent = on ? t("filters.count", { n: on }) : "";
+      return shown;
+    }
+
+    function drawAndAnnounce() {
+      const shown = draw();
+      announce(
+        t("list.count", { n: sites.size, shown: number(shown.length), total: number(sites.size) }),
       );
     }
 
+    /* ---- data: the list, the event stream, the totals ---- */
+
     function isOlder(incoming, current) {
-      // Guards against a slow /shelters response overwriting a newer SSE update.
+      // A slow /shelters answer must not overwrite a newer count from the event stream.
       const a = Date.parse(incoming.updated_at);
       const b = Date.parse(current.updated_at);
       return !Number.isNaN(a) && !Number.isNaN(b) && a < b;
-    }
-
-    function removeSite(id) {
-      const marker = markers.get(id);
-      if (marker) marker.remove();
-      markers.delete(id);
-      sites.delete(id);
     }
 
     function applySite(site) {
@@ -176,25 +217,7 @@
       const current = sites.get(id);
       if (current && isOlder(site, current)) return;
       sites.set(id, site);
-      let marker = markers.get(id);
-      if (site.lat == null || site.lon == null) {
-        if (marker) marker.remove();
-        markers.delete(id);
-        return;
-      }
-      const { icon, status } = iconFor(site);
-      const latlng = [Number(site.lat), Number(site.lon)];
-      if (!marker) {
-        marker = L.marker(latlng, { icon, keyboard: true, riseOnHover: true });
-        marker.bindPopup(() => popupHtml(sites.get(id)), { maxWidth: 280 });
-        marker.addTo(map);
-        markers.set(id, marker);
-      } else {
-        marker.setLatLng(latlng);
-        marker.setIcon(icon); // Leaflet re-uses the same DOM element for a DivIcon
-        if (marker.isPopupOpen()) marker.getPopup().update();
-      }
-      marker.setZIndexOffset(Z_OFFSET[status]);
+      offerEligibility(site);
     }
 
     async function loadAll() {
@@ -204,44 +227,89 @@
           cache: "no-store",
         });
         if (!res.ok) throw new Error("HTTP " + res.status);
+        SS.text.setServerTime(res.headers.get("Date"));
         const body = await res.json();
-        const serverNow = Date.parse(body.updated_at);
-        if (!Number.isNaN(serverNow)) clockSkewMs = serverNow - Date.now();
         const seen = new Set();
         for (const site of body.items || []) {
           seen.add(String(site.id));
           applySite(site);
         }
-        for (const id of [...sites.keys()]) if (!seen.has(id)) removeSite(id);
+        for (const id of [...sites.keys()]) if (!seen.has(id)) sites.delete(id);
+        if (firstLoad) {
+          firstLoad = false;
+          layer.fit([...sites.values()], FIRST_VIEW_MAX_ZOOM);
+        }
+        draw();
       } catch (err) {
         console.warn("Shelter Signal: could not load shelters", err);
+        if (firstLoad) {
+          byId("ss-list-count").textContent = t("list.failed");
+          setTimeout(loadAll, FIRST_LOAD_RETRY_MS);
+        }
+      }
+      loadTotals();
+    }
+
+    async function loadTotals() {
+      clearTimeout(totalsTimer);
+      totalsAt = Date.now();
+      const section = byId("ss-totals");
+      try {
+        const res = await fetch(apiBase + "/summary", { cache: "no-store" });
+        if (!res.ok) throw new Error("HTTP " + res.status);
+        const body = await res.json();
+        byId("ss-totals-list").innerHTML = (body.sectors || [])
+          .map((s) => {
+            const free = t("totals.item", { n: s.available, free: number(s.available) });
+            return (
+              `<li><span class="ss-sector">${esc(t("sector." + s.sector))}</span> ` +
+              `<strong>${esc(free)}</strong></li>`
+            );
+          })
+          .join("");
+        section.hidden = !(body.sectors || []).length;
+      } catch (err) {
+        section.hidden = true; // a server without /summary: the map works without totals
       }
     }
 
+    function totalsSoon() {
+      const wait = totalsAt + TOTALS_MIN_GAP_MS - Date.now();
+      clearTimeout(totalsTimer);
+      totalsTimer = setTimeout(loadTotals, Math.max(0, wait));
+    }
+
     function setConnection(state) {
-      if (!banner) return;
+      const banner = byId("ss-connection");
       banner.dataset.state = state;
-      banner.textContent = state === "live" ? "Live" : "Reconnecting…";
+      banner.textContent = t(state === "live" ? "connection.live" : "connection.offline");
     }
 
     function connect() {
       source = new EventSource(apiBase + "/events");
       source.addEventListener("open", () => {
-        retryMs = 1000;
+        retryMs = RETRY_MS;
         setConnection("live");
-        loadAll(); // catch up on anything missed while (re)connecting
+        // Catch up on what changed while disconnected. (The first load runs alongside the
+        // first connection; a change in the moment between the two shows with the next
+        // refresh, at most REFRESH_MS later.)
+        if (reconnecting) loadAll();
+        reconnecting = true;
       });
       source.addEventListener("site", (ev) => {
         try {
           applySite(JSON.parse(ev.data));
         } catch (err) {
           console.warn("Shelter Signal: bad site event", err);
+          return;
         }
+        queueDraw();
+        totalsSoon();
       });
       source.addEventListener("error", () => {
         setConnection("offline");
-        // CONNECTING: the browser retries by itself. CLOSED (HTTP error, wrong content
-        // type): it gives up, so we retry with back-off.
+        // CONNECTING: the browser retries by itself. CLOSED (an HTTP error): it gave up, so
+        // we retry, waiting longer each time.
         if (source.readyState === EventSource.CLOSED) {
           source.close();
           setTimeout(connect, retryMs);
@@ -250,23 +318,77 @@
       });
     }
 
+    /* ---- near me ---- */
+
+    function locate() {
+      if (!navigator.geolocation) {
+        announce(t("near.unsupported"));
+        return;
+      }
+      announce(t("near.locating"));
+      navigator.geolocation.getCurrentPosition(
+        (position) => {
+          here = { lat: position.coords.latitude, lon: position.coords.longitude };
+          order = "distance";
+          sortSelect.value = order;
+          const nearest = S.sorted(draw(), "distance", here)
+            .filter((s) => s.lat != null && s.lon != null)
+            .slice(0, NEAREST_IN_VIEW);
+          layer.showHere([here.lat, here.lon], nearest);
+          announce(t("near.found"));
+        },
+        (error) => {
+          announce(t(error.code === error.PERMISSION_DENIED ? "near.denied" : "near.unavailable"));
+          if (order === "distance") {
+            order = "free";
+            sortSelect.value = order;
+            draw();
+          }
+        },
+        { enableHighAccuracy: true, timeout: LOCATION_TIMEOUT_MS, maximumAge: LOCATION_MAX_AGE_MS },
+      );
+    }
+
+    /* ---- wiring ---- */
+
+    restoreFilters();
+    sortSelect.value = order;
+    showView(view);
+    form.addEventListener("change", () => {
+      list.reset();
+      saveChoices();
+      drawAndAnnounce();
+    });
+    form.addEventListener("reset", () => setTimeout(() => form.dispatchEvent(new Event("change"))));
+    const toggle = byId("ss-filters-toggle");
+    toggle.addEventListener("click", () => {
+      const open = toggle.getAttribute("aria-expanded") !== "true";
+      toggle.setAttribute("aria-expanded", String(open));
+      form.hidden = !open;
+      map.invalidateSize();
+    });
+    for (const button of document.querySelectorAll(".ss-views button")) {
+      button.addEventListener("click", () => showView(button.dataset.view));
+    }
+    sortSelect.addEventListener("change", () => {
+      order = sortSelect.value;
+      if (order === "distance" && !here) locate();
+      else drawAndAnnounce();
+    });
+    byId("ss-near").addEventListener("click", locate);
+    WIDE.addEventListener("change", () => map.invalidateSize());
+
     loadAll();
     connect();
     setInterval(() => {
       if (document.visibilityState === "visible") loadAll();
     }, REFRESH_MS);
-    setInterval(() => {
-      for (const marker of markers.values()) {
-        if (marker.isPopupOpen()) marker.getPopup().update();
-      }
-    }, TICK_MS);
-    // Phones suspend background tabs; refresh as soon as the map is looked at again.
+    setInterval(() => SS.text.refreshAges(), AGES_MS);
+    // Phones suspend background tabs; catch up as soon as the page is looked at again.
     document.addEventListener("visibilitychange", () => {
       if (document.visibilityState === "visible") loadAll();
     });
-
-    return { map, sites, markers, reload: loadAll };
   }
 
-  window.ShelterSignal = { start, statusOf };
+  SS.start = start;
 })();

@@ -12,7 +12,6 @@ night again adds nothing. Rows are checked as the import checks them; bad ones a
 line and skipped.
 """
 
-import csv
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date
@@ -21,7 +20,7 @@ from pathlib import Path
 from sqlmodel import Session, col, select
 
 from server.exports.toronto_csv import CITY_SOURCE, SUFFIXES, snapshot_time
-from server.imports.toronto import COLUMNS, _check, _whole_number
+from server.imports.toronto import check_row, rows, whole_number
 from server.ingest.handler import make_current
 from server.models import Program, Reading
 
@@ -52,34 +51,25 @@ def replay_csv(session: Session, path: Path, dates: Collection[date] | None = No
         ).all()
     )
     readings = []
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ValueError(
-                f"{path} is not the city's 32-column format: missing {', '.join(missing)}"
-            )
-        for line, row in enumerate(reader, start=2):  # line 1 is the header
-            try:
-                night = date.fromisoformat(row["OCCUPANCY_DATE"])
-            except ValueError:
-                report.errors.append(
-                    (line, f"OCCUPANCY_DATE {row['OCCUPANCY_DATE']!r} is not a date")
-                )
-                continue
-            if dates is not None and night not in dates:
-                continue
-            report.rows += 1
-            try:
-                reading = _reading(row, night, programs)
-            except ValueError as e:
-                report.errors.append((line, str(e)))
-                continue
-            if (reading.program_id, reading.seq) in replayed:
-                report.known += 1
-                continue
-            replayed.add((reading.program_id, reading.seq))
-            readings.append(reading)
+    for line, row in rows(path):
+        try:
+            night = date.fromisoformat(row["OCCUPANCY_DATE"])
+        except ValueError:
+            report.errors.append((line, f"OCCUPANCY_DATE {row['OCCUPANCY_DATE']!r} is not a date"))
+            continue
+        if dates is not None and night not in dates:
+            continue
+        report.rows += 1
+        try:
+            reading = _reading(row, night, programs)
+        except ValueError as e:
+            report.errors.append((line, str(e)))
+            continue
+        if (reading.program_id, reading.seq) in replayed:
+            report.known += 1
+            continue
+        replayed.add((reading.program_id, reading.seq))
+        readings.append(reading)
     session.add_all(readings)
     session.flush()  # assigns reading ids, which current states point to
     for reading in readings:
@@ -90,18 +80,18 @@ def replay_csv(session: Session, path: Path, dates: Collection[date] | None = No
 
 
 def _reading(row: dict, night: date, programs: dict[str, Program]) -> Reading:
-    checked = _check(row)  # the import's own checks: ids, counts, sector, capacity type
+    checked = check_row(row)  # the import's own checks: ids, counts, sector, capacity type
     program = programs.get(f"{CITY_SOURCE}:{checked['program']}")
     if program is None:
         raise ValueError(f"PROGRAM_ID {checked['program']} is not imported: run import first")
     one, many = SUFFIXES[checked["kind"]]
     actual = checked["capacity"]
-    occupied = _whole_number(row, f"OCCUPIED_{many}")
+    occupied = whole_number(row, f"OCCUPIED_{many}")
     if occupied > actual:
         raise ValueError(f"OCCUPIED_{many} {occupied} is above capacity {actual}")
     # Our capacity includes what is out of service, like the city's funding capacity. Where
     # the city has more in service than funded, we keep what is in service: nothing is out.
-    funding = _whole_number(row, f"CAPACITY_FUNDING_{one}", required=False) or 0
+    funding = whole_number(row, f"CAPACITY_FUNDING_{one}", required=False) or 0
     capacity = max(funding, actual)
     return Reading(
         program_id=program.id,

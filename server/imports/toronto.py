@@ -12,7 +12,7 @@ Open Government Licence - Toronto.
 
 import csv
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,7 +56,7 @@ class Report:
     unplaced: list[str] = field(default_factory=list)  # site names without coordinates
 
 
-def _whole_number(row: dict, column: str, required: bool = True) -> int | None:
+def whole_number(row: dict, column: str, required: bool = True) -> int | None:
     text = (row.get(column) or "").strip()
     if not text:
         if required:
@@ -71,18 +71,18 @@ def _whole_number(row: dict, column: str, required: bool = True) -> int | None:
     return value
 
 
-def _check(row: dict) -> dict:
+def check_row(row: dict) -> dict:
     """Return the fields we load from a row, or raise ValueError with the reason."""
-    location = _whole_number(row, "LOCATION_ID")
-    program = _whole_number(row, "PROGRAM_ID")
+    location = whole_number(row, "LOCATION_ID")
+    program = whole_number(row, "PROGRAM_ID")
     for column in COUNT_COLUMNS:
-        _whole_number(row, column, required=False)
+        whole_number(row, column, required=False)
     if row.get("SECTOR") not in SECTORS:
         raise ValueError(f"SECTOR {row.get('SECTOR')!r} is not one of {', '.join(SECTORS)}")
     if row.get("CAPACITY_TYPE") not in CAPACITY:
         raise ValueError(f"CAPACITY_TYPE {row.get('CAPACITY_TYPE')!r} is unknown")
     kind, column = CAPACITY[row["CAPACITY_TYPE"]]
-    capacity = _whole_number(row, column)
+    capacity = whole_number(row, column)
     if not (row.get("PROGRAM_NAME") or "").strip():
         raise ValueError("PROGRAM_NAME is missing")
     # The city leaves out the location of sites it keeps confidential (e.g. women's shelters
@@ -123,6 +123,18 @@ def load_centroids(path: Path | None) -> dict[str, tuple[float, float]]:
         }
 
 
+def rows(path: Path) -> Iterator[tuple[int, dict]]:
+    """(line number, row) of a file in the city's format; ValueError naming missing columns."""
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(
+                f"{path} is not the city's 32-column format: missing {', '.join(missing)}"
+            )
+        yield from enumerate(reader, start=2)  # line 1 is the header
+
+
 def import_csv(
     session: Session,
     path: Path,
@@ -132,32 +144,25 @@ def import_csv(
 ) -> Report:
     report = Report()
     newest: dict[int, tuple[str, dict, dict]] = {}  # PROGRAM_ID -> (date, row, checked)
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ValueError(
-                f"{path} is not the city's 32-column format: missing {', '.join(missing)}"
-            )
-        for line, row in enumerate(reader, start=2):  # line 1 is the header
-            report.rows += 1
-            if progress and report.rows % 1000 == 0:
-                progress(report.rows)
-            try:
-                checked = _check(row)
-            except ValueError as e:
-                report.errors.append((line, str(e)))
-                continue
-            if checked["confidential"]:
-                report.warnings.append((line, "location withheld: loaded as confidential"))
-            elif not (row.get("LOCATION_POSTAL_CODE") or "").strip():
-                report.warnings.append((line, "LOCATION_POSTAL_CODE is blank"))
-            city = (row.get("LOCATION_CITY") or "").strip()
-            if city and city != "Toronto":
-                report.warnings.append((line, f"LOCATION_CITY is {city}, outside Toronto"))
-            date = row.get("OCCUPANCY_DATE", "")
-            if checked["program"] not in newest or date >= newest[checked["program"]][0]:
-                newest[checked["program"]] = (date, row, checked)
+    for line, row in rows(path):
+        report.rows += 1
+        if progress and report.rows % 1000 == 0:
+            progress(report.rows)
+        try:
+            checked = check_row(row)
+        except ValueError as e:
+            report.errors.append((line, str(e)))
+            continue
+        if checked["confidential"]:
+            report.warnings.append((line, "location withheld: loaded as confidential"))
+        elif not (row.get("LOCATION_POSTAL_CODE") or "").strip():
+            report.warnings.append((line, "LOCATION_POSTAL_CODE is blank"))
+        city = (row.get("LOCATION_CITY") or "").strip()
+        if city and city != "Toronto":
+            report.warnings.append((line, f"LOCATION_CITY is {city}, outside Toronto"))
+        date = row.get("OCCUPANCY_DATE", "")
+        if checked["program"] not in newest or date >= newest[checked["program"]][0]:
+            newest[checked["program"]] = (date, row, checked)
     places, areas = load_locations(locations), load_centroids(centroids)
     sites: dict[int, Site] = {}
     for _date, row, checked in sorted(newest.values(), key=lambda item: item[2]["program"]):

@@ -1,26 +1,62 @@
-"""The pages people open in a browser: the live map at /."""
+"""The pages people open in a browser: the live map at / and the city staff page at /city.
+
+Both come in the reader's language: `?lang=fr` chooses (and is remembered in a cookie), else
+the browser's Accept-Language, else English (map/i18n.py).
+"""
 
 from functools import cache
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from map import map_html
+from map import city_html, i18n, map_html
 from server.api.deps import SettingsDep
 
 router = APIRouter(include_in_schema=False)
+API_BASE = "/api/v1"
+LANG_COOKIE = "ss_lang"  # the reader's language choice; nothing else is stored about them
+LANG_COOKIE_SECONDS = 365 * 24 * 3600  # a year: outreach phones keep their language
+LangQuery = Annotated[str | None, Query(description="Language tag, e.g. en or fr")]
 
 
 @cache
-def _map_page(api_base: str, tiles_url: str, tiles_attribution: str) -> str:
+def _map_page(lang: str, tiles_url: str, tiles_attribution: str) -> str:
     return map_html(
-        api_base=api_base,
+        lang=lang,
+        api_base=API_BASE,
         static_base="/static",
         tiles_url=tiles_url,
         tiles_attribution=tiles_attribution,
     )
 
 
+@cache
+def _city_page(lang: str) -> str:
+    return city_html(lang=lang, api_base=API_BASE, static_base="/static")
+
+
+def _page(request: Request, asked: str | None, render) -> HTMLResponse:
+    lang = i18n.choose(
+        asked, request.cookies.get(LANG_COOKIE), request.headers.get("accept-language")
+    )
+    response = HTMLResponse(
+        render(lang), headers={"Content-Language": lang, "Vary": "Accept-Language, Cookie"}
+    )
+    if asked and asked.lower() == lang.lower():
+        response.set_cookie(LANG_COOKIE, lang, max_age=LANG_COOKIE_SECONDS, samesite="lax")
+    return response
+
+
 @router.get("/", response_class=HTMLResponse)
-def live_map(settings: SettingsDep) -> HTMLResponse:
-    return HTMLResponse(_map_page("/api/v1", settings.tiles_url, settings.tiles_attribution))
+def live_map(request: Request, settings: SettingsDep, lang: LangQuery = None) -> HTMLResponse:
+    return _page(
+        request,
+        lang,
+        lambda chosen: _map_page(chosen, settings.tiles_url, settings.tiles_attribution),
+    )
+
+
+@router.get("/city", response_class=HTMLResponse)
+def city_page(request: Request, lang: LangQuery = None) -> HTMLResponse:
+    return _page(request, lang, _city_page)

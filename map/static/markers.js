@@ -1,0 +1,281 @@
+/* Shelter Signal: the markers on the map, grouped where they would overlap.
+ *
+ * Grouping is worked out again for the visible area after every move or zoom (see
+ * groupsOnScreen): sites whose markers would overlap become one round group marker saying
+ * how many free places the group has now; a tap zooms in on them. Only what is on screen
+ * (plus a margin) is in the page, so 10,000 sites cost about as much to draw as 100. From
+ * SPREAD_ZOOM in, every site gets its own marker.
+ *
+ * Stable hooks: a site marker has class "ss-marker" and data-site-id, data-available,
+ * data-status (space|few|full|stale|offline|unknown); a group marker has class "ss-group" and
+ * data-sites (how many sites) and data-free.
+ */
+(function () {
+  "use strict";
+
+  const SS = window.ShelterSignal;
+  const { t, number, esc } = SS.text;
+  const S = SS.sites;
+
+  // Two markers nearer than this (in screen pixels) would overlap: a site's box is 44 to 75 px
+  // wide and 38 px tall with its pointer, a group's circle 46 px.
+  const APART_X = 60;
+  const APART_Y = 46;
+  const SPREAD_ZOOM = 16; // street level: shelters are at least a building apart
+  const MARGIN = 0.25; // draw a quarter screen beyond each edge so a short pan finds markers there
+  const HEIGHT_PX = 30; // a site marker's box; its pointer adds POINTER_PX below
+  const POINTER_PX = 8;
+  const GROUP_PX = 46; // group circles: taller than a site's box, clearly another shape
+  // Higher sits on top where markers touch: free beds must not hide under a full site.
+  // (Leaflet adds the marker's screen y, up to a few thousand, to these.)
+  const Z_OFFSET = { space: 5000, few: 4000, full: 2000, stale: 1000, offline: 0, unknown: 0 };
+  const GROUP_Z_OFFSET = 3000;
+
+  // Leaflet creates the marker element (and re-uses it on setIcon); stamp the data attributes
+  // and label every time so they survive icon updates.
+  const DataIcon = L.DivIcon.extend({
+    createIcon(oldIcon) {
+      const el = L.DivIcon.prototype.createIcon.call(this, oldIcon);
+      for (const [name, value] of Object.entries(this.options.data)) el.dataset[name] = value;
+      el.setAttribute("aria-label", this.options.label);
+      return el;
+    },
+  });
+
+  function siteIcon(site) {
+    const status = S.statusOf(site);
+    const text = S.markerText(site);
+    const word = !/\d/.test(text); // FULL / COMPLET: smaller letters, see map.css .ss-word
+    const width = Math.max(44, 12 + 9 * text.length); // about 9 px per character
+    return new DataIcon({
+      className: `ss-marker ss-icon ss-${status}${word ? " ss-word" : ""}`,
+      html: esc(text),
+      iconSize: [width, HEIGHT_PX],
+      iconAnchor: [width / 2, HEIGHT_PX + POINTER_PX], // the pointer's tip is the site
+      popupAnchor: [0, -(HEIGHT_PX + POINTER_PX)],
+      label: S.markerLabel(site),
+      data: {
+        siteId: String(site.id),
+        available: S.hasNumber(site.available) ? String(site.available) : "",
+        status,
+      },
+    });
+  }
+
+  /* Free places in a group: only counts that are current (a stale count is no promise). */
+  function groupFree(group) {
+    return group.reduce(
+      (sum, e) => sum + (S.isCurrent(S.statusOf(e.site)) ? e.site.available : 0),
+      0,
+    );
+  }
+
+  function groupIcon(group) {
+    const free = groupFree(group);
+    const n = group.length;
+    return new DataIcon({
+      className: "ss-group ss-icon ss-cluster",
+      // The badge with how many sites is drawn by map.css from data-sites: the label says it in
+      // words, and the marker's text is only the number the label starts with.
+      html: esc(number(free)),
+      iconSize: [GROUP_PX, GROUP_PX],
+      iconAnchor: [GROUP_PX / 2, GROUP_PX],
+      label: t("cluster.label", { n, free: number(free) }),
+      data: { sites: String(n), free: String(free) },
+    });
+  }
+
+  /* A layer of site and group markers on `map`. setSites(list) gives it the sites to show
+     (already filtered); it redraws after every move and zoom by itself. */
+  function markerLayer(map) {
+    const markers = new Map(); // "s<id>" one site, "g<zoom>/<first id>" a group -> L.Marker
+    const drawn = new Map(); // same keys -> { shows, site }: skip redrawing what has not changed
+    const groups = new Map(); // group key -> its entries, for zooming in on click
+    let placed = []; // [{ site, latlng }] of the sites with a location
+    let here = null;
+
+    function setSites(sites) {
+      placed = [];
+      for (const site of sites) {
+        if (site.lat == null || site.lon == null) continue;
+        placed.push({ site, latlng: L.latLng(Number(site.lat), Number(site.lon)) });
+      }
+      draw();
+    }
+
+    /* Greedy grouping on screen: take the sites in a fixed order (as they first arrived, so
+       groups stay put while counts change); each site not yet in a group starts one and takes in every
+       ungrouped site whose marker would overlap its own (closer than APART_X by APART_Y).
+       A grid of APART-sized buckets finds those neighbours without comparing every pair. */
+    function groupsOnScreen() {
+      const zoom = map.getZoom();
+      const view = map.getPixelBounds();
+      const margin = view.getSize().multiplyBy(MARGIN);
+      const area = L.bounds(view.min.subtract(margin), view.max.add(margin));
+      const onScreen = [];
+      const buckets = new Map(); // "x/y" -> entries whose point is in that bucket
+      for (const entry of placed) {
+        const point = map.project(entry.latlng, zoom);
+        if (!area.contains(point)) continue;
+        const bx = Math.floor(point.x / APART_X);
+        const by = Math.floor(point.y / APART_Y);
+        const item = { entry, point, bx, by, taken: false };
+        onScreen.push(item);
+        const bucket = `${bx}/${by}`;
+        if (!buckets.has(bucket)) buckets.set(bucket, []);
+        buckets.get(bucket).push(item);
+      }
+      const wanted = new Map();
+      for (const item of onScreen) {
+        if (item.taken) continue;
+        item.taken = true;
+        const group = [item.entry];
+        if (zoom < SPREAD_ZOOM) {
+          for (let dx = -1; dx <= 1; dx++) {
+            for (let dy = -1; dy <= 1; dy++) {
+              for (const other of buckets.get(`${item.bx + dx}/${item.by + dy}`) || []) {
+                if (other.taken) continue;
+                if (
+                  Math.abs(other.point.x - item.point.x) < APART_X &&
+                  Math.abs(other.point.y - item.point.y) < APART_Y
+                ) {
+                  other.taken = true;
+                  group.push(other.entry);
+                }
+              }
+            }
+          }
+        }
+        const id = item.entry.site.id;
+        wanted.set(group.length === 1 ? "s" + id : `g${zoom}/${id}`, group);
+      }
+      return wanted;
+    }
+
+    function draw() {
+      const wanted = groupsOnScreen();
+      for (const [key, marker] of markers) {
+        if (wanted.has(key)) continue;
+        // An open popup keeps its marker (Leaflet may pan the marker off screen to show a
+        // tall popup); it goes when the popup closes and the map next redraws.
+        if (marker.isPopupOpen() && placed.some((e) => "s" + e.site.id === key)) continue;
+        marker.remove();
+        markers.delete(key);
+        drawn.delete(key);
+        groups.delete(key);
+      }
+      for (const [key, group] of wanted) {
+        if (key.startsWith("s")) drawSite(key, group[0]);
+        else drawGroup(key, group);
+      }
+    }
+
+    function place(key, latlng, icon, zOffset) {
+      let marker = markers.get(key);
+      if (!marker) {
+        marker = L.marker(latlng, { icon, keyboard: true, riseOnHover: true });
+        markers.set(key, marker);
+        marker.addTo(map);
+      } else {
+        if (!marker.getLatLng().equals(latlng)) marker.setLatLng(latlng);
+        marker.setIcon(icon); // Leaflet re-uses the same element for a DivIcon
+      }
+      marker.setZIndexOffset(zOffset);
+      return marker;
+    }
+
+    function drawSite(key, { site, latlng }) {
+      const shows = JSON.stringify(site);
+      if (drawn.get(key)?.shows === shows) return;
+      const fresh = !markers.has(key);
+      const marker = place(key, latlng, siteIcon(site), Z_OFFSET[S.statusOf(site)]);
+      drawn.set(key, { shows, site });
+      if (fresh) {
+        marker.bindPopup(() => S.detailHtml(drawn.get(key).site), {
+          maxWidth: 300,
+          className: "ss-popup",
+        });
+      } else if (marker.isPopupOpen()) {
+        marker.getPopup().update();
+      }
+    }
+
+    function drawGroup(key, group) {
+      groups.set(key, group);
+      const shows = `${group.length}/${groupFree(group)}`; // all a group marker says
+      if (drawn.get(key)?.shows === shows) return;
+      const fresh = !markers.has(key);
+      // At the first site's place, like a site marker (above its point): the grouping keeps
+      // first sites APART, so group markers never cover each other.
+      const marker = place(key, group[0].latlng, groupIcon(group), GROUP_Z_OFFSET);
+      drawn.set(key, { shows });
+      if (fresh) {
+        const zoomIn = () =>
+          fitPoints(
+            groups.get(key).map((e) => e.latlng),
+            SPREAD_ZOOM,
+          );
+        marker.on("click", zoomIn);
+        marker.on("keypress", (e) => {
+          if (e.originalEvent.key === "Enter" || e.originalEvent.key === " ") zoomIn();
+        });
+      }
+    }
+
+    function fitPoints(latlngs, maxZoom, animate = true) {
+      if (!latlngs.length) return;
+      map.fitBounds(L.latLngBounds(latlngs), { padding: [32, 32], maxZoom, animate });
+    }
+
+    /* The first view: every located site of `sites` on screen, not closer than `maxZoom`
+       (at once: the markers are drawn for this view, not for one on the way to it). */
+    function fit(sites, maxZoom) {
+      const located = sites.filter((s) => s.lat != null && s.lon != null);
+      fitPoints(
+        located.map((s) => L.latLng(Number(s.lat), Number(s.lon))),
+        maxZoom,
+        false,
+      );
+    }
+
+    /* Centre on one site, close enough that it has its own marker, and open its popup. */
+    function openSite(id) {
+      const entry = placed.find((e) => String(e.site.id) === String(id));
+      if (!entry) return;
+      map.setView(entry.latlng, Math.max(map.getZoom(), SPREAD_ZOOM), { animate: false });
+      draw();
+      const marker = markers.get("s" + entry.site.id);
+      marker.openPopup();
+      marker.getElement().focus();
+    }
+
+    /* Mark the reader's location and bring it into view with the nearest `nearest` sites. */
+    function showHere(position, nearest) {
+      if (here) here.remove();
+      here = L.circleMarker(position, {
+        radius: 9,
+        color: "#fff",
+        weight: 3,
+        fillColor: "#1d4ed8",
+        fillOpacity: 1,
+        interactive: false,
+      }).addTo(map);
+      fitPoints([L.latLng(position), ...nearest.map((s) => L.latLng(s.lat, s.lon))], SPREAD_ZOOM);
+    }
+
+    map.on("moveend zoomend", draw);
+    // Leaflet closes a popup on Escape only once the map itself has had focus; a keyboard user
+    // on a marker or in its popup expects it too, and to land back on the marker.
+    map.getContainer().addEventListener("keydown", (event) => {
+      if (event.key !== "Escape") return;
+      for (const marker of markers.values()) {
+        if (!marker.isPopupOpen()) continue;
+        marker.closePopup();
+        marker.getElement().focus();
+      }
+    });
+    return { setSites, fit, openSite, showHere };
+  }
+
+  SS.markerLayer = markerLayer;
+})();

@@ -1,0 +1,78 @@
+"""Counts change on the page in place when a dial is turned, with no reload; the page says
+when it has lost the server and comes back by itself."""
+
+import uuid
+
+from firmware.dialcore import display
+from tests.map.conftest import DESKTOP
+from tests.support.waiting import wait_until
+
+
+def test_a_dial_turn_updates_marker_popup_list_and_totals_in_place(
+    small_system, tmp_path, open_page
+):
+    stack = small_system(tiles_url="")
+    device_id = f"map-{uuid.uuid4().hex[:8]}"
+    site_id = stack.add_site(device_id, capacity=20, name="Dial House")
+    app = stack.start_dial(device_id, tmp_path)
+    try:
+        wait_until(lambda: stack.do(lambda: app.config["version"]) == 1, message="config applied")
+        page = open_page(stack.http + "/", fake_clock=True, **DESKTOP)
+        marker = page.locator(f'.ss-marker[data-site-id="{site_id}"]')
+        marker.wait_for()
+        assert marker.get_attribute("data-status") == "unknown"
+        entry = page.locator(f'.ss-entry[data-site-id="{site_id}"]')
+        assert "no count yet" in entry.inner_text()
+        marker.click()
+        popup = page.locator(".leaflet-popup-content")
+        popup.wait_for()
+        page.evaluate("window.__sameDocument = true")  # gone if the page reloads
+
+        stack.do(app.turn, 5)
+        stack.do(app.press)
+        wait_until(
+            lambda: stack.do(lambda: display.state(app) == display.SAVED and not app.store.pending),
+            message="dial shows saved",
+        )
+        page.wait_for_function(
+            "id => document.querySelector(`.ss-marker[data-site-id='${id}']`)"
+            "?.dataset.available === '15'",
+            arg=site_id,
+        )
+        assert marker.inner_text() == "15" and marker.get_attribute("data-status") == "space"
+        assert "15 of 20 free" in popup.inner_text()  # the open popup follows
+        assert "15 of 20 free" in entry.inner_text()
+        page.clock.fast_forward("00:30")  # totals are refetched at most every 30 s
+        page.wait_for_function(
+            "document.querySelector('#ss-totals-list')?.textContent.includes('15 free')"
+        )
+        assert page.evaluate("window.__sameDocument") is True
+    finally:
+        stack.stop_dial(app)
+
+
+def end_event_streams(stack) -> None:
+    """End every open /events stream the way the server ends a lagging client's (a None)."""
+    broadcaster = stack.system.web.config.app.state.broadcaster
+
+    async def end():
+        for queue in list(broadcaster.clients):
+            queue.put_nowait(None)
+
+    stack.call(end())
+
+
+def test_the_page_says_when_it_is_offline_and_reconnects(small_system, open_page):
+    stack = small_system(tiles_url="")
+    page = open_page(stack.http + "/", **DESKTOP)
+    banner = page.locator("#ss-connection")
+    page.wait_for_function("document.querySelector('#ss-connection').dataset.state === 'live'")
+    assert banner.inner_text() == "Live"
+    page.context.set_offline(True)
+    end_event_streams(stack)  # the network "drops": the open stream ends, reconnecting fails
+    page.wait_for_function("document.querySelector('#ss-connection').dataset.state === 'offline'")
+    assert "reconnecting" in banner.inner_text()
+    page.context.set_offline(False)
+    page.wait_for_function(
+        "document.querySelector('#ss-connection').dataset.state === 'live'", timeout=15000
+    )
