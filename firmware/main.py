@@ -154,7 +154,13 @@ async def run_dial(cfg, transport, screen, led, button, resets):
     beats.watch("app", lambda: app.alive_at)
     tasks = {
         "app": asyncio.create_task(app.run()),
-        "encoder": asyncio.create_task(encoder.run(app.turn, beats.beater("encoder"))),
+        "encoder": asyncio.create_task(
+            encoder.run(
+                app.turn,
+                beats.beater("encoder"),
+                lambda: app.dial.capacities[app.dial.channel],  # big channels accelerate
+            )
+        ),
         "button": asyncio.create_task(button.run(app.press, app.resend, beats.beater("button"))),
         "screen": asyncio.create_task(screen.run(app, beats.beater("screen"))),
         "led": asyncio.create_task(

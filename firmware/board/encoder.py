@@ -1,11 +1,13 @@
-"""EC11 rotary encoder: quadrature edges in, one step per detent out.
+"""EC11 rotary encoder: reads the pins or the PCNT counter; dialcore/quadrature.py counts.
 
 MicroPython 1.26+ has machine.Encoder on the ESP32: the PCNT hardware counts every edge,
 whatever Python is doing (a blocking DNS lookup or TLS handshake loses no turn). On
-1.24 and 1.25 a pin-interrupt decoder takes its place; its handler only updates a
-counter and sets a flag, as interrupt handlers should (no allocation, no I/O).
+1.24 and 1.25 a pin-interrupt decoder takes its place; its handler only feeds the
+quadrature Decoder (which allocates nothing) and sets a flag, as interrupt handlers
+should (no allocation, no I/O).
 
-Either way a task polls the edge count and hands whole detents to the application.
+Either way a task polls the edge count and hands whole detents, accelerated on fast
+spins of a big channel, to the application.
 Wiring: EC11 pin C to GND, A and B to the GPIOs in pins.encoder_a/b. The internal
 pull-ups (~45 kOhm) work on a short cable; for a long one add 10 kOhm pull-ups to 3.3 V
 and 10 nF to GND on A and B, the filter in the EC11 datasheet's test circuit.
@@ -13,9 +15,10 @@ and 10 nF to GND on A and B, the filter in the EC11 datasheet's test circuit.
 
 import asyncio
 
+from dialcore.clock import ticks_ms
+from dialcore.quadrature import Acceleration, Decoder, Detents
 from machine import Pin
 
-EDGES_PER_DETENT = 4  # EC11 (20 detents, 20 pulses per turn): a full quadrature cycle per click
 POLL_MS = 20  # 50 Hz: the count on screen follows the hand without visible lag
 PCNT_UNIT = 0  # any free PCNT unit (the ESP32 has 8); nothing else here uses one
 # The longest glitch filter the PCNT has (1023 cycles of the 80 MHz APB clock = 12.8 us).
@@ -23,38 +26,14 @@ PCNT_UNIT = 0  # any free PCNT unit (the ESP32 has 8); nothing else here uses on
 # flips between two neighbouring quadrature states, adding and removing the same edge.
 FILTER_NS = 12000
 
-# Quadrature transitions: index (old_ab << 2) | new_ab -> edge count change.
-# 0 for no change and for impossible jumps (both phases changed: a missed edge).
-_DELTA = (0, -1, 1, 0, 1, 0, 0, -1, -1, 0, 0, 1, 0, 1, -1, 0)
-
-
-class Detents:
-    """Turns a running edge count into detent steps, one per EDGES_PER_DETENT edges.
-
-    A step is reported when the count reaches the next detent in either direction, so
-    jitter around one position (or half a click and back) reports nothing.
-    """
-
-    def __init__(self, edges=0):
-        self._at = edges  # edge count at the last reported detent
-
-    def steps(self, edges):
-        n = 0
-        while edges - self._at >= EDGES_PER_DETENT:
-            self._at += EDGES_PER_DETENT
-            n += 1
-        while self._at - edges >= EDGES_PER_DETENT:
-            self._at -= EDGES_PER_DETENT
-            n -= 1
-        return n
-
 
 class Encoder:
     def __init__(self, pin_a, pin_b):
         self._a = Pin(pin_a, Pin.IN, Pin.PULL_UP)
         self._b = Pin(pin_b, Pin.IN, Pin.PULL_UP)
         self.moved = False  # set by the interrupt handler (fallback decoder only)
-        self._edges = 0  # running edge count (fallback decoder only)
+        # Fed by the interrupt handler (fallback only); made here, as a handler must not.
+        self._decoder = Decoder(self._a.value(), self._b.value())
         try:
             from machine import Encoder as Pcnt  # MicroPython 1.26+ on the ESP32
         except ImportError:
@@ -65,7 +44,6 @@ class Encoder:
             self.kind = "PCNT hardware"
             return
         self._pcnt = None
-        self._state = self._read()
         trigger = Pin.IRQ_RISING | Pin.IRQ_FALLING
         for pin in (self._a, self._b):
             try:  # hard: the pins are read at the edge, not when the VM gets round to it
@@ -74,14 +52,9 @@ class Encoder:
                 pin.irq(self._edge, trigger)
         self.kind = "pin interrupts"
 
-    def _read(self):
-        return self._a.value() << 1 | self._b.value()
-
     def _edge(self, _pin):
-        # Interrupt handler: small-int arithmetic and attribute stores only (no allocation).
-        new = self._a.value() << 1 | self._b.value()
-        self._edges += _DELTA[self._state << 2 | new]
-        self._state = new
+        # Interrupt handler: feed() allocates nothing (dialcore/quadrature.py says why).
+        self._decoder.feed(self._a.value(), self._b.value())
         self.moved = True
 
     def edges(self):
@@ -89,14 +62,23 @@ class Encoder:
         if self._pcnt is not None:
             return self._pcnt.value()
         self.moved = False  # cleared before the read: an edge after it sets it again
-        return self._edges
+        return self._decoder.edges
 
-    async def run(self, on_steps, beat):
-        """Forever: call on_steps(n) with whole detents turned (+ clockwise)."""
+    async def run(self, on_steps, beat, capacity=None):
+        """Forever: call on_steps(n) with the count change turned (+ clockwise).
+
+        capacity, if given, returns the current channel's capacity: fast spins of a big
+        channel are accelerated (dialcore/quadrature.py). Without it every detent is one.
+        """
         detents = Detents(self.edges())
+        speed = Acceleration()
         while True:
             if self._pcnt is not None or self.moved:
-                steps = detents.steps(self.edges())
+                # The PCNT misses no edge, so it needs no healing by rest_edges.
+                rest = self._decoder.rest_edges if self._pcnt is None else None
+                steps = detents.steps(self.edges(), rest)
+                if steps and capacity is not None:
+                    steps = speed.steps(steps, ticks_ms(), capacity())
                 if steps:
                     on_steps(steps)
             beat()
