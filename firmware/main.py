@@ -44,6 +44,7 @@ I2C_HZ = 400000  # SSD1306 fast mode: a whole frame (1 KB) goes out in about 25 
 RESTART_S = 10  # after an unhandled error: time to read the log, then reset
 SAVED_S = 2  # after the setup form saved: time for the "Saved" page to reach the phone
 SETUP = "WI-FI SETUP"  # the screen page that says how to reach the setup form
+DETAILS_MS = 8000  # long-press connection details: long enough to read out over the phone
 
 
 def _nothing():
@@ -150,6 +151,13 @@ async def run_dial(cfg, transport, screen, led, button, resets):
     )
     encoder = Encoder(pins["encoder_a"], pins["encoder_b"])
     print("encoder: counting with", encoder.kind, "- boot", app.store.boot)
+    broker = cfg["mqtt_host"] + ":" + str(cfg["mqtt_port"])
+
+    def long_press():  # send the newest count again and show how the dial is connected
+        app.resend()
+        lines = display.details(app, cfg["wifi_ssid"], broker, net.rssi())
+        screen.show_for("CONNECTION", lines, DETAILS_MS)
+
     beats = Heartbeats()
     beats.watch("app", lambda: app.alive_at)
     tasks = {
@@ -161,7 +169,7 @@ async def run_dial(cfg, transport, screen, led, button, resets):
                 lambda: app.dial.capacities[app.dial.channel],  # big channels accelerate
             )
         ),
-        "button": asyncio.create_task(button.run(app.press, app.resend, beats.beater("button"))),
+        "button": asyncio.create_task(button.run(app.press, long_press, beats.beater("button"))),
         "screen": asyncio.create_task(screen.run(app, beats.beater("screen"))),
         "led": asyncio.create_task(
             led.run(lambda: pattern_for(display.state(app)), beats.beater("led"))

@@ -17,6 +17,7 @@ import asyncio
 
 import framebuf
 from dialcore import display
+from dialcore.clock import ticks_add, ticks_diff, ticks_ms
 
 WIDTH, HEIGHT = 128, 64  # the 0.96" SSD1306 module
 CHARS = WIDTH // 8  # 16 characters of the 8x8 font per line
@@ -50,6 +51,7 @@ class Screen:
     def __init__(self, i2c, address, flip=False, fallback_title=""):
         self.fallback_title = fallback_title
         self._last = None  # the last screen dict drawn
+        self._notice_until = ticks_ms()  # a show_for notice stays up until then
         # One 8x8 glyph, reused for every big digit: no allocation per frame.
         self._glyph = framebuf.FrameBuffer(bytearray(8), 8, 8, framebuf.MONO_HLSB)
         try:
@@ -121,11 +123,20 @@ class Screen:
                     beat()
                     await asyncio.sleep(1)
 
+    def show_for(self, title, lines, ms):
+        """Show a notice instead of the count for `ms` (the long-press connection details)."""
+        self._notice_until = ticks_add(ticks_ms(), ms)
+        try:
+            self.notice(title, lines)
+        except OSError as e:
+            print("screen: I2C error", e)
+
     async def run(self, app, beat):
         """Forever: redraw the app's screen REFRESH_MS apart."""
         while True:
             try:
-                self.draw(display.screen(app))
+                if ticks_diff(self._notice_until, ticks_ms()) <= 0:  # no notice showing
+                    self.draw(display.screen(app))
             except OSError as e:  # an I2C hiccup (loose cable): try again next frame
                 print("screen: I2C error", e)
                 self._last = None

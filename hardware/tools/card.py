@@ -181,7 +181,7 @@ def svg_text(contact="", mode="occupied"):
     extras = (
         "Press the knob: saves now (with several programs: and shows the next).",
         "No change? Press once: the map shows the count is still right.",
-        f"Hold the knob {hold:g} s: sends the count again.",
+        f"Hold the knob {hold:g} s: sends the count again and shows how it is connected.",
         "Unplugging is safe: the dial keeps its count.",
     )
     for words in extras:
