@@ -1,5 +1,7 @@
-"""Small helpers shared by the benchmarks: machine facts, percentiles, a plain-text table."""
+"""Small helpers shared by the benchmarks: the command line, machine facts, percentiles, a
+plain-text table."""
 
+import argparse
 import multiprocessing
 import os
 import platform
@@ -53,7 +55,22 @@ def spawn_context():
     return multiprocessing.get_context("spawn")
 
 
-def require_module_run(package: str | None) -> None:
-    """The benchmarks import tests.support, which only works from the repo root with -m."""
+def command_line(package: str | None, doc: str, quick_help: str) -> argparse.ArgumentParser:
+    """The command line every benchmark starts from: its docstring's summary and --quick.
+
+    The benchmarks import tests.support, which only works from the repo root with -m: stop
+    with a message saying so when run otherwise (`package` is the caller's __package__).
+    """
     if not package:
         sys.exit("run from the repository root as a module: .venv/bin/python -m bench.<name>")
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    return parser
+
+
+def print_header(quick: bool) -> None:
+    """What the numbers are measured on, printed before anything is measured."""
+    print(f"Machine: {machine()}")
+    if quick:
+        print("--quick: a smoke run; too short for numbers worth comparing")
+    print(f"Load average before: {load()}")

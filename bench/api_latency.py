@@ -21,7 +21,6 @@ percentiles), and `--threads` clients in parallel threads (throughput). Ratios r
 collections then skip the start-up heap (see docs/benchmarks.md for why that matters).
 """
 
-import argparse
 import gc
 import os
 import random
@@ -36,11 +35,11 @@ from fastapi import FastAPI
 from sqlmodel import Session, select
 
 from bench._common import (
+    command_line,
     load,
-    machine,
     ms_percentiles,
     percentile,
-    require_module_run,
+    print_header,
     spawn_context,
     table,
 )
@@ -230,9 +229,7 @@ class Server:
 
 
 def main() -> None:
-    require_module_run(__package__)
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smoke run: 0.5 s per measurement")
+    parser = command_line(__package__, __doc__, "smoke run: 0.5 s per measurement")
     parser.add_argument("--sites", type=int, default=100, help="invented shelters (max 500)")
     parser.add_argument("--seconds", type=float, default=4.0, help="per client shape and app")
     parser.add_argument("--rounds", type=int, default=4, help="bare/real alternations")
@@ -244,10 +241,7 @@ def main() -> None:
     if args.quick:
         args.seconds, args.rounds = 0.5, 1
 
-    print(f"Machine: {machine()}")
-    if args.quick:
-        print("--quick: a smoke run; too short for numbers worth comparing")
-    print(f"Load average before: {load()}")
+    print_header(args.quick)
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
         database_url = f"sqlite:///{tmp}/bench.db"
         devices = seed_city(database_url, args.sites)

@@ -25,13 +25,12 @@ Phases:
 Phases 2 and 3 then run one dial with one state in flight: the unloaded publish -> ack
 latency, whose echo figure is the baseline for latency.
 
-By default every socket is left as paho-mqtt 2.x and Mosquitto leave it: Nagle's algorithm
-on. --tcp-nodelay sets TCP_NODELAY on every MQTT socket (Mosquitto's set_tcp_nodelay, the
-bench's clients, and the Ingestor's socket through paho's on_socket_open hook, from outside)
-to show what Nagle/delayed-ACK stalls cost.
+By default Mosquitto's sockets and the bench's clients are left as paho-mqtt 2.x and Mosquitto
+leave them: Nagle's algorithm on. The Ingestor always sets TCP_NODELAY on its own socket
+(server/ingest/client.py). --tcp-nodelay sets it on every other MQTT socket too (Mosquitto's
+set_tcp_nodelay, the bench's clients) to show what Nagle/delayed-ACK stalls cost.
 """
 
-import argparse
 import functools
 import socket
 import tempfile
@@ -45,11 +44,11 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from bench._common import (
+    command_line,
     load,
-    machine,
     ms_percentiles,
     percentile,
-    require_module_run,
+    print_header,
     spawn_context,
     table,
 )
@@ -57,9 +56,9 @@ from firmware.dialcore import protocol
 from server import mqtt_url
 from server.db import make_engine, migrate
 from server.ingest.client import Ingestor
-from server.models import Device, DeviceChannel, Program, Sector, Site
 from server.settings import Settings
 from tests.support.services import Mosquitto, Postgres
+from tests.support.stack import add_paired_site
 
 CAPACITY = 40  # beds per simulated program; counts cycle through 0..CAPACITY
 RAW_TOPIC = "bench/raw"
@@ -284,20 +283,11 @@ def start_echo(url: str, nodelay: bool) -> mqtt.Client:
 
 
 def seed_dials(engine, count: int) -> list[str]:
-    """One site, one program and one paired dial per device, like tests' Stack.add_site."""
+    """One site, one program and one paired dial per device, as the system tests seed them."""
     device_ids = [f"bench-{n:03d}" for n in range(count)]
     with Session(engine) as session:
         for device_id in device_ids:
-            site = Site(name=f"Bench House {device_id}", address="1 Test St", lat=43.7, lon=-79.4)
-            session.add(site)
-            session.flush()
-            program = Program(site_id=site.id, name="Beds", sector=Sector.men, capacity=CAPACITY)
-            session.add(program)
-            session.add(Device(id=device_id, site_id=site.id))
-            session.flush()
-            session.add(
-                DeviceChannel(device_id=device_id, channel=0, program_id=program.id, label="Beds")
-            )
+            add_paired_site(session, device_id, CAPACITY, f"Bench House {device_id}")
         session.commit()
     return device_ids
 
@@ -313,15 +303,13 @@ def wait_for_rows(engine, target: int) -> float:
     raise RuntimeError(f"fewer than {target} readings committed after {TIMEOUT_S}s")
 
 
-def start_ingestor(database_url: str, broker_url: str, dials: int, nodelay: bool):
+def start_ingestor(database_url: str, broker_url: str, dials: int):
     """The real Ingestor, built the way server/runner.py builds it, on a seeded database."""
     migrate(database_url)
     engine = make_engine(database_url)
     device_ids = seed_dials(engine, dials)
     max_payload = Settings(_env_file=None).max_payload_bytes
     ingestor = Ingestor(engine, broker_url, f"bench-ingest-{uuid.uuid4().hex[:8]}", max_payload)
-    if nodelay:
-        ingestor.client.on_socket_open = set_nodelay  # unused by Ingestor itself
     ingestor.start()
     if not ingestor.connected.wait(10):
         raise RuntimeError("ingestor did not connect")
@@ -338,9 +326,7 @@ def round_trip_phases(args, database_url: str | None) -> tuple[dict, dict]:
             echo = start_echo(broker.url, args.tcp_nodelay)
             wait = None
         else:
-            ingestor, engine, device_ids = start_ingestor(
-                database_url, broker.url, args.dials, args.tcp_nodelay
-            )
+            ingestor, engine, device_ids = start_ingestor(database_url, broker.url, args.dials)
             wait = functools.partial(wait_for_rows, engine, total)
         loaded, committed_at = run_child(
             fleet,
@@ -377,9 +363,7 @@ def round_trip_phases(args, database_url: str | None) -> tuple[dict, dict]:
 
 
 def main() -> None:
-    require_module_run(__package__)
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smoke run: few messages")
+    parser = command_line(__package__, __doc__, "smoke run: few messages")
     parser.add_argument("--messages", type=int, default=3000, help="states sent in phases 2, 3")
     parser.add_argument("--raw-messages", type=int, default=20000, help="messages in phase 1")
     parser.add_argument("--dials", type=int, default=20, help="simulated dials (M)")
@@ -395,10 +379,7 @@ def main() -> None:
     if args.quick:
         args.messages, args.raw_messages, args.latency_samples = 200, 2000, 20
 
-    print(f"Machine: {machine()}")
-    if args.quick:
-        print("--quick: a smoke run; too short for numbers worth comparing")
-    print(f"Load average before: {load()}")
+    print_header(args.quick)
     print(
         f"{args.dials} dials, window {args.window}, {args.messages} states; "
         f"raw {args.raw_messages} messages; {args.latency_samples} unloaded round trips; "

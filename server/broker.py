@@ -14,7 +14,6 @@ log = logging.getLogger(__name__)
 
 class EmbeddedBroker:
     def __init__(self, host: str, port: int):
-        self.host, self.port = host, port
         self.url = f"mqtt://{host}:{port}"
         config = {
             "listeners": {"default": {"type": "tcp", "bind": f"{host}:{port}"}},

@@ -30,22 +30,26 @@ from server.exports.toronto_csv import check_counted, latest_date, occupancy_csv
 from server.imports.toronto import import_csv
 from server.models import Device, utcnow
 from server.queries import sites
-from server.runner import run, until_stopped
+from server.runner import STATE_DIR, run, until_stopped
 from server.settings import Settings, get_settings
 from server.simulator.fleet import Fleet
 
 
+def _database(settings: Settings) -> Session:
+    """A session on the database of the settings, migrated to the newest schema first."""
+    migrate(settings.database_url)
+    return Session(make_engine(settings.database_url))
+
+
 def _parts(*parts):
     def start(args: argparse.Namespace, settings: Settings) -> None:
-
         chosen = [p for p in parts if not (p == "demo" and getattr(args, "no_demo", False))]
-        asyncio.run(run(settings, chosen, getattr(args, "state_dir", Path("var/sim"))))
+        asyncio.run(run(settings, chosen, getattr(args, "state_dir", STATE_DIR)))
 
     return start
 
 
 def _simulate(args: argparse.Namespace, settings: Settings) -> None:
-
     url = settings.mqtt_url or f"mqtt://{settings.broker_host}:{settings.broker_port}"
 
     async def simulate():
@@ -63,8 +67,7 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> None:
 def _export(args: argparse.Namespace, settings: Settings) -> None:
     if args.date and args.format != "toronto-csv":
         sys.exit("export: --date is for --format toronto-csv only")
-    migrate(settings.database_url)
-    with Session(make_engine(settings.database_url)) as session:
+    with _database(settings) as session:
         if args.format == "toronto-csv":
             now = utcnow()
             day = args.date or latest_date(now)
@@ -83,8 +86,7 @@ def _export(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _import(args: argparse.Namespace, settings: Settings) -> None:
-    migrate(settings.database_url)
-    with Session(make_engine(settings.database_url)) as session:
+    with _database(settings) as session:
         try:
             report = import_csv(
                 session,
@@ -140,8 +142,7 @@ def _device_config(args: argparse.Namespace, secret: str) -> dict | None:
 
 def _device_add(args: argparse.Namespace, settings: Settings) -> None:
     """Register a dial, issue its secret, and write what the broker and the dial need."""
-    migrate(settings.database_url)
-    with Session(make_engine(settings.database_url)) as session:
+    with _database(settings) as session:
         if args.site is None:
             sites_known = provision.site_choices(session)
             sys.exit(f"device add: which site? Add --site with one of:\n{sites_known}")
@@ -192,8 +193,7 @@ def _device_add(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _device_list(_args: argparse.Namespace, settings: Settings) -> None:
-    migrate(settings.database_url)
-    with Session(make_engine(settings.database_url)) as session:
+    with _database(settings) as session:
         devices = session.exec(select(Device).order_by(Device.id)).all()
     print(f"{'device':<20} {'status':<8} {'last seen (UTC)':<20} {'firmware':<9} {'rssi':>5}")
     for d in devices:
@@ -238,7 +238,7 @@ def parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="everything in one process, with a demo")
     run.add_argument("--no-demo", action="store_true", help="no invented shelters or dials")
-    run.add_argument("--state-dir", type=Path, default=Path("var/sim"), help="demo dials' flash")
+    run.add_argument("--state-dir", type=Path, default=STATE_DIR, help="demo dials' flash")
     run.set_defaults(func=_parts("broker", "ingest", "web", "demo"))
     commands.add_parser("serve", help="the API and the map").set_defaults(func=_parts("web"))
     commands.add_parser("ingest", help="the MQTT ingestor").set_defaults(func=_parts("ingest"))
@@ -250,7 +250,7 @@ def parser() -> argparse.ArgumentParser:
     sim.add_argument("device_ids", nargs="+", metavar="DEVICE_ID")
     sim.add_argument("--interval", type=float, default=4.0, help="mean seconds between turns")
     sim.add_argument("--settle-ms", type=int, default=1000, help="dial settle time")
-    sim.add_argument("--state-dir", type=Path, default=Path("var/sim"), help="dials' flash")
+    sim.add_argument("--state-dir", type=Path, default=STATE_DIR, help="dials' flash")
     sim.set_defaults(func=_simulate)
 
     export = commands.add_parser("export", help="GeoJSON, HSDS 3.1 or the city's occupancy CSV")

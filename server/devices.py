@@ -16,7 +16,9 @@ def config_message(session: Session, device: Device) -> tuple[str, bytes]:
         .where(DeviceChannel.device_id == device.id)
         .order_by(DeviceChannel.channel)
     ).all()
-    channels = [(pair.label, program.capacity) for pair, program in rows] or [("Beds", 0)]
+    # A config has at least one channel (config.schema.json); a dial not paired yet gets one
+    # that holds nothing, and any count it sends is refused as unpaired.
+    channels = [(channel.label, program.capacity) for channel, program in rows] or [("Beds", 0)]
     payload = protocol.encode_config(
         device.config_version, site.name[:64] if site else device.id, device.mode, channels
     )

@@ -8,6 +8,7 @@ import signal
 from pathlib import Path
 
 import uvicorn
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from server.api.main import create_app
@@ -17,6 +18,8 @@ from server.demo import seed
 from server.ingest.client import Ingestor
 from server.settings import Settings
 from server.simulator.fleet import Fleet
+
+STATE_DIR = Path("var/sim")  # where simulated dials keep their flash (a file each)
 
 
 class _Server(uvicorn.Server):
@@ -31,16 +34,13 @@ class System:
     """The parts of Shelter Signal in one asyncio loop: `run` starts them all, `serve`,
     `ingest` and `broker` one each, and the tests start them the same way."""
 
-    PARTS = ("broker", "ingest", "web", "demo")
-
-    def __init__(
-        self, settings: Settings, parts=("ingest", "web"), state_dir: Path = Path("var/sim")
-    ):
+    def __init__(self, settings: Settings, parts=("ingest", "web"), state_dir: Path = STATE_DIR):
         self.settings = settings
         self.parts = set(parts)
         self.state_dir = state_dir
         self.rng = random.Random(2024)  # the same invented city at every start
         self.mqtt_url = settings.mqtt_url
+        self.engine: Engine | None = None  # when a part needs the database
         self.broker: EmbeddedBroker | None = None
         self.ingestor: Ingestor | None = None
         self.web: _Server | None = None
@@ -117,7 +117,7 @@ class System:
             await self._web_task
         if self.ingestor:
             self.ingestor.stop()
-        if hasattr(self, "engine"):
+        if self.engine:
             self.engine.dispose()
         if self.broker:
             await self.broker.stop()
@@ -133,7 +133,7 @@ async def until_stopped() -> None:
     print("Stopping...", flush=True)
 
 
-async def run(settings: Settings, parts, state_dir: Path = Path("var/sim")) -> None:
+async def run(settings: Settings, parts, state_dir: Path = STATE_DIR) -> None:
     """Start `parts`, say where to find them, run until Ctrl-C, stop them in order."""
     system = System(settings, parts, state_dir)
     await system.start()

@@ -4,14 +4,13 @@
  *   right now (GET /summary), shelters with old counts (GET /shelters), free beds by sector
  *   over time (GET /history/sectors), one shelter's occupancy (GET /history?site_id=) and the
  *   dial fleet (GET /devices). History and devices need a city key: it is asked for on the
- *   page, kept in sessionStorage (this tab only, gone when it closes) and sent as a Bearer
- *   token to this server only.
+ *   page and kept for this tab only (apikey.js).
  */
 (function () {
   "use strict";
 
   const SS = window.ShelterSignal;
-  const KEY_STORE = "shelter-signal.key";
+  const KEY_STORE = "shelter-signal.key"; // this tab's city key (apikey.js); the map keeps its own
   const DAY_MS = 24 * 3600 * 1000;
   const RANGES = {
     // the range menu: how far back, and the bucket size the history API should use
@@ -36,29 +35,10 @@
       sections[id] = document.getElementById("ss-" + id);
     }
     let siteNames = new Map(); // site id -> name, for the fleet table
+    const keys = SS.apiKey.keyStore(KEY_STORE);
 
-    function key() {
-      return sessionStorage.getItem(KEY_STORE);
-    }
-
-    /* GET apiBase + path; resolves to the JSON body or throws an Error with .status. */
-    async function api(path) {
-      const headers = { Accept: "application/json" };
-      if (key()) headers.Authorization = "Bearer " + key();
-      const res = await fetch(apiBase + path, { headers, cache: "no-store" });
-      if (res.ok) {
-        SS.text.setServerTime(res.headers.get("Date"));
-        return res.json();
-      }
-      let message = "HTTP " + res.status;
-      try {
-        message = (await res.json()).error.message;
-      } catch {
-        // not our JSON error shape (a proxy's page, say): keep the status
-      }
-      const error = new Error(message);
-      error.status = res.status;
-      throw error;
+    function api(path) {
+      return SS.apiKey.getJson(apiBase + path, keys.get());
     }
 
     function note(section, text) {
@@ -68,10 +48,9 @@
     /* Turns a failed request into words: no key, a refused key, an older server, or why. */
     function failed(section, error) {
       if (error.status === 401 || error.status === 403) {
-        const stored = key();
         note(
           section,
-          stored ? t("city.key.rejected", { code: error.status }) : t("city.chart.needs_key"),
+          keys.get() ? t("city.key.rejected", { code: error.status }) : t("city.chart.needs_key"),
         );
       } else if (error.status === 404) {
         note(section, t("city.chart.unavailable"));
@@ -87,29 +66,6 @@
         (error) => failed(section, error),
       );
     }
-
-    /* ---- the key ---- */
-
-    function showKey() {
-      const inUse = Boolean(key());
-      sections.key.querySelector("#ss-key-form").hidden = inUse;
-      sections.key.querySelector("#ss-key-in-use").hidden = !inUse;
-    }
-
-    sections.key.querySelector("#ss-key-form").addEventListener("submit", (event) => {
-      event.preventDefault();
-      const input = sections.key.querySelector("#ss-key-input");
-      sessionStorage.setItem(KEY_STORE, input.value.trim());
-      input.value = "";
-      showKey();
-      loadAll();
-    });
-    sections.key.querySelector("#ss-key-forget").addEventListener("click", () => {
-      sessionStorage.removeItem(KEY_STORE);
-      showKey();
-      loadAll();
-      sections.key.querySelector("#ss-key-input").focus();
-    });
 
     /* ---- right now ---- */
 
@@ -326,7 +282,9 @@
     }
 
     sections.sectors.querySelector("select[name=range]").addEventListener("change", loadSectors);
-    showKey();
+    // A refused key is said by each part that needed it (failed() above), so the key is kept
+    // as typed: the parts that need no key go on working meanwhile.
+    SS.apiKey.keyPrompt(keys, sections.key, { onChange: loadAll });
     loadAll();
     setInterval(() => {
       if (document.visibilityState !== "visible") return;

@@ -22,11 +22,14 @@
     let latest = null; // the last update's arguments, to apply when focus leaves the list
 
     function entryHtml(site, here) {
-      const place =
-        site.lat != null && site.lon != null
-          ? `<button type="button" class="ss-action ss-show" data-site-id="${esc(site.id)}">` +
-            `${esc(t("list.show_on_map"))}</button>`
-          : `<span class="ss-muted">${esc(t("list.not_on_map"))}</span>`;
+      let place = ""; // a confidential entry already says to call intake
+      if (site.lat != null && site.lon != null) {
+        place =
+          `<button type="button" class="ss-action ss-show" data-site-id="${esc(site.id)}">` +
+          `${esc(t("list.show_on_map"))}</button>`;
+      } else if (!site.confidential) {
+        place = `<span class="ss-muted">${esc(t("list.not_on_map"))}</span>`;
+      }
       return S.detailHtml(site, {
         heading: "h3",
         distance: S.distanceKm(site, here),

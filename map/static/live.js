@@ -6,6 +6,12 @@
  * events carry a whole site) and keeps the markers (markers.js), the list (list.js), the
  * city-wide totals (GET {apiBase}/summary) and the filters in step.
  *
+ * Outreach workers may sign in with a key (apikey.js): the list and totals are then fetched
+ * with it, so confidential sites come too, without where they are (no marker, only an entry
+ * saying to call intake). The event stream stays the public view (EventSource cannot send a
+ * key), so a signed-in page fetches each site an event names again with its key, and catches
+ * up on confidential sites, which the stream never names, through the summary (CATCH_UP_MS).
+ *
  * Stable test hooks: #ss-connection data-state="live"|"offline"; the markers' hooks are
  * described in markers.js, the list's entries are li.ss-entry[data-site-id][data-status].
  */
@@ -30,6 +36,11 @@
   const WIDE = window.matchMedia("(min-width: 900px)"); // list beside the map (see map.css)
   const STORE_KEY = "shelter-signal.map"; // the view and filters; never the location
   const FIRST_LOAD_RETRY_MS = 5000; // the very first list failed: try again this soon
+  const KEY_STORE = "shelter-signal.outreach-key"; // the city page keeps its own key
+  // Signed in, the page asks the summary (about 400 bytes gzipped; keys are not rate limited)
+  // this often whether the city has a newer count than any it holds: one at a confidential
+  // site, which the public event stream never sends. Then it fetches the list again.
+  const CATCH_UP_MS = 15000;
 
   function byId(id) {
     return document.getElementById(id);
@@ -57,7 +68,8 @@
     const form = byId("ss-filters");
     const status = byId("ss-status");
     const sortSelect = byId("ss-sort");
-    const sites = new Map(); // id -> latest Site JSON
+    const sites = new Map(); // id -> latest Site JSON, as this page may show it
+    const keys = SS.apiKey.keyStore(KEY_STORE);
     const saved = remembered();
     let order = "free"; // "distance" once the reader shares a location
     let view = saved.view === "list" ? "list" : "map";
@@ -211,8 +223,9 @@
       return !Number.isNaN(a) && !Number.isNaN(b) && a < b;
     }
 
-    function applySite(site) {
-      if (!site || site.id == null) return;
+    function applySite(incoming) {
+      if (!incoming || incoming.id == null) return;
+      const site = S.withoutHiddenPlace(incoming);
       const id = String(site.id);
       const current = sites.get(id);
       if (current && isOlder(site, current)) return;
@@ -220,15 +233,24 @@
       offerEligibility(site);
     }
 
+    /* GET apiBase + path with this tab's outreach key, if any (or with `key`). */
+    function api(path, key = keys.get()) {
+      return SS.apiKey.getJson(apiBase + path, key);
+    }
+
+    /* The server no longer takes the kept key (revoked): sign out, say why, show the public
+       view. True when that is what `error` meant. */
+    function keyRefused(error) {
+      if (!keys.get() || (error.status !== 401 && error.status !== 403)) return false;
+      outreachKey.signOut(t("outreach.key.ended", { code: error.status }));
+      return true;
+    }
+
     async function loadAll() {
+      const key = keys.get();
       try {
-        const res = await fetch(apiBase + "/shelters", {
-          headers: { Accept: "application/json" },
-          cache: "no-store",
-        });
-        if (!res.ok) throw new Error("HTTP " + res.status);
-        SS.text.setServerTime(res.headers.get("Date"));
-        const body = await res.json();
+        const body = await api("/shelters", key);
+        if (key !== keys.get()) return; // signed in or out meanwhile: that loads its own list
         const seen = new Set();
         for (const site of body.items || []) {
           seen.add(String(site.id));
@@ -241,6 +263,7 @@
         }
         draw();
       } catch (err) {
+        if (keyRefused(err)) return; // signing out loads the public list
         console.warn("Shelter Signal: could not load shelters", err);
         if (firstLoad) {
           byId("ss-list-count").textContent = t("list.failed");
@@ -250,14 +273,13 @@
       loadTotals();
     }
 
+    /* Shows the city-wide totals; resolves to the summary, or null if it could not be had. */
     async function loadTotals() {
       clearTimeout(totalsTimer);
       totalsAt = Date.now();
       const section = byId("ss-totals");
       try {
-        const res = await fetch(apiBase + "/summary", { cache: "no-store" });
-        if (!res.ok) throw new Error("HTTP " + res.status);
-        const body = await res.json();
+        const body = await api("/summary");
         byId("ss-totals-list").innerHTML = (body.sectors || [])
           .map((s) => {
             const free = t("totals.item", { n: s.available, free: number(s.available) });
@@ -268,8 +290,37 @@
           })
           .join("");
         section.hidden = !(body.sectors || []).length;
+        return body;
       } catch (err) {
         section.hidden = true; // a server without /summary: the map works without totals
+        keyRefused(err);
+        return null;
+      }
+    }
+
+    function newestCount() {
+      let newest = -Infinity;
+      for (const site of sites.values()) {
+        const at = Date.parse(site.updated_at);
+        if (at > newest) newest = at; // a site without a count (NaN) is never newer
+      }
+      return newest;
+    }
+
+    /* Signed in: a count the page has not seen (at a confidential site) brings the list again. */
+    async function catchUp() {
+      const summary = await loadTotals();
+      if (summary && Date.parse(summary.updated_at) > newestCount()) loadAll();
+    }
+
+    /* One site as `key` may see it, or null (not had: the next refresh brings it). */
+    async function siteForKey(id, key) {
+      try {
+        const site = await api("/shelters/" + encodeURIComponent(id), key);
+        return key === keys.get() ? site : null; // signed out meanwhile: not for this view
+      } catch (err) {
+        if (!keyRefused(err)) console.warn("Shelter Signal: could not load shelter " + id, err);
+        return null;
       }
     }
 
@@ -290,19 +341,25 @@
       source.addEventListener("open", () => {
         retryMs = RETRY_MS;
         setConnection("live");
-        // Catch up on what changed while disconnected. (The first load runs alongside the
-        // first connection; a change in the moment between the two shows with the next
-        // refresh, at most REFRESH_MS later.)
+        // Catch up on what changed while disconnected, with the key when signed in. (The first
+        // load runs alongside the first connection; a change in the moment between the two
+        // shows with the next refresh, at most REFRESH_MS later.)
         if (reconnecting) loadAll();
         reconnecting = true;
       });
-      source.addEventListener("site", (ev) => {
+      source.addEventListener("site", async (ev) => {
+        let site;
         try {
-          applySite(JSON.parse(ev.data));
+          site = JSON.parse(ev.data);
         } catch (err) {
           console.warn("Shelter Signal: bad site event", err);
           return;
         }
+        // The event is the public view; a signed-in page shows the site as its key sees it.
+        const key = keys.get();
+        if (key) site = await siteForKey(site.id, key);
+        if (!site) return;
+        applySite(site);
         queueDraw();
         totalsSoon();
       });
@@ -349,6 +406,38 @@
       );
     }
 
+    /* ---- outreach sign-in ---- */
+
+    const keyToggle = byId("ss-key-toggle");
+    const keySection = byId("ss-key");
+
+    function showKeyState() {
+      const signedIn = Boolean(keys.get());
+      keyToggle.hidden = signedIn; // signed in, the section stays open: the state is always seen
+      keySection.hidden = !signedIn && keyToggle.getAttribute("aria-expanded") !== "true";
+      map.invalidateSize(); // the panel above the map grew or shrank
+    }
+
+    keyToggle.addEventListener("click", () => {
+      const open = keyToggle.getAttribute("aria-expanded") !== "true";
+      keyToggle.setAttribute("aria-expanded", String(open));
+      showKeyState();
+      if (open) byId("ss-key-input").focus();
+    });
+    const outreachKey = SS.apiKey.keyPrompt(keys, keySection, {
+      check: (key) => api("/summary", key), // the server checks a key on every request
+      explain: (error) =>
+        error.status === 401 || error.status === 403
+          ? t("outreach.key.rejected", { code: error.status })
+          : t("outreach.key.failed", { message: error.message }),
+      onChange: (signedIn) => {
+        // signed out: the form stays in view, with the reason when the server ended it
+        if (!signedIn) keyToggle.setAttribute("aria-expanded", "true");
+        showKeyState();
+        loadAll();
+      },
+    });
+
     /* ---- wiring ---- */
 
     restoreFilters();
@@ -378,11 +467,15 @@
     byId("ss-near").addEventListener("click", locate);
     WIDE.addEventListener("change", () => map.invalidateSize());
 
+    showKeyState();
     loadAll();
     connect();
     setInterval(() => {
       if (document.visibilityState === "visible") loadAll();
     }, REFRESH_MS);
+    setInterval(() => {
+      if (keys.get() && document.visibilityState === "visible") catchUp();
+    }, CATCH_UP_MS);
     setInterval(() => SS.text.refreshAges(), AGES_MS);
     // Phones suspend background tabs; catch up as soon as the page is looked at again.
     document.addEventListener("visibilitychange", () => {

@@ -17,6 +17,9 @@
   // the reader's own location is not part of the link.
   const DIRECTIONS_URL = "https://www.google.com/maps/dir/?api=1&destination=";
   const FRESHNESS_ORDER = ["fresh", "aging", "stale", "unknown"];
+  // Where a site is (server/queries.py LOCATION): an outreach key gets a confidential site
+  // without these; a city key would get them, but this page shows them for no key at all.
+  const LOCATION = ["address", "city", "postal_code", "lat", "lon"];
 
   function hasNumber(value) {
     return value != null && Number.isFinite(Number(value));
@@ -37,6 +40,15 @@
       return "space";
     }
     return "few";
+  }
+
+  /* The site as this page may show it: a confidential one never with where it is, so it gets
+     no marker, no distance, no directions and no address. */
+  function withoutHiddenPlace(site) {
+    if (!site.confidential) return site;
+    const shown = { ...site };
+    for (const field of LOCATION) shown[field] = null;
+    return shown;
   }
 
   function isCurrent(status) {
@@ -198,6 +210,9 @@
       `<p class="ss-summary"><span class="ss-icon ss-${status}" aria-hidden="true">` +
         `${esc(markerText(site))}</span> ${esc(summaryText(site))}</p>`,
     ];
+    if (site.confidential) {
+      head.push(`<p class="ss-confidential">${esc(t("detail.confidential"))}</p>`);
+    }
     if (distance != null) {
       head.push(
         `<p class="ss-distance">${esc(t("detail.distance", { distance: km(distance) }))}</p>`,
@@ -258,6 +273,7 @@
 
   SS.sites = {
     ELIGIBILITY,
+    withoutHiddenPlace,
     statusOf,
     isCurrent,
     view,

@@ -11,7 +11,6 @@ import contextlib
 import logging
 from datetime import datetime
 
-from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -78,30 +77,23 @@ class Broadcaster:
         """The sites (as the public sees them) that changed since the last call."""
         with Session(self.engine) as session:
             site_ids = set()
-            newest = session.exec(
-                select(func.max(CurrentState.reading_id)).where(
-                    CurrentState.reading_id > self._last_reading
-                )
-            ).one()
-            if newest is not None:
-                site_ids |= set(
-                    session.exec(
-                        select(Program.site_id)
-                        .join(CurrentState, CurrentState.program_id == Program.id)
-                        .where(CurrentState.reading_id > self._last_reading)
-                    )
-                )
-                self._last_reading = newest
-            status_query = (
+            readings = (
+                select(CurrentState.reading_id, Program.site_id)
+                .join(Program, Program.id == CurrentState.program_id)
+                .where(CurrentState.reading_id > self._last_reading)
+            )
+            for reading_id, site_id in session.exec(readings):
+                site_ids.add(site_id)
+                self._last_reading = max(self._last_reading, reading_id)
+            statuses = (
                 select(Device.status_at, Program.site_id)
                 .join(DeviceChannel, DeviceChannel.device_id == Device.id)
                 .join(Program, Program.id == DeviceChannel.program_id)
+                .where(col(Device.status_at).is_not(None))
             )
             if self._last_status is not None:
-                status_query = status_query.where(col(Device.status_at) > self._last_status)
-            for status_at, site_id in session.exec(status_query):
-                if status_at is None:
-                    continue
+                statuses = statuses.where(col(Device.status_at) > self._last_status)
+            for status_at, site_id in session.exec(statuses):
                 site_ids.add(site_id)
                 self._last_status = max(self._last_status or status_at, status_at)
             edits = select(Site.id, Site.edited_at).where(col(Site.edited_at).is_not(None))

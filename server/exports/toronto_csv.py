@@ -19,13 +19,12 @@ from sqlalchemy import and_, func
 from sqlmodel import Session, select
 
 from server.exports.postal import province
-from server.imports.toronto import CAPACITY, COLUMNS, SECTORS
+from server.imports.toronto import CAPACITY, CITY_SOURCE, COLUMNS, SECTORS
 from server.models import CapacityType, Program, Reading, Site
 from server.queries import available
 
 TORONTO = ZoneInfo("America/Toronto")
 SNAPSHOT_HOUR = 4  # the city counts at 4 AM the morning after the occupancy date
-CITY_SOURCE = "toronto"  # our source ids for the city's places are toronto:<city id>
 SECTOR_NAMES = {ours: city for city, ours in SECTORS.items()}
 CAPACITY_TYPES = {kind: city for city, (kind, _column) in CAPACITY.items()}
 # The city has one set of count columns per capacity type, named in the singular or plural.

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from sqlmodel import Session, col, select
 
-from server.exports.toronto_csv import CITY_SOURCE, SUFFIXES, snapshot_time
-from server.imports.toronto import check_row, rows, whole_number
+from server.exports.toronto_csv import SUFFIXES, snapshot_time
+from server.imports.toronto import CITY_SOURCE, check_row, rows, whole_number
 from server.ingest.handler import make_current
 from server.models import Program, Reading
 

@@ -43,6 +43,7 @@ CAPACITY = {  # CAPACITY_TYPE -> (our type, the column holding actual capacity)
     "Room Based Capacity": (CapacityType.rooms, "CAPACITY_ACTUAL_ROOM"),
 }
 COUNT_COLUMNS = ("CAPACITY_ACTUAL_BED", "OCCUPIED_BEDS", "CAPACITY_ACTUAL_ROOM", "OCCUPIED_ROOMS")
+CITY_SOURCE = "toronto"  # our source ids for the city's places are toronto:<city id>
 
 
 @dataclass
@@ -174,7 +175,7 @@ def import_csv(
 
 
 def _site(session, row, checked, places, areas, report) -> Site:
-    source_id = f"toronto:{checked['location']}"
+    source_id = f"{CITY_SOURCE}:{checked['location']}"
     site = session.exec(select(Site).where(Site.source_id == source_id)).first()
     name = (row.get("LOCATION_NAME") or row["SHELTER_GROUP"]).strip()
     if site is None:
@@ -197,7 +198,7 @@ def _site(session, row, checked, places, areas, report) -> Site:
 
 
 def _program(session, site, row, checked, report) -> None:
-    source_id = f"toronto:{checked['program']}"
+    source_id = f"{CITY_SOURCE}:{checked['program']}"
     program = session.exec(select(Program).where(Program.source_id == source_id)).first()
     if program is None:
         program = Program(

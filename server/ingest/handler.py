@@ -120,9 +120,14 @@ def _state(session: Session, device: Device, message: dict, now: datetime) -> Ou
             raise Refused(reason, (ack, protocol.encode_ack(boot, seq, "rejected", reason)))
         return Outcome(replies=[(ack, protocol.encode_ack(boot, seq, "saved"))])
 
+    # channel -> (program, its beds out of service now), in the same query
     pairs = {
-        ch.channel: ch
-        for ch in session.exec(select(DeviceChannel).where(DeviceChannel.device_id == device.id))
+        channel: (program_id, out_of_service)
+        for channel, program_id, out_of_service in session.exec(
+            select(DeviceChannel.channel, DeviceChannel.program_id, Program.out_of_service)
+            .join(Program, Program.id == DeviceChannel.program_id)
+            .where(DeviceChannel.device_id == device.id)
+        )
     }
     readings = []
     for number, channel in enumerate(message["channels"]):
@@ -135,16 +140,17 @@ def _state(session: Session, device: Device, message: dict, now: datetime) -> Ou
         if reason:
             raise Refused(reason, (ack, protocol.encode_ack(boot, seq, "rejected", reason)))
         occupied = _occupied(message["mode"], count, capacity)
+        program_id, out_of_service = pairs[number]
         readings.append(
             Reading(
-                program_id=pairs[number].program_id,
+                program_id=program_id,
                 device_id=device.id,
                 boot=boot,
                 seq=seq,
                 channel=number,
                 occupied=occupied,
                 capacity=capacity,
-                out_of_service=session.get(Program, pairs[number].program_id).out_of_service,
+                out_of_service=out_of_service,
                 source=message.get("source", "dial"),
                 device_ts=datetime.fromtimestamp(message["ts"], UTC) if message.get("ts") else None,
                 received_at=now,

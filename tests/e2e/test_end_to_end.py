@@ -9,7 +9,6 @@ import json
 import uuid
 
 import httpx
-import paho.mqtt.client as mqtt
 import pytest
 from sqlmodel import Session, select
 
@@ -42,16 +41,6 @@ def stack(request, tmp_path):
 def _saved(stack, app):
     """The dial shows "saved" for its newest commit: the server's ack for it arrived."""
     return stack.do(lambda: display.state(app) == display.SAVED and app.store.pending is None)
-
-
-def _publish_raw(url: str, topic: str, payload: bytes) -> None:
-    host, port = url.removeprefix("mqtt://").split(":")
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"raw-{uuid.uuid4().hex[:6]}")
-    client.connect(host, int(port))
-    client.loop_start()
-    client.publish(topic, payload, qos=1).wait_for_publish(5)
-    client.disconnect()
-    client.loop_stop()
 
 
 def test_dial_turn_reaches_database_api_and_live_map(stack, tmp_path, browser):
@@ -109,13 +98,9 @@ def test_bad_messages_are_dead_lettered_and_ingest_goes_on(stack, tmp_path):
     wait_until(lambda: stack.do(lambda: app.config["version"]) == 1, message="config applied")
 
     ghost_state = protocol.encode_state(1, 1, "occupied", 0, [(3, 10)])
-    _publish_raw(stack.mqtt_url, protocol.topic(device_id, "state"), b"{not json")
-    _publish_raw(stack.mqtt_url, protocol.topic("ghost-device", "state"), ghost_state)
-    _publish_raw(
-        stack.mqtt_url,
-        protocol.topic(device_id, "state"),
-        json.dumps({"v": 2, "seq": 1}).encode(),
-    )
+    stack.publish(protocol.topic(device_id, "state"), b"{not json")
+    stack.publish(protocol.topic("ghost-device", "state"), ghost_state)
+    stack.publish(protocol.topic(device_id, "state"), json.dumps({"v": 2, "seq": 1}).encode())
 
     def letters():
         with Session(stack.system.engine) as session:

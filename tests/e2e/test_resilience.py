@@ -1,5 +1,7 @@
 """Nothing is lost: commits made offline or before a power cut reach the database once."""
 
+import contextlib
+import json
 import uuid
 
 import paho.mqtt.client as mqtt
@@ -7,6 +9,7 @@ import pytest
 from sqlmodel import Session, select
 
 from firmware.dialcore import display, protocol
+from server import mqtt_url
 from server.models import CurrentState, Device, Reading
 from tests.support.services import Mosquitto
 from tests.support.stack import Stack, settings_for
@@ -30,6 +33,24 @@ def stored(stack, device_id):
         rows = session.exec(select(Reading).where(Reading.device_id == device_id)).all()
         current = session.exec(select(CurrentState)).all()
     return [(r.boot, r.seq, r.occupied) for r in rows], [c.occupied for c in current]
+
+
+@contextlib.contextmanager
+def states_sent(stack, device_id):
+    """The seqs of the states the broker takes from the dial while in the block."""
+    seqs: list[int] = []
+    client_id = f"watch-{uuid.uuid4().hex[:6]}"
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
+    client.on_message = lambda _c, _u, message: seqs.append(json.loads(message.payload)["seq"])
+    host, port = mqtt_url.parse(stack.mqtt_url)
+    client.connect(host, port)
+    client.subscribe(protocol.topic(device_id, "state"), qos=1)
+    client.loop_start()
+    try:
+        yield seqs
+    finally:
+        client.disconnect()
+        client.loop_stop()
 
 
 def test_commits_survive_a_broker_outage_and_a_power_cut(stack, broker, tmp_path):
@@ -76,9 +97,13 @@ def test_the_server_down_for_a_while_gets_every_newest_commit_once(stack, tmp_pa
     wait_until(lambda: stack.do(lambda: app.config["version"]) == 1, message="configured")
 
     stack.system.ingestor.stop()
-    for steps in (3, 4, 5):
-        stack.do(app.turn, steps)
-        stack.do(app.press)
+    with states_sent(stack, device_id) as sent:
+        for seq, steps in enumerate((3, 4, 5), start=1):
+            stack.do(app.turn, steps)
+            stack.do(app.press)
+            # The dial sends only its newest commit: one made while the last is still on its
+            # way replaces it. Let each reach the broker, so that all three are sent.
+            wait_until(lambda seq=seq: seq in sent, message=f"commit {seq} sent")
     assert stack.do(lambda: display.state(app)) == display.SENDING  # connected, not confirmed
 
     ingestor = type(stack.system.ingestor)(
@@ -93,16 +118,6 @@ def test_the_server_down_for_a_while_gets_every_newest_commit_once(stack, tmp_pa
     stack.stop_dial(app)
 
 
-def publish(url: str, topic: str, payload: bytes, retain: bool = False) -> None:
-    host, port = url.removeprefix("mqtt://").split(":")
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"raw-{uuid.uuid4().hex[:6]}")
-    client.connect(host, int(port))
-    client.loop_start()
-    client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
-    client.disconnect()
-    client.loop_stop()
-
-
 def test_duplicate_acks_and_a_stale_config_change_nothing(stack, tmp_path):
     device_id = f"res-{uuid.uuid4().hex[:8]}"
     stack.add_site(device_id, capacity=30)
@@ -113,13 +128,11 @@ def test_duplicate_acks_and_a_stale_config_change_nothing(stack, tmp_path):
     wait_until(lambda: stack.do(lambda: display.state(app)) == display.SAVED)
 
     for _ in range(3):  # the broker may deliver an ack more than once
-        publish(
-            stack.mqtt_url, protocol.topic(device_id, "ack"), protocol.encode_ack(1, 1, "saved")
-        )
+        stack.publish(protocol.topic(device_id, "ack"), protocol.encode_ack(1, 1, "saved"))
     stale = protocol.encode_config(1, "Old name", "free", [("Old", 5)])
-    publish(stack.mqtt_url, protocol.topic(device_id, "config"), stale, retain=True)
+    stack.publish(protocol.topic(device_id, "config"), stale, retain=True)
     newer = protocol.encode_config(2, "Test House", "occupied", [("Beds", 10)])
-    publish(stack.mqtt_url, protocol.topic(device_id, "config"), newer, retain=True)
+    stack.publish(protocol.topic(device_id, "config"), newer, retain=True)
 
     wait_until(lambda: stack.do(lambda: app.config["version"]) == 2, message="newer config")
     assert stack.do(lambda: (app.config["shelter"], app.dial.capacities, app.dial.counts)) == (

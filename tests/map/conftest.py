@@ -37,6 +37,7 @@ class Demo:
     stack: Stack
     kinds: dict[str, list[int]]  # site ids by what they should show: current, stale, ...
     city_key: str  # an API key with the role city
+    outreach_key: str  # an API key with the role outreach
 
     @property
     def http(self) -> str:
@@ -52,8 +53,9 @@ def demo(mosquitto, tmp_path_factory) -> Iterator[Demo]:
         kinds = demo_city(stack.system.engine)
         with Session(stack.system.engine) as session:
             _key, city_key = issue_key(session, "map tests", Role.city)
+            _key, outreach_key = issue_key(session, "map tests outreach", Role.outreach)
             session.commit()
-        yield Demo(stack, kinds, city_key)
+        yield Demo(stack, kinds, city_key, outreach_key)
 
 
 @pytest.fixture

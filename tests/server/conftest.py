@@ -1,13 +1,21 @@
-"""A migrated SQLite database with one site, one program and one paired device."""
+"""A migrated database (SQLite; or each of SQLite and PostgreSQL) with one site, one program
+and one paired device; the API app and the `shelter-signal` command on it."""
 
+import os
 import shutil
+import subprocess
+import sys
+import uuid
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from server.api.main import create_app
 from server.db import make_engine, migrate
 from server.models import Device, DeviceChannel, Program, Sector, Site
+from server.settings import Settings
 
 
 @pytest.fixture(scope="session")
@@ -24,6 +32,55 @@ def engine(tmp_path, migrated):
     engine = make_engine(f"sqlite:///{tmp_path / 'test.db'}")
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def engine_each_database(request, tmp_path):
+    """A migrated database of its own: the test runs once on SQLite, once on PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'each.db'}"
+    else:
+        url = request.getfixturevalue("postgres").new_database(f"each_{uuid.uuid4().hex[:12]}")
+    migrate(url)
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def settings():
+    """The defaults, whatever SIGNAL_* or .env the machine has."""
+    return Settings(_env_file=None)
+
+
+@pytest.fixture
+def client(engine, settings):
+    with TestClient(create_app(settings, engine)) as client:
+        yield client
+
+
+@pytest.fixture
+def database_url(engine) -> str:
+    """The `engine` fixture's database, as SIGNAL_DATABASE_URL names it."""
+    return engine.url.render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def command(database_url):
+    """command(*args): `shelter-signal ARGS` run as an operator runs it, in a process of its
+    own, on the `engine` fixture's database."""
+    env = {**os.environ, "SIGNAL_DATABASE_URL": database_url}
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "server", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
+
+    return run
 
 
 @pytest.fixture

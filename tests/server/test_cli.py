@@ -7,23 +7,10 @@ import subprocess
 import sys
 
 import httpx
-from sqlmodel import Session
 
-from server.db import make_engine, migrate
 from server.models import Program, Sector, Site
 from tests.support.services import free_port
 from tests.support.waiting import wait_until
-
-
-def _command(*args, env=None, **kwargs):
-    return subprocess.run(
-        [sys.executable, "-m", "server", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        **kwargs,
-    )
 
 
 def test_run_starts_everything_with_a_demo_and_stops_on_ctrl_c(tmp_path):
@@ -66,28 +53,23 @@ def test_run_starts_everything_with_a_demo_and_stops_on_ctrl_c(tmp_path):
     assert "Traceback" not in out, out
 
 
-def test_device_add_pairs_programs_and_list_shows_it(tmp_path):
-    env = {**os.environ, "SIGNAL_DATABASE_URL": f"sqlite:///{tmp_path / 'fleet.db'}"}
-    migrate(env["SIGNAL_DATABASE_URL"])
-    with Session(make_engine(env["SIGNAL_DATABASE_URL"])) as session:
-        site = Site(name="Cedar House")
-        session.add(site)
-        session.flush()
-        session.add(Program(site_id=site.id, name="Beds", sector=Sector.women, capacity=12))
-        session.commit()
+def test_device_add_pairs_programs_and_list_shows_it(session, command):
+    site = Site(name="Cedar House")
+    session.add(site)
+    session.flush()
+    session.add(Program(site_id=site.id, name="Beds", sector=Sector.women, capacity=12))
+    session.commit()
 
-    added = _command("device", "add", "desk-01", "--site", "1", "--channel", "1:Women", env=env)
+    added = command("device", "add", "desk-01", "--site", "1", "--channel", "1:Women")
     assert added.returncode == 0, added.stderr
-    again = _command("device", "add", "desk-02", "--site", "1", "--channel", "1:Women", env=env)
+    again = command("device", "add", "desk-02", "--site", "1", "--channel", "1:Women")
     assert again.returncode == 1
     assert "program 1 is already paired with desk-01" in again.stderr
-    listed = _command("device", "list", env=env)
+    listed = command("device", "list")
     assert "desk-01" in listed.stdout and "unknown" in listed.stdout
 
 
-def test_export_writes_geojson_of_current_availability(tmp_path):
-    env = {**os.environ, "SIGNAL_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
-    migrate(env["SIGNAL_DATABASE_URL"])
-    done = _command("export", env=env)
+def test_export_writes_geojson_of_current_availability(command):
+    done = command("export")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"type": "FeatureCollection", "features": []}

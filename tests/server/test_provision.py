@@ -8,7 +8,6 @@ by the real mosquitto_passwd.
 import contextlib
 import io
 import json
-import os
 import queue
 import stat
 from dataclasses import dataclass
@@ -21,7 +20,6 @@ from firmware.dialcore import devconfig, protocol
 from server import provision
 from server.cli import main
 from server.credentials import verify
-from server.db import make_engine, migrate
 from server.models import Device, DeviceChannel, Program, Sector, Site
 from server.settings import get_settings
 from tests.hardware.mosquitto_setup import GuideBroker
@@ -232,21 +230,16 @@ def test_a_dial_reaches_only_its_own_topics_on_the_documented_broker(tmp_path):
 
 
 @pytest.fixture
-def fleet_db(tmp_path):
+def fleet_db(session, database_url):
     """A database with a site of two programs and a confidential site; returns its env."""
-    url = f"sqlite:///{tmp_path / 'fleet.db'}"
-    migrate(url)
-    engine = make_engine(url)
-    with Session(engine) as session:
-        site = Site(name="Cedar House")
-        session.add(site)
-        session.add(Site(name="Safe Harbour", confidential=True))
-        session.flush()
-        for name, capacity in (("Women", 12), ("Families", 6)):
-            session.add(Program(site_id=site.id, name=name, sector=Sector.women, capacity=capacity))
-        session.commit()
-    engine.dispose()
-    return {**os.environ, "SIGNAL_DATABASE_URL": url}
+    site = Site(name="Cedar House")
+    session.add(site)
+    session.add(Site(name="Safe Harbour", confidential=True))
+    session.flush()
+    for name, capacity in (("Women", 12), ("Families", 6)):
+        session.add(Program(site_id=site.id, name=name, sector=Sector.women, capacity=capacity))
+    session.commit()
+    return {"SIGNAL_DATABASE_URL": database_url}
 
 
 @dataclass
@@ -274,12 +267,10 @@ def _cli(*args, env, cwd):
     return Ran(code, out.getvalue(), message)
 
 
-def _device(env, device_id):
-    engine = make_engine(env["SIGNAL_DATABASE_URL"])
+def _device(engine, device_id):
     with Session(engine) as session:
         device = session.get(Device, device_id)
         session.expunge_all()
-    engine.dispose()
     return device
 
 
@@ -296,7 +287,7 @@ def test_device_add_lists_the_sites_then_the_programs_to_choose_from(fleet_db, t
     assert "device add: no site with id 9" in nowhere.stderr
 
 
-def test_device_add_issues_a_secret_and_writes_broker_files_and_config(fleet_db, tmp_path):
+def test_device_add_issues_a_secret_and_writes_broker_files_and_config(fleet_db, engine, tmp_path):
     added = _cli(
         "add", "desk-01", "--site", "1", "--channel", "1:Women", "--channel", "2:Families",
         "--wifi-ssid", "ShelterStaff", "--wifi-password", "staff-wifi-pass",
@@ -308,22 +299,20 @@ def test_device_add_issues_a_secret_and_writes_broker_files_and_config(fleet_db,
     config = provision.read_config(tmp_path / "devices" / "desk-01")
     secret = config["mqtt_password"]
     assert added.stdout.count(secret) == 1  # shown once
-    assert verify(secret, _device(fleet_db, "desk-01").secret_hash)
+    assert verify(secret, _device(engine, "desk-01").secret_hash)
     assert (config["mqtt_host"], config["mqtt_port"], config["wifi_ssid"]) == (
         "signal.example.org", 1884, "ShelterStaff",
     )  # fmt: skip
     assert (tmp_path / "broker/signal.passwd").read_text().startswith("desk-01:$")
     assert (tmp_path / "broker/signal.acl").read_text() == provision.mosquitto_acl()
-    engine = make_engine(fleet_db["SIGNAL_DATABASE_URL"])
     with Session(engine) as session:
         pairs = session.exec(select(DeviceChannel).order_by(DeviceChannel.channel)).all()
         assert [(p.program_id, p.label) for p in pairs] == [(1, "Women"), (2, "Families")]
-    engine.dispose()
     listed = _cli("list", env=fleet_db, cwd=tmp_path)
     assert "desk-01" in listed.stdout and "unknown" in listed.stdout
 
 
-def test_device_add_changes_nothing_when_a_setting_is_wrong(fleet_db, tmp_path):
+def test_device_add_changes_nothing_when_a_setting_is_wrong(fleet_db, engine, tmp_path):
     bad = _cli(
         "add", "desk-01", "--site", "1", "--channel", "1:Women", "--wifi-ssid", "ShelterStaff",
         "--wifi-password", "short", "--mqtt-host", "signal.example.org",
@@ -331,7 +320,7 @@ def test_device_add_changes_nothing_when_a_setting_is_wrong(fleet_db, tmp_path):
     )  # fmt: skip
     assert bad.returncode == 1
     assert "device add: wifi_password: must be 8-63 characters" in bad.stderr
-    assert _device(fleet_db, "desk-01") is None
+    assert _device(engine, "desk-01") is None
     assert not (tmp_path / "signal.passwd").exists()
     assert not (tmp_path / "devices").exists()
     half = _cli(
@@ -344,7 +333,7 @@ def test_device_add_changes_nothing_when_a_setting_is_wrong(fleet_db, tmp_path):
         env=fleet_db, cwd=tmp_path,
     )  # fmt: skip
     assert "add --wifi-ssid and --mqtt-host" in stray.stderr
-    assert _device(fleet_db, "desk-01") is None
+    assert _device(engine, "desk-01") is None
 
 
 def test_device_flash_dry_run_shows_the_commands_without_a_board(fleet_db, tmp_path):

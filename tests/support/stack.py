@@ -9,10 +9,12 @@ import threading
 import uuid
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
 from sqlmodel import Session
 
 from firmware.dialcore.app import App
 from firmware.dialcore.store import Store
+from server import mqtt_url
 from server.models import Device, DeviceChannel, Program, Sector, Site
 from server.runner import System
 from server.settings import Settings
@@ -30,6 +32,22 @@ def settings_for(database_url: str, mqtt_url: str | None) -> Settings:
         ingest_client_id=f"ingest-{uuid.uuid4().hex[:8]}",
         live_poll_seconds=0.1,
     )
+
+
+def add_paired_site(
+    session: Session, device_id: str, capacity: int = 20, name: str = "Test House"
+) -> int:
+    """Add a site with one men's program, counted on channel 0 of a new device `device_id`;
+    return the site's id. The caller commits (the benchmarks add many in one transaction)."""
+    site = Site(name=name, address="1 Test St", lat=43.70, lon=-79.40, phone="416-555-0100")
+    session.add(site)
+    session.flush()
+    program = Program(site_id=site.id, name="Beds", sector=Sector.men, capacity=capacity)
+    session.add(program)
+    session.add(Device(id=device_id, site_id=site.id))
+    session.flush()
+    session.add(DeviceChannel(device_id=device_id, channel=0, program_id=program.id, label="Beds"))
+    return site.id
 
 
 class Stack:
@@ -72,19 +90,21 @@ class Stack:
     def add_site(self, device_id: str, capacity: int = 20, name: str = "Test House") -> int:
         """One site, one program, one paired device (the ingestor sends its config)."""
         with Session(self.system.engine) as session:
-            site = Site(name=name, address="1 Test St", lat=43.70, lon=-79.40, phone="416-555-0100")
-            session.add(site)
-            session.flush()
-            program = Program(site_id=site.id, name="Beds", sector=Sector.men, capacity=capacity)
-            session.add(program)
-            session.add(Device(id=device_id, site_id=site.id))
-            session.flush()
-            session.add(
-                DeviceChannel(device_id=device_id, channel=0, program_id=program.id, label="Beds")
-            )
+            site_id = add_paired_site(session, device_id, capacity, name)
             session.commit()
-            site_id = site.id
         return site_id
+
+    def publish(self, topic: str, payload: bytes, retain: bool = False) -> None:
+        """Publish one QoS 1 message to the system's broker from a client of its own: what a
+        misbehaving device or a stranger might send."""
+        host, port = mqtt_url.parse(self.mqtt_url)
+        client_id = f"raw-{uuid.uuid4().hex[:6]}"
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
+        client.connect(host, port)
+        client.loop_start()
+        client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
+        client.disconnect()
+        client.loop_stop()
 
     def start_dial(self, device_id: str, state_dir: Path, settle_ms: int = 300) -> App:
         async def start():

@@ -7,7 +7,7 @@ then publishes its new config.
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, status
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from server.api.deps import AdminDep, CityDep, SessionDep
 from server.api.live import site_edited
@@ -32,17 +32,24 @@ FORBIDDEN = {403: {"model": Error, "description": "The key's role is too low"}}
 NOT_FOUND = {404: {"model": Error, "description": "No such device"}}
 
 
-def _public(session: Session, device: Device) -> DevicePublic:
-    channels = session.exec(
+def _public(session: Session, devices: list[Device]) -> list[DevicePublic]:
+    """The devices as the API shows them, with their channels (one query for them all)."""
+    channels: dict[str, list[ChannelPublic]] = {device.id: [] for device in devices}
+    for channel in session.exec(
         select(DeviceChannel)
-        .where(DeviceChannel.device_id == device.id)
+        .where(col(DeviceChannel.device_id).in_(channels))
         .order_by(DeviceChannel.channel)
-    )
-    return DevicePublic(
-        **device.model_dump(exclude={"secret_hash"}),
-        channels=[ChannelPublic.model_validate(c, from_attributes=True) for c in channels],
-        has_credentials=device.secret_hash is not None,
-    )
+    ):
+        public = ChannelPublic.model_validate(channel, from_attributes=True)
+        channels[channel.device_id].append(public)
+    return [
+        DevicePublic(
+            **device.model_dump(exclude={"secret_hash"}),
+            channels=channels[device.id],
+            has_credentials=device.secret_hash is not None,
+        )
+        for device in devices
+    ]
 
 
 def _device(session: Session, device_id: str) -> Device:
@@ -60,12 +67,12 @@ def _site_exists(session: Session, site_id: int) -> None:
 @router.get("", response_model=DeviceList, responses=FORBIDDEN)
 def list_devices(session: SessionDep, _role: CityDep) -> DeviceList:
     devices = session.exec(select(Device).order_by(Device.id)).all()
-    return DeviceList(items=[_public(session, d) for d in devices])
+    return DeviceList(items=_public(session, devices))
 
 
 @router.get("/{device_id}", response_model=DevicePublic, responses={**FORBIDDEN, **NOT_FOUND})
 def get_device(device_id: DeviceId, session: SessionDep, _role: CityDep) -> DevicePublic:
-    return _public(session, _device(session, device_id))
+    return _public(session, [_device(session, device_id)])[0]
 
 
 @router.post(
@@ -85,7 +92,7 @@ def create_device(body: DeviceCreate, session: SessionDep, _role: AdminDep) -> D
         raise HTTPException(422, f"channels: {e}") from None
     site_edited(session, body.site_id)  # its programs' freshness now follows this dial
     session.commit()
-    return _public(session, device)
+    return _public(session, [device])[0]
 
 
 @router.patch("/{device_id}", response_model=DevicePublic, responses={**FORBIDDEN, **NOT_FOUND})
@@ -117,7 +124,7 @@ def update_device(
     if changes:
         config_changed(session, [device])
     session.commit()
-    return _public(session, device)
+    return _public(session, [device])[0]
 
 
 @router.post(

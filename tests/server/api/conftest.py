@@ -7,9 +7,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from server.api.main import create_app
+from server.ingest.handler import make_current
 from server.models import (
-    CurrentState,
     Gender,
     Program,
     Reading,
@@ -32,12 +31,6 @@ def settings():
         admin_api_key=ADMIN_KEY,
         public_rate_burst=BIG_BURST,
     )
-
-
-@pytest.fixture
-def client(engine, settings):
-    with TestClient(create_app(settings, engine)) as client:
-        yield client
 
 
 class Headers(dict):
@@ -92,17 +85,7 @@ def count(session):
         )
         session.add(reading)
         session.flush()
-        session.merge(
-            CurrentState(
-                program_id=program_id,
-                reading_id=reading.id,
-                boot=1,
-                seq=reading.seq,
-                occupied=reading.occupied,
-                capacity=reading.capacity,
-                updated_at=reading.received_at,
-            )
-        )
+        make_current(session, reading)  # the newest (boot, seq) so far: always current
         session.commit()
         return reading
 

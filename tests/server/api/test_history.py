@@ -55,19 +55,21 @@ def morning(session) -> int:
     return program.id
 
 
-def hourly(client, staff, program_id):
-    response = client.get(
-        "/api/v1/history",
-        params={
-            "program_id": program_id,
-            "start": "2025-03-08T10:00:00",  # no offset: Toronto time
-            "end": "2025-03-08T13:00:00-05:00",
-            "interval": "hour",
-        },
-        headers=staff,
-    )
+def history(client, staff, **params) -> dict:
+    response = client.get("/api/v1/history", params=params, headers=staff)
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def hourly(client, staff, program_id):
+    return history(
+        client,
+        staff,
+        program_id=program_id,
+        start="2025-03-08T10:00:00",  # no offset: Toronto time
+        end="2025-03-08T13:00:00-05:00",
+        interval="hour",
+    )
 
 
 def check_hourly(body):
@@ -108,16 +110,14 @@ def test_hourly_history_has_min_max_last_and_the_capacity_of_the_time(client, se
 
 def test_raw_history_is_every_reading(client, session, staff):
     program_id = morning(session)
-    body = client.get(
-        "/api/v1/history",
-        params={
-            "program_id": program_id,
-            "start": "2025-03-08T00:00",
-            "interval": "raw",
-            "end": "2025-03-09T00:00",
-        },
-        headers=staff,
-    ).json()
+    body = history(
+        client,
+        staff,
+        program_id=program_id,
+        start="2025-03-08T00:00",
+        interval="raw",
+        end="2025-03-09T00:00",
+    )
     points = body["series"][0]["points"]
     assert [(p["start"], p["occupied_last"]) for p in points] == [
         ("2025-03-08T10:05:00-05:00", 5),
@@ -132,16 +132,9 @@ def test_a_day_is_a_local_day_even_when_the_clocks_change(client, session, staff
     add(session, program_id, "2025-03-09T01:30:00-05:00", 4)  # before the change (EST)
     add(session, program_id, "2025-03-09T23:30:00-04:00", 6)  # after it (EDT): same day
     add(session, program_id, "2025-03-10T00:30:00-04:00", 8)
-    body = client.get(
-        "/api/v1/history",
-        params={
-            "program_id": program_id,
-            "start": "2025-03-09",
-            "end": "2025-03-11",
-            "interval": "day",
-        },
-        headers=staff,
-    ).json()
+    body = history(
+        client, staff, program_id=program_id, start="2025-03-09", end="2025-03-11", interval="day"
+    )
     points = body["series"][0]["points"]
     assert [(p["start"], p["readings"], p["occupied_min"], p["occupied_last"]) for p in points] == [
         ("2025-03-09T00:00:00-05:00", 2, 4, 6),
@@ -154,11 +147,7 @@ def test_a_sites_history_has_a_series_per_program(client, session, staff):
     site_id = session.get(Program, program_id).site_id
     session.add(Program(site_id=site_id, name="Women", sector=Sector.women, capacity=5))
     session.commit()
-    body = client.get(
-        "/api/v1/history",
-        params={"site_id": site_id, "start": "2025-03-08T10:00", "end": "2025-03-08T13:00"},
-        headers=staff,
-    ).json()
+    body = history(client, staff, site_id=site_id, start="2025-03-08T10:00", end="2025-03-08T13:00")
     assert [(s["program"]["name"], len(s["points"])) for s in body["series"]] == [
         ("Men", 2),
         ("Women", 0),

@@ -3,7 +3,7 @@
 from sqlmodel import select
 
 from server.api.live import Broadcaster
-from server.models import Program
+from server.models import Device, Program, utcnow
 
 
 def test_an_admin_edit_is_sent_to_the_live_map(client, headers, site, session, engine, settings):
@@ -33,3 +33,22 @@ def test_edits_of_a_confidential_site_never_reach_the_public_stream(
         f"/api/v1/shelters/{site.id}", json={"phone": "416-555-0101"}, headers=headers["admin"]
     )
     assert [s.name for s in feed.changed_sites()] == ["Maple House"]
+
+
+def test_a_new_count_and_a_dial_going_offline_each_send_the_site_once(
+    site, session, engine, settings, count
+):
+    feed = Broadcaster(engine, settings)
+    feed.changed_sites()
+    program = session.exec(select(Program).where(Program.site_id == site.id)).one()
+    count(program.id, 7)
+    [sent] = feed.changed_sites()
+    assert (sent.id, sent.occupied) == (site.id, 7)
+    assert feed.changed_sites() == []
+    device = session.get(Device, "dial-01")
+    device.status, device.status_at = "offline", utcnow()
+    session.add(device)
+    session.commit()
+    [sent] = feed.changed_sites()
+    assert (sent.id, sent.freshness) == (site.id, "unknown")
+    assert feed.changed_sites() == []

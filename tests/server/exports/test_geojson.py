@@ -2,14 +2,9 @@
 
 import math
 
-import pytest
-from fastapi.testclient import TestClient
-
 from firmware.dialcore import protocol
-from server.api.main import create_app
 from server.ingest.handler import handle
 from server.models import Program, Sector, Site
-from server.settings import Settings
 
 
 def rfc7946_problems(document) -> list[str]:
@@ -61,12 +56,6 @@ def test_the_checker_finds_the_usual_mistakes():
         ],
     }
     assert len(rfc7946_problems(swapped)) == 4
-
-
-@pytest.fixture
-def client(engine):
-    with TestClient(create_app(Settings(_env_file=None), engine)) as client:
-        yield client
 
 
 def test_the_export_is_rfc_7946_geojson_of_located_public_sites(client, session, site):

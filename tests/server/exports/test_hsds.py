@@ -5,16 +5,13 @@ import uuid
 from datetime import datetime
 
 import pytest
-from fastapi.testclient import TestClient
 from jsonschema import Draft202012Validator, FormatChecker
 from sqlmodel import select
 
 from firmware.dialcore import protocol
-from server.api.main import create_app
 from server.exports import hsds
 from server.ingest.handler import handle
 from server.models import CapacityType, Program, Sector, Site
-from server.settings import Settings
 
 HSDS = "schemas/hsds-3.1-dev"
 
@@ -59,11 +56,6 @@ def assert_valid(document, validators):
     for item in document["contents"]:
         errors += [f"{item['name']}: {e.json_path}: {e.message}" for e in service.iter_errors(item)]
     assert errors == []
-
-
-@pytest.fixture
-def settings():
-    return Settings(_env_file=None)
 
 
 @pytest.fixture
@@ -172,9 +164,8 @@ def test_ids_are_uuids_derived_from_ours_and_stable_between_exports(session, cit
     assert men["id"] == str(uuid.uuid5(hsds.NAMESPACE, f"program:{program.id}"))
 
 
-def test_the_api_serves_the_same_document(engine, session, city, settings, validators):
-    with TestClient(create_app(settings, engine)) as client:
-        response = client.get("/api/v1/exports/hsds.json")
+def test_the_api_serves_the_same_document(client, session, city, settings, validators):
+    response = client.get("/api/v1/exports/hsds.json")
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
     assert response.json() == hsds.export(session, settings)

@@ -5,23 +5,14 @@ import csv
 from datetime import date, timedelta
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from server.api.main import create_app
 from server.auth import issue_key
 from server.exports.toronto_csv import latest_date, snapshot_time
 from server.imports.toronto import COLUMNS
 from server.models import Program, Reading, Role, utcnow
-from server.settings import Settings
 
 CSV = "/api/v1/exports/toronto-occupancy.csv"
-
-
-@pytest.fixture
-def client(engine):
-    with TestClient(create_app(Settings(_env_file=None), engine)) as client:
-        yield client
 
 
 def key(session, role: Role) -> dict[str, str]:

@@ -6,13 +6,11 @@ forward (its 4 AM count is at 08:00 UTC, not 09:00), and the last night.
 """
 
 import csv
-import uuid
 from datetime import UTC, date, datetime
 
 import pytest
 from sqlmodel import Session, func, select
 
-from server.db import make_engine, migrate
 from server.exports.toronto_csv import occupancy_csv, snapshot_time
 from server.imports.replay import replay_csv
 from server.imports.toronto import COLUMNS, import_csv
@@ -37,17 +35,10 @@ COUNTS = [
 ]
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def database(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'round-trip.db'}"
-    else:
-        url = request.getfixturevalue("postgres").new_database(f"trip_{uuid.uuid4().hex[:12]}")
-    migrate(url)
-    engine = make_engine(url)
-    with Session(engine) as session:
+@pytest.fixture
+def database(engine_each_database):
+    with Session(engine_each_database) as session:
         yield session
-    engine.dispose()
 
 
 @pytest.fixture(scope="module")

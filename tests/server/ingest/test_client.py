@@ -5,15 +5,16 @@ import threading
 import uuid
 
 import paho.mqtt.client as mqtt
-import pytest
 from sqlalchemy import text
 from sqlmodel import Session, func, select
 
 from firmware.dialcore import protocol
+from server import mqtt_url
 from server.db import make_engine, migrate
 from server.ingest import client as ingest_client
 from server.ingest.client import Ingestor
-from server.models import DeadLetter, Device, DeviceChannel, Program, Reading, Sector, Site
+from server.models import DeadLetter, Reading
+from tests.support.stack import add_paired_site
 from tests.support.waiting import wait_until
 
 
@@ -21,13 +22,13 @@ class Device_:
     """A raw MQTT client speaking for one device: publishes states, collects acks."""
 
     def __init__(self, url: str, device_id: str):
-        host, port = url.removeprefix("mqtt://").split(":")
+        host, port = mqtt_url.parse(url)
         self.device_id = device_id
         self.acks: list[dict] = []
         self._lock = threading.Lock()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=device_id)
         self.client.on_message = self._on_message
-        self.client.connect(host, int(port))
+        self.client.connect(host, port)
         self.client.subscribe(protocol.topic(device_id, "ack"), qos=1)
         self.client.loop_start()
 
@@ -50,29 +51,13 @@ class Device_:
 
 def seed(engine, device_id: str) -> None:
     with Session(engine) as session:
-        site = Site(name="Birch Place")
-        session.add(site)
-        session.flush()
-        program = Program(site_id=site.id, name="Beds", sector=Sector.mixed, capacity=20)
-        session.add(program)
-        session.add(Device(id=device_id, site_id=site.id))
-        session.flush()
-        session.add(DeviceChannel(device_id=device_id, channel=0, program_id=program.id, label="B"))
+        add_paired_site(session, device_id)
         session.commit()
 
 
 def readings(engine) -> int:
     with Session(engine) as session:
         return session.exec(select(func.count()).select_from(Reading)).one()
-
-
-@pytest.fixture
-def sqlite_engine(tmp_path):
-    url = f"sqlite:///{tmp_path / 'ingest.db'}"
-    migrate(url)
-    engine = make_engine(url)
-    yield engine
-    engine.dispose()
 
 
 def started(engine, url, **options) -> Ingestor:
@@ -82,35 +67,33 @@ def started(engine, url, **options) -> Ingestor:
     return ingestor
 
 
-def test_a_burst_is_stored_once_and_every_message_acknowledged(mosquitto, sqlite_engine):
+def test_a_burst_is_stored_once_and_every_message_acknowledged(mosquitto, engine):
     device_id = f"burst-{uuid.uuid4().hex[:6]}"
-    seed(sqlite_engine, device_id)
-    ingestor = started(sqlite_engine, mosquitto.url, batch_size=50)
+    seed(engine, device_id)
+    ingestor = started(engine, mosquitto.url, batch_size=50)
     dial = Device_(mosquitto.url, device_id)
     try:
         for seq in range(1, 301):
             dial.send(seq, count=seq % 21)
         wait_until(lambda: len(dial.saved()) == 300, timeout=30, message="300 acks")
-        assert readings(sqlite_engine) == 300
+        assert readings(engine) == 300
     finally:
         dial.close()
         ingestor.stop()
 
 
-def test_a_shared_subscription_splits_the_work_and_stores_each_message_once(
-    mosquitto, sqlite_engine
-):
+def test_a_shared_subscription_splits_the_work_and_stores_each_message_once(mosquitto, engine):
     device_id = f"share-{uuid.uuid4().hex[:6]}"
-    seed(sqlite_engine, device_id)
+    seed(engine, device_id)
     group = f"g{uuid.uuid4().hex[:6]}"
-    first = started(sqlite_engine, mosquitto.url, shared_group=group, batch_size=5)
-    second = started(sqlite_engine, mosquitto.url, shared_group=group, batch_size=5)
+    first = started(engine, mosquitto.url, shared_group=group, batch_size=5)
+    second = started(engine, mosquitto.url, shared_group=group, batch_size=5)
     dial = Device_(mosquitto.url, device_id)
     try:
         for seq in range(1, 201):
             dial.send(seq)
         wait_until(lambda: len(dial.saved()) == 200, timeout=30, message="200 acks")
-        assert readings(sqlite_engine) == 200
+        assert readings(engine) == 200
         assert first.stored > 0 and second.stored > 0
     finally:
         dial.close()
@@ -119,8 +102,9 @@ def test_a_shared_subscription_splits_the_work_and_stores_each_message_once(
 
 
 def test_nothing_is_acknowledged_while_the_database_fails(mosquitto, postgres):
-    engine = make_engine(postgres.new_database(f"outage_{uuid.uuid4().hex[:6]}"))
-    migrate(str(engine.url.render_as_string(hide_password=False)))
+    url = postgres.new_database(f"outage_{uuid.uuid4().hex[:6]}")
+    migrate(url)
+    engine = make_engine(url)
     device_id = f"outage-{uuid.uuid4().hex[:6]}"
     seed(engine, device_id)
     ingestor = started(engine, mosquitto.url)
@@ -142,10 +126,10 @@ def test_nothing_is_acknowledged_while_the_database_fails(mosquitto, postgres):
 
 
 def test_a_message_that_breaks_our_code_is_dead_lettered_and_the_rest_stored(
-    mosquitto, sqlite_engine, monkeypatch
+    mosquitto, engine, monkeypatch
 ):
     device_id = f"bug-{uuid.uuid4().hex[:6]}"
-    seed(sqlite_engine, device_id)
+    seed(engine, device_id)
     real_handle = ingest_client.handle
 
     def handle_with_a_bug(session, topic, payload, limit):
@@ -154,7 +138,7 @@ def test_a_message_that_breaks_our_code_is_dead_lettered_and_the_rest_stored(
         return real_handle(session, topic, payload, limit)
 
     monkeypatch.setattr(ingest_client, "handle", handle_with_a_bug)
-    ingestor = started(sqlite_engine, mosquitto.url, batch_size=10)
+    ingestor = started(engine, mosquitto.url, batch_size=10)
     dial = Device_(mosquitto.url, device_id)
     try:
         for seq in (1, 2, 3):
@@ -162,13 +146,13 @@ def test_a_message_that_breaks_our_code_is_dead_lettered_and_the_rest_stored(
         wait_until(lambda: dial.saved() == {1, 3}, message="the good ones saved")
 
         def reasons():  # of this dial: the session's broker still holds other tests' retained
-            with Session(sqlite_engine) as session:  # messages, dead-lettered as unknown here
+            with Session(engine) as session:  # messages, dead-lettered as unknown here
                 query = select(DeadLetter.reason).where(DeadLetter.topic.contains(device_id))
                 return session.exec(query).all()
 
         # a set: should the broker deliver it twice, it is recorded twice, which is right
         wait_until(lambda: set(reasons()) == {"internal error: RuntimeError"}, message="recorded")
-        assert readings(sqlite_engine) == 2
+        assert readings(engine) == 2
     finally:
         dial.close()
         ingestor.stop()

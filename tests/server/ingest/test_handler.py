@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 
 from firmware.dialcore import protocol
 from server.ingest.handler import handle
-from server.models import CurrentState, DeadLetter, Device, Reading
+from server.models import CurrentState, DeadLetter, Device, Program, Reading
 
 STATE = protocol.topic("dial-01", "state")
 LIMIT = 4096
@@ -37,6 +37,16 @@ def test_a_state_is_stored_with_capacity_and_acknowledged(session, site):
     assert outcome.replies[0][0] == protocol.topic("dial-01", "ack")
     assert acks(outcome) == [{"v": 1, "boot": 1, "seq": 1, "result": "saved", "reason": None}]
     assert outcome.changed
+
+
+def test_a_reading_keeps_the_beds_out_of_service_when_it_arrived(session, site):
+    program = session.exec(select(Program)).one()
+    program.out_of_service = 3
+    session.add(program)
+    session.commit()
+    ingest(session, STATE, state(1, count=7))
+    [reading] = session.exec(select(Reading)).all()
+    assert (reading.program_id, reading.occupied, reading.out_of_service) == (program.id, 7, 3)
 
 
 def test_free_mode_counts_are_stored_as_occupied(session, site):

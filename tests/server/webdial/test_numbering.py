@@ -1,29 +1,14 @@
 """Web commit numbers: unique under concurrent saves, and never reused after a restart."""
 
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 from sqlmodel import Session
 
-from server.db import make_engine, migrate
 from server.models import Device, Program, Reading, Sector, Site
 from server.webdial.numbering import Numbering
 
 SAVES = 8  # phones saving at once
 EACH = 10  # saves per phone
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def engine(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'numbers.db'}"
-    else:
-        url = request.getfixturevalue("postgres").new_database(f"num_{uuid.uuid4().hex[:8]}")
-    migrate(url)
-    engine = make_engine(url)
-    yield engine
-    engine.dispose()
 
 
 def _dial(engine) -> tuple[str, int]:
@@ -37,7 +22,8 @@ def _dial(engine) -> tuple[str, int]:
         return "web-elm", program.id
 
 
-def test_concurrent_saves_get_distinct_numbers_and_a_restart_a_new_boot(engine):
+def test_concurrent_saves_get_distinct_numbers_and_a_restart_a_new_boot(engine_each_database):
+    engine = engine_each_database
     device_id, program_id = _dial(engine)
     numbering = Numbering()
 
