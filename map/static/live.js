@@ -9,8 +9,9 @@
  * Outreach workers may sign in with a key (apikey.js): the list and totals are then fetched
  * with it, so confidential sites come too, without where they are (no marker, only an entry
  * saying to call intake). The event stream stays the public view (EventSource cannot send a
- * key), so a signed-in page fetches each site an event names again with its key, and catches
- * up on confidential sites, which the stream never names, through the summary (CATCH_UP_MS).
+ * key), so a signed-in page fetches each site an event names again with its key; a change at
+ * a confidential site, which the stream never names, comes as a "hidden" event without data,
+ * on which a signed-in page fetches the list again.
  *
  * Stable test hooks: #ss-connection data-state="live"|"offline"; the markers' hooks are
  * described in markers.js, the list's entries are li.ss-entry[data-site-id][data-status].
@@ -37,10 +38,6 @@
   const STORE_KEY = "shelter-signal.map"; // the view and filters; never the location
   const FIRST_LOAD_RETRY_MS = 5000; // the very first list failed: try again this soon
   const KEY_STORE = "shelter-signal.outreach-key"; // the city page keeps its own key
-  // Signed in, the page asks the summary (about 400 bytes gzipped; keys are not rate limited)
-  // this often whether the city has a newer count than any it holds: one at a confidential
-  // site, which the public event stream never sends. Then it fetches the list again.
-  const CATCH_UP_MS = 15000;
 
   function byId(id) {
     return document.getElementById(id);
@@ -298,21 +295,6 @@
       }
     }
 
-    function newestCount() {
-      let newest = -Infinity;
-      for (const site of sites.values()) {
-        const at = Date.parse(site.updated_at);
-        if (at > newest) newest = at; // a site without a count (NaN) is never newer
-      }
-      return newest;
-    }
-
-    /* Signed in: a count the page has not seen (at a confidential site) brings the list again. */
-    async function catchUp() {
-      const summary = await loadTotals();
-      if (summary && Date.parse(summary.updated_at) > newestCount()) loadAll();
-    }
-
     /* One site as `key` may see it, or null (not had: the next refresh brings it). */
     async function siteForKey(id, key) {
       try {
@@ -362,6 +344,10 @@
         applySite(site);
         queueDraw();
         totalsSoon();
+      });
+      // A site the public may not see changed: only a signed-in page has anything to fetch.
+      source.addEventListener("hidden", () => {
+        if (keys.get()) loadAll();
       });
       source.addEventListener("error", () => {
         setConnection("offline");
@@ -473,9 +459,6 @@
     setInterval(() => {
       if (document.visibilityState === "visible") loadAll();
     }, REFRESH_MS);
-    setInterval(() => {
-      if (keys.get() && document.visibilityState === "visible") catchUp();
-    }, CATCH_UP_MS);
     setInterval(() => SS.text.refreshAges(), AGES_MS);
     // Phones suspend background tabs; catch up as soon as the page is looked at again.
     document.addEventListener("visibilitychange", () => {

@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 QUEUE_SIZE = 256  # site updates a slow client may lag behind before it is dropped
 
 
+HIDDEN = "hidden"  # the event for a change the public view leaves out
+
+
 class Broadcaster:
     def __init__(self, engine: Engine, settings: Settings):
         self.engine = engine
@@ -59,7 +62,7 @@ class Broadcaster:
             except Exception:  # a database hiccup must not end the feed
                 log.exception("live feed poll failed")
                 continue
-            for site in changed:
+            for site in changed:  # a SitePublic, or HIDDEN
                 for queue in list(self.clients):
                     try:
                         queue.put_nowait(site)
@@ -73,8 +76,9 @@ class Broadcaster:
             queue.get_nowait()
         queue.put_nowait(None)
 
-    def changed_sites(self) -> list[SitePublic]:
-        """The sites (as the public sees them) that changed since the last call."""
+    def changed_sites(self) -> list[SitePublic | str]:
+        """The sites (as the public sees them) that changed since the last call, plus HIDDEN
+        once when any changed site is one the public may not see (confidential)."""
         with Session(self.engine) as session:
             site_ids = set()
             readings = (
@@ -102,7 +106,12 @@ class Broadcaster:
             for site_id, edited_at in session.exec(edits):
                 site_ids.add(site_id)
                 self._last_edit = max(self._last_edit or edited_at, edited_at)
-            return sites(session, self.settings, site_ids) if site_ids else []
+            if not site_ids:
+                return []
+            public: list[SitePublic | str] = list(sites(session, self.settings, site_ids))
+            # Key holders (outreach) fetch what they may see; the public learns nothing more
+            # than /summary, which counts confidential beds, already tells it.
+            return [*public, HIDDEN] if len(public) < len(site_ids) else public
 
 
 def site_edited(session: Session, site_id: int | None) -> None:

@@ -101,9 +101,9 @@ class Ingestor:
 
     def stop(self) -> None:
         """Disconnect, then finish what is queued (unacknowledged messages return later)."""
+        self._stopping.set()  # first: a config publish in progress stops waiting at once
         self.client.disconnect()
         self.client.loop_stop()
-        self._stopping.set()
         self._worker.join(timeout=10)
 
     def publish_configs(self, every: bool = False) -> None:
@@ -122,7 +122,10 @@ class Ingestor:
                 version = device.config_version
                 topic, payload = config_message(session, device)
                 info = self.client.publish(topic, payload, qos=1, retain=True)
-                info.wait_for_publish(CONFIG_PUBLISH_TIMEOUT_S)
+                deadline = time.monotonic() + CONFIG_PUBLISH_TIMEOUT_S
+                while not info.is_published() and time.monotonic() < deadline:
+                    if self._stopping.wait(0.05):  # shutting down: don't hold Ctrl-C up
+                        return
                 if not info.is_published():
                     return  # the broker went away: the next connection sends them all again
                 device.published_config_version = version

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from server.api.deps import KEY_OPTIONAL
+from server.api.live import HIDDEN
 
 router = APIRouter(tags=["events"])
 KEEPALIVE_S = 15  # a comment line this often keeps proxies and phones from closing the stream
@@ -15,7 +16,12 @@ RETRY_MS = 3000  # how long a browser waits before reconnecting after a drop
 @router.get(
     "/events",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "`site` events"}},
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "`site` events; `hidden`: a confidential site changed",
+        }
+    },
     openapi_extra=KEY_OPTIONAL,
 )
 async def events(request: Request) -> StreamingResponse:
@@ -33,6 +39,9 @@ async def events(request: Request) -> StreamingResponse:
                     continue
                 if site is None:  # dropped for lagging: the browser reconnects and catches up
                     return
+                if site == HIDDEN:
+                    yield "event: hidden\ndata: {}\n\n"
+                    continue
                 yield f"event: site\ndata: {site.model_dump_json()}\n\n"
         finally:
             broadcaster.unsubscribe(queue)
