@@ -27,7 +27,9 @@ from server.devices import register
 from server.exports import hsds
 from server.exports.geojson import feature_collection
 from server.exports.toronto_csv import check_counted, latest_date, occupancy_csv
-from server.imports.toronto import import_csv
+from server.imports import mapping as mapping_file
+from server.imports.mapping import TORONTO
+from server.imports.toronto import COLUMNS, import_csv
 from server.models import Device, utcnow
 from server.queries import sites
 from server.runner import STATE_DIR, run, until_stopped
@@ -88,12 +90,14 @@ def _export(args: argparse.Namespace, settings: Settings) -> None:
 def _import(args: argparse.Namespace, settings: Settings) -> None:
     with _database(settings) as session:
         try:
+            mapping = mapping_file.load(args.mapping, COLUMNS) if args.mapping else TORONTO
             report = import_csv(
                 session,
                 args.csv,
                 args.locations,
                 args.centroids,
                 progress=lambda rows: print(f"{rows} rows read...", file=sys.stderr, flush=True),
+                mapping=mapping,
             )
         except (OSError, ValueError) as e:
             sys.exit(f"import: {e}")
@@ -271,6 +275,9 @@ def parser() -> argparse.ArgumentParser:
 
     imports = commands.add_parser("import", help="sites and programs from Toronto's CSV")
     imports.add_argument("csv", type=Path, help="daily shelter occupancy CSV (32 columns)")
+    imports.add_argument(
+        "--mapping", type=Path, help="JSON column mapping, for a CSV in another city's format"
+    )
     imports.add_argument("--locations", type=Path, help="GeoJSON of points by LOCATION_ID")
     imports.add_argument("--centroids", type=Path, help="CSV of postal-area centre points")
     imports.set_defaults(func=_import)

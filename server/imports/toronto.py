@@ -18,6 +18,7 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
+from server.imports.mapping import TORONTO, Mapping
 from server.models import CapacityType, Program, Sector, Site
 
 # The city's 32 columns, in order (the 2021+ format of the open data set).
@@ -43,7 +44,7 @@ CAPACITY = {  # CAPACITY_TYPE -> (our type, the column holding actual capacity)
     "Room Based Capacity": (CapacityType.rooms, "CAPACITY_ACTUAL_ROOM"),
 }
 COUNT_COLUMNS = ("CAPACITY_ACTUAL_BED", "OCCUPIED_BEDS", "CAPACITY_ACTUAL_ROOM", "OCCUPIED_ROOMS")
-CITY_SOURCE = "toronto"  # our source ids for the city's places are toronto:<city id>
+CITY_SOURCE = TORONTO.source  # our source ids for the city's places are toronto:<city id>
 
 
 @dataclass
@@ -124,16 +125,17 @@ def load_centroids(path: Path | None) -> dict[str, tuple[float, float]]:
         }
 
 
-def rows(path: Path) -> Iterator[tuple[int, dict]]:
-    """(line number, row) of a file in the city's format; ValueError naming missing columns."""
+def rows(path: Path, mapping: Mapping = TORONTO) -> Iterator[tuple[int, dict]]:
+    """(line number, row in the city's format) of a file in the city's format, or in another
+    one through `mapping`; ValueError naming the missing columns."""
     with path.open(newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
-        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+        missing = [c for c in mapping.needs(COLUMNS) if c not in (reader.fieldnames or [])]
         if missing:
-            raise ValueError(
-                f"{path} is not the city's 32-column format: missing {', '.join(missing)}"
-            )
-        yield from enumerate(reader, start=2)  # line 1 is the header
+            kind = "the city's 32-column format" if mapping is TORONTO else "as the mapping says"
+            raise ValueError(f"{path} is not {kind}: missing {', '.join(missing)}")
+        for line, row in enumerate(reader, start=2):  # line 1 is the header
+            yield line, mapping.translate(row)
 
 
 def import_csv(
@@ -142,10 +144,11 @@ def import_csv(
     locations: Path | None = None,
     centroids: Path | None = None,
     progress: Callable[[int], None] | None = None,
+    mapping: Mapping = TORONTO,
 ) -> Report:
     report = Report()
     newest: dict[int, tuple[str, dict, dict]] = {}  # PROGRAM_ID -> (date, row, checked)
-    for line, row in rows(path):
+    for line, row in rows(path, mapping):
         report.rows += 1
         if progress and report.rows % 1000 == 0:
             progress(report.rows)
@@ -159,23 +162,25 @@ def import_csv(
         elif not (row.get("LOCATION_POSTAL_CODE") or "").strip():
             report.warnings.append((line, "LOCATION_POSTAL_CODE is blank"))
         city = (row.get("LOCATION_CITY") or "").strip()
-        if city and city != "Toronto":
-            report.warnings.append((line, f"LOCATION_CITY is {city}, outside Toronto"))
+        if city and mapping.city and city != mapping.city:
+            report.warnings.append((line, f"LOCATION_CITY is {city}, outside {mapping.city}"))
         date = row.get("OCCUPANCY_DATE", "")
         if checked["program"] not in newest or date >= newest[checked["program"]][0]:
             newest[checked["program"]] = (date, row, checked)
     places, areas = load_locations(locations), load_centroids(centroids)
     sites: dict[int, Site] = {}
     for _date, row, checked in sorted(newest.values(), key=lambda item: item[2]["program"]):
-        site = sites.get(checked["location"]) or _site(session, row, checked, places, areas, report)
+        site = sites.get(checked["location"]) or _site(
+            session, row, checked, places, areas, report, mapping.source
+        )
         sites[checked["location"]] = site
-        _program(session, site, row, checked, report)
+        _program(session, site, row, checked, report, mapping.source)
     session.commit()
     return report
 
 
-def _site(session, row, checked, places, areas, report) -> Site:
-    source_id = f"{CITY_SOURCE}:{checked['location']}"
+def _site(session, row, checked, places, areas, report, source) -> Site:
+    source_id = f"{source}:{checked['location']}"
     site = session.exec(select(Site).where(Site.source_id == source_id)).first()
     name = (row.get("LOCATION_NAME") or row["SHELTER_GROUP"]).strip()
     if site is None:
@@ -197,8 +202,8 @@ def _site(session, row, checked, places, areas, report) -> Site:
     return site
 
 
-def _program(session, site, row, checked, report) -> None:
-    source_id = f"{CITY_SOURCE}:{checked['program']}"
+def _program(session, site, row, checked, report, source) -> None:
+    source_id = f"{source}:{checked['program']}"
     program = session.exec(select(Program).where(Program.source_id == source_id)).first()
     if program is None:
         program = Program(
