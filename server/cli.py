@@ -171,9 +171,10 @@ def _device_add(args: argparse.Namespace, settings: Settings) -> None:
                 if args.mqtt_ca:
                     provision.add_ca(folder, args.mqtt_ca)
                 config_path = provision.write_config(folder, config)
-            if args.mosquitto_passwd:
-                provision.set_mosquitto_password(args.mosquitto_passwd, args.device_id, secret)
-                written.append(args.mosquitto_passwd)
+            passwd = args.mosquitto_passwd or settings.mosquitto_passwd_file
+            if passwd:
+                provision.set_mosquitto_password(passwd, args.device_id, secret)
+                written.append(passwd)
             if args.mosquitto_acl:
                 provision.write_mosquitto_acl(args.mosquitto_acl)
                 written.append(args.mosquitto_acl)
@@ -315,7 +316,10 @@ def parser() -> argparse.ArgumentParser:
     )
     broker = add.add_argument_group("Mosquitto (hardware/README.md, 'The broker')")
     broker.add_argument(
-        "--mosquitto-passwd", type=Path, help="password file to add the dial to (created if new)"
+        "--mosquitto-passwd",
+        type=Path,
+        help="password file to add the dial to (created if new); "
+        "default: SIGNAL_MOSQUITTO_PASSWD_FILE",
     )
     broker.add_argument(
         "--mosquitto-acl", type=Path, help="ACL file to write: each dial its own topics only"

@@ -4,6 +4,7 @@ docs/operations.md lists every setting; tests/test_docs.py fails when the two dr
 """
 
 from functools import lru_cache
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
@@ -56,6 +57,10 @@ class Settings(BaseSettings):
     admin_api_key: SecretStr | None = Field(
         None,
         description="Bootstrap admin key (Bearer or X-API-Key); unset: no admin until set.",
+    )
+    mosquitto_passwd_file: Path | None = Field(
+        None,
+        description="Mosquitto password file that device credentials are written to, if any.",
     )
     public_rate_per_minute: float = Field(
         120, gt=0, description="Requests per minute a client without a key may make, per IP."

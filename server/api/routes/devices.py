@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, status
 from sqlmodel import Session, col, select
 
-from server.api.deps import AdminDep, CityDep, SessionDep
+from server.api.deps import AdminDep, CityDep, SessionDep, SettingsDep
 from server.api.live import site_edited
 from server.api.schemas import (
     DEVICE_ID,
@@ -25,6 +25,7 @@ from server.credentials import hash_secret, new_secret
 from server.devices import register
 from server.models import Device, DeviceChannel, Site
 from server.pairing import config_changed, pair
+from server.provision import ProvisionError, set_mosquitto_password
 
 router = APIRouter(prefix="/devices", tags=["devices"])
 DeviceId = Annotated[str, Path(pattern=DEVICE_ID)]
@@ -133,11 +134,21 @@ def update_device(
     responses={**FORBIDDEN, **NOT_FOUND},
 )
 def issue_credentials(
-    device_id: DeviceId, session: SessionDep, _role: AdminDep
+    device_id: DeviceId, session: SessionDep, settings: SettingsDep, _role: AdminDep
 ) -> DeviceCredentials:
-    """A new secret for the device (the old one stops working): shown only in this answer."""
+    """A new secret for the device (the old one stops working): shown only in this answer.
+
+    With SIGNAL_MOSQUITTO_PASSWD_FILE set, the broker's entry changes with it (Mosquitto
+    rereads the file on reload); if that fails, nothing changes and the answer says why."""
     device = _device(session, device_id)
     secret = new_secret()
+    if settings.mosquitto_passwd_file is not None:
+        try:
+            set_mosquitto_password(settings.mosquitto_passwd_file, device.id, secret)
+        except (ProvisionError, OSError) as e:
+            raise HTTPException(
+                503, f"broker credentials not updated, nothing changed: {e}"
+            ) from None
     device.secret_hash = hash_secret(secret)
     session.add(device)
     session.commit()
