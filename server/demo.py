@@ -5,6 +5,7 @@ import random
 
 from sqlmodel import Session, select
 
+from server.credentials import hash_secret
 from server.models import CapacityType, Device, DeviceChannel, Gender, Program, Sector, Site
 
 NAMES = [
@@ -60,16 +61,24 @@ INTAKE_INSTRUCTIONS = [
 ]
 
 
+# The demo's web dial and its secret: printed by `run`, fine for invented shelters only.
+WEB_DIAL = "web-demo"
+WEB_DIAL_SECRET = "demo-secret"
+
+
 def seed(session: Session, sites: int, rng: random.Random) -> list[str]:
-    """Create the demo sites, programs and paired devices once; return the device ids."""
+    """Create the demo sites, programs and paired devices once, plus one site counted with
+    the web dial (WEB_DIAL); return the ids of the hardware dials to simulate."""
     if session.exec(select(Site)).first() is None:
         for number in range(1, sites + 1):
-            _site(session, number, rng)
+            _site(session, number, rng, Device(id=f"demo-{number:02d}"))
+        web = Device(id=WEB_DIAL, secret_hash=hash_secret(WEB_DIAL_SECRET))
+        _site(session, sites + 1, rng, web)
         session.commit()
     return list(session.exec(select(Device.id).where(Device.id.startswith("demo-"))))
 
 
-def _site(session: Session, number: int, rng: random.Random) -> None:
+def _site(session: Session, number: int, rng: random.Random, device: Device) -> None:
     name = f"{NAMES[(number - 1) % len(NAMES)]} {rng.choice(KINDS)}"
     programs = rng.sample(SECTORS, rng.choice((1, 1, 2)))
     sectors = {sector for sector, _label in programs}
@@ -94,7 +103,7 @@ def _site(session: Session, number: int, rng: random.Random) -> None:
     )
     session.add(site)
     session.flush()
-    device = Device(id=f"demo-{number:02d}", site_id=site.id)
+    device.site_id = site.id
     session.add(device)
     for channel, (sector, label) in enumerate(programs):
         kind = CapacityType.rooms if sector == Sector.families else CapacityType.beds

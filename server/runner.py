@@ -14,7 +14,7 @@ from sqlmodel import Session
 from server.api.main import create_app
 from server.broker import EmbeddedBroker
 from server.db import make_engine, migrate
-from server.demo import seed
+from server.demo import WEB_DIAL, WEB_DIAL_SECRET, seed
 from server.ingest.client import Ingestor
 from server.settings import Settings
 from server.simulator.fleet import Fleet
@@ -148,6 +148,8 @@ async def run(settings: Settings, parts, state_dir: Path = STATE_DIR) -> None:
     if system.web:
         print(f"\nShelter Signal is running. Map: {system.map_url}")
         print(f"API docs: {system.map_url}docs")
+    if system.fleet:
+        print(f"Web dial: {system.map_url}dial/{WEB_DIAL}   (demo secret: {WEB_DIAL_SECRET})")
     print("Ctrl-C stops.\n", flush=True)
     await until_stopped()
     await system.stop()

@@ -122,6 +122,8 @@ class Ingestor:
                 version = device.config_version
                 topic, payload = config_message(session, device)
                 info = self.client.publish(topic, payload, qos=1, retain=True)
+                if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                    return  # not connected: the next connection sends them all again
                 deadline = time.monotonic() + CONFIG_PUBLISH_TIMEOUT_S
                 while not info.is_published() and time.monotonic() < deadline:
                     if self._stopping.wait(0.05):  # shutting down: don't hold Ctrl-C up
@@ -170,8 +172,8 @@ class Ingestor:
         every, self._configs_due = self._configs_due == "every", None
         try:
             self.publish_configs(every)
-        except DBAPIError:
-            log.exception("could not read device configs; trying again shortly")
+        except Exception:  # never let the worker die of it: ingest matters more
+            log.exception("could not publish device configs; trying again shortly")
 
     def _store(self, batch: list[mqtt.MQTTMessage]) -> None:
         """Commit the batch, then answer and acknowledge each message, in arrival order."""

@@ -35,17 +35,26 @@ def test_run_starts_everything_with_a_demo_and_stops_on_ctrl_c(tmp_path):
         lines = []
         for line in process.stdout:
             lines.append(line)
-            if "Map: " in line:
+            if "Web dial: " in line:
                 break
-        assert f"Map: http://127.0.0.1:{http_port}/" in "".join(lines)
+        base = f"http://127.0.0.1:{http_port}"
+        assert f"Map: {base}/" in "".join(lines)
+        assert f"Web dial: {base}/dial/web-demo   (demo secret: demo-secret)" in lines[-1]
+
+        # the demo's one site without a hardware dial gets its count from the web dial
+        staff = {"Authorization": "Bearer demo-secret"}
+        channels = httpx.get(f"{base}/api/v1/dial/web-demo", headers=staff).json()["channels"]
+        commit = {"counts": [1] * len(channels)}
+        saved = httpx.post(f"{base}/api/v1/dial/web-demo/commits", json=commit, headers=staff)
+        assert saved.json()["result"] == "saved", saved.text
 
         def demo_counts():
-            items = httpx.get(f"http://127.0.0.1:{http_port}/api/v1/shelters").json()["items"]
+            items = httpx.get(f"{base}/api/v1/shelters").json()["items"]
             return items if items and all(s["occupied"] is not None for s in items) else None
 
         sites = wait_until(demo_counts, timeout=20, message="every demo site has a count")
         assert all(s["freshness"] == "fresh" for s in sites)
-        assert httpx.get(f"http://127.0.0.1:{http_port}/").text.startswith("<!DOCTYPE html>")
+        assert httpx.get(f"{base}/").text.startswith("<!DOCTYPE html>")
     finally:
         process.send_signal(signal.SIGINT)
         out, _ = process.communicate(timeout=30)
