@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -75,6 +75,15 @@ class Settings(BaseSettings):
     demo_interval_seconds: float = Field(
         4.0, gt=0, description="Mean time between simulated dial turns in the demo."
     )
+
+    @model_validator(mode="after")
+    def _aging_before_stale(self) -> "Settings":
+        if self.stale_minutes < self.fresh_minutes:
+            raise ValueError(
+                f"SIGNAL_STALE_MINUTES ({self.stale_minutes}) must not be below "
+                f"SIGNAL_FRESH_MINUTES ({self.fresh_minutes})"
+            )
+        return self
 
     @field_validator("timezone")
     @classmethod
