@@ -16,9 +16,12 @@ does not share its GIL; on 2 cores that is one core each.
 
 Two client shapes, each for `--seconds`: one keep-alive httpx client in a loop (latency
 percentiles), and `--threads` clients in parallel threads (throughput). Ratios real/bare.
+httpx asks for gzip as browsers do, so the real app compresses its list (GZipMiddleware);
+the bytes printed are the size before compression.
 
---gc-freeze calls gc.freeze() in both servers once the app is built: full garbage
-collections then skip the start-up heap (see docs/benchmarks.md for why that matters).
+Both servers call gc.freeze() once the app is built, as `shelter-signal run` does after
+start-up (server/runner.py): full garbage collections then skip the start-up heap.
+--no-gc-freeze leaves it out, to show what that saves (docs/benchmarks.md).
 """
 
 import gc
@@ -88,8 +91,9 @@ def serve(kind: str, port: int, database_url: str | None, freeze: bool) -> None:
             )
             app = create_app(settings, make_engine(database_url))
         if freeze:
-            # Move everything alive after start-up out of the collector's sight, so full
-            # collections stop walking the ~150k objects that imports and the app create.
+            # As server/runner.py does: move everything alive after start-up out of the
+            # collector's sight, so full collections stop walking the ~150k objects that
+            # imports and the app create.
             gc.collect()
             gc.freeze()
         config = uvicorn.Config(app, host=LOOPBACK, port=port, log_level="warning")
@@ -235,7 +239,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4, help="bare/real alternations")
     parser.add_argument("--threads", type=int, default=4, help="parallel clients")
     parser.add_argument(
-        "--gc-freeze", action="store_true", help="gc.freeze() in both servers after start-up"
+        "--no-gc-freeze",
+        dest="gc_freeze",
+        action="store_false",
+        help="leave out the gc.freeze() that `shelter-signal run` does after start-up",
     )
     args = parser.parse_args()
     if args.quick:
@@ -249,7 +256,7 @@ def main() -> None:
             f"{args.sites} sites ({devices} devices, each with a current reading); "
             f"{args.seconds:g} s per client shape and app in {args.rounds} interleaved rounds; "
             f"{args.threads} threads in parallel; "
-            f"gc.freeze() {'on' if args.gc_freeze else 'off (as shipped)'}\n"
+            f"gc.freeze() {'on (as shipped)' if args.gc_freeze else 'off'}\n"
         )
         bare = Server("bare", STATIC, None, args.gc_freeze)
         real = Server("real", SHELTERS, database_url, args.gc_freeze)

@@ -25,10 +25,11 @@ Phases:
 Phases 2 and 3 then run one dial with one state in flight: the unloaded publish -> ack
 latency, whose echo figure is the baseline for latency.
 
-By default Mosquitto's sockets and the bench's clients are left as paho-mqtt 2.x and Mosquitto
-leave them: Nagle's algorithm on. The Ingestor always sets TCP_NODELAY on its own socket
-(server/ingest/client.py). --tcp-nodelay sets it on every other MQTT socket too (Mosquitto's
-set_tcp_nodelay, the bench's clients) to show what Nagle/delayed-ACK stalls cost.
+The Ingestor sets TCP_NODELAY on its own socket (server/ingest/client.py), and so does the
+echo responder, so that it stays the Ingestor's round trip without a database. By default
+Mosquitto and the other clients keep Nagle's algorithm on, as Mosquitto and paho-mqtt 2.x
+ship. --tcp-nodelay adds Mosquitto's set_tcp_nodelay (which docs/operations.md recommends)
+and TCP_NODELAY on the bench's other clients, to show what the remaining stalls cost.
 """
 
 import functools
@@ -264,9 +265,9 @@ def raw_phase(count: int, nodelay: bool) -> dict:
     return {"messages": count, "seconds": finished_at - result["start"]}
 
 
-def start_echo(url: str, nodelay: bool) -> mqtt.Client:
+def start_echo(url: str) -> mqtt.Client:
     """A server that acks every state at once: the ingestor's MQTT path without a database."""
-    client = new_client("bench-echo", nodelay)
+    client = new_client("bench-echo", nodelay=True)  # like the Ingestor's own socket
 
     def on_message(client, _userdata, message) -> None:
         device_id, suffix = protocol.parse_topic(message.topic)
@@ -323,7 +324,7 @@ def round_trip_phases(args, database_url: str | None) -> tuple[dict, dict]:
     with start_broker(args.tcp_nodelay) as broker:
         if database_url is None:
             device_ids = [f"bench-{n:03d}" for n in range(args.dials)]
-            echo = start_echo(broker.url, args.tcp_nodelay)
+            echo = start_echo(broker.url)
             wait = None
         else:
             ingestor, engine, device_ids = start_ingestor(database_url, broker.url, args.dials)
@@ -370,7 +371,9 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=1, help="unacked states per dial (W)")
     parser.add_argument("--latency-samples", type=int, default=200, help="unloaded round trips")
     parser.add_argument(
-        "--tcp-nodelay", action="store_true", help="TCP_NODELAY on every MQTT socket"
+        "--tcp-nodelay",
+        action="store_true",
+        help="TCP_NODELAY in Mosquitto and the bench's clients too (the ingestor always sets it)",
     )
     parser.add_argument(
         "--postgres", action="store_true", help="ingest into a throwaway PostgreSQL, not SQLite"
@@ -383,7 +386,7 @@ def main() -> None:
     print(
         f"{args.dials} dials, window {args.window}, {args.messages} states; "
         f"raw {args.raw_messages} messages; {args.latency_samples} unloaded round trips; "
-        f"TCP_NODELAY {'on' if args.tcp_nodelay else 'off (as shipped)'}\n"
+        f"TCP_NODELAY {'everywhere' if args.tcp_nodelay else 'on the ingestor and echo only'}\n"
     )
     raw = raw_phase(args.raw_messages, args.tcp_nodelay)
     echo, echo_unloaded = round_trip_phases(args, None)

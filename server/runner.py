@@ -138,7 +138,7 @@ async def run(settings: Settings, parts, state_dir: Path = STATE_DIR) -> None:
     system = System(settings, parts, state_dir)
     await system.start()
     # What is alive now lives until the end: keep it out of every garbage collection, which
-    # otherwise walks it all every few dozen requests (docs/benchmarks.md: +55% requests/s).
+    # otherwise walks it all, ~60 ms every ~60 requests (docs/benchmarks.md).
     gc.collect()
     gc.freeze()
     if system.broker:

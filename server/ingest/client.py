@@ -118,21 +118,23 @@ class Ingestor:
                         col(Device.published_config_version) != col(Device.config_version),
                     )
                 )
+            sent = []  # all published first, then waited for: one round trip, not one each
             for device in session.exec(query).all():
-                version = device.config_version
                 topic, payload = config_message(session, device)
                 info = self.client.publish(topic, payload, qos=1, retain=True)
                 if info.rc != mqtt.MQTT_ERR_SUCCESS:
-                    return  # not connected: the next connection sends them all again
-                deadline = time.monotonic() + CONFIG_PUBLISH_TIMEOUT_S
+                    break  # not connected: the next connection sends them all again
+                sent.append((device, device.config_version, info))
+            deadline = time.monotonic() + CONFIG_PUBLISH_TIMEOUT_S
+            for device, version, info in sent:
                 while not info.is_published() and time.monotonic() < deadline:
-                    if self._stopping.wait(0.05):  # shutting down: don't hold Ctrl-C up
+                    if self._stopping.wait(0.005):  # shutting down: don't hold Ctrl-C up
                         return
                 if not info.is_published():
-                    return  # the broker went away: the next connection sends them all again
+                    break  # the broker went away: the next connection sends them all again
                 device.published_config_version = version
                 session.add(device)
-                session.commit()
+            session.commit()
 
     def _on_connect(self, client, _userdata, flags, reason_code, _properties):
         if reason_code.is_failure:
