@@ -98,6 +98,7 @@ def map_html(
     ]
     m.default_css = [
         ("leaflet_css", f"{static}/vendor/leaflet/leaflet.css"),
+        ("shelter_signal_colours", f"{static}/colours.css"),
         ("shelter_signal_css", f"{static}/map.css"),
     ]
     if tiles_url:

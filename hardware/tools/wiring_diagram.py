@@ -222,32 +222,17 @@ def _board(used):
             text_anchor="middle",
             fill="#555",
         ),
-        svg.text(
-            BOARD_X + BOARD_W / 2,
-            BOARD_Y + 120,
-            "ESP32-",
-            font_size=12,
-            text_anchor="middle",
-            fill="#333",
-            font_family=FONT,
-        ),
-        svg.text(
-            BOARD_X + BOARD_W / 2,
-            BOARD_Y + 136,
-            "DevKitC",
-            font_size=12,
-            text_anchor="middle",
-            fill="#333",
-            font_family=FONT,
-        ),
-        svg.text(
-            BOARD_X + BOARD_W / 2,
-            BOARD_Y + 152,
-            "V4",
-            font_size=12,
-            text_anchor="middle",
-            fill="#333",
-            font_family=FONT,
+        *(  # the board's name, one word a line, 16 px apart
+            svg.text(
+                BOARD_X + BOARD_W / 2,
+                BOARD_Y + 120 + 16 * line,
+                word,
+                font_size=12,
+                text_anchor="middle",
+                fill="#333",
+                font_family=FONT,
+            )
+            for line, word in enumerate(("ESP32-", "DevKitC", "V4"))
         ),
         svg.tag(
             "rect",
