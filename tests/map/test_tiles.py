@@ -17,7 +17,10 @@ def test_unreachable_tiles_leave_markers_and_list_working(small_system, open_pag
     notice = page.locator("#ss-tiles-notice")
     notice.wait_for()
     assert "could not load" in notice.inner_text()
+    # the tile failure can be noticed before the list has arrived: wait for it, then look
+    page.locator(".ss-marker, .ss-group").first.wait_for()
     assert page.locator(".ss-marker, .ss-group").count() > 0
+    page.locator("#ss-list .ss-entry").first.wait_for()
     assert page.locator("#ss-list .ss-entry").count() > 0
     page.locator("#ss-list .ss-show").first.click()  # markers and popups still work
     page.locator(".leaflet-popup-content").wait_for()
