@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint clean
+.PHONY: run test bench soak lint clean
 
 run: $(VENV)/.run
 	$(BIN)/shelter-signal run
@@ -14,6 +14,14 @@ test: $(VENV)/.test node_modules/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+
+# Not needed by newcomers: the benchmarks (docs/benchmarks.md) and the long fault run
+# (docs/reliability.md). Both start their own Mosquitto and PostgreSQL, like the tests.
+bench: $(VENV)/.test
+	$(BIN)/python -m bench
+
+soak: $(VENV)/.test
+	$(BIN)/python -m bench.soak
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check --fix .

@@ -8,9 +8,10 @@ import signal
 from pathlib import Path
 
 import uvicorn
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
 
+from server import mqtt_url
 from server.api.main import create_app
 from server.broker import EmbeddedBroker
 from server.db import make_engine, migrate
@@ -72,6 +73,7 @@ class System:
                 settings.max_payload_bytes,
                 batch_size=settings.ingest_batch_size,
                 shared_group=settings.ingest_shared_group,
+                ca_file=settings.mqtt_ca_file,
             )
             self.ingestor.start()
         if "web" in self.parts:
@@ -142,9 +144,10 @@ async def run(settings: Settings, parts, state_dir: Path = STATE_DIR) -> None:
     gc.collect()
     gc.freeze()
     if system.broker:
-        print(f"MQTT broker: {system.mqtt_url}")
+        print(f"MQTT broker: {mqtt_url.redact(system.mqtt_url)}")
     if system.ingestor:
-        print(f"Ingesting from {system.mqtt_url} into {settings.database_url}")
+        database = make_url(settings.database_url).render_as_string(hide_password=True)
+        print(f"Ingesting from {mqtt_url.redact(system.mqtt_url)} into {database}")
     if system.web:
         print(f"\nShelter Signal is running. Map: {system.map_url}")
         print(f"API docs: {system.map_url}docs")

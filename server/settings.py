@@ -19,7 +19,11 @@ class Settings(BaseSettings):
     )
     mqtt_url: str | None = Field(
         None,
-        description="Broker to use, mqtt://host:port. Unset: `run` starts the embedded broker.",
+        description="Broker to use: mqtt://[user:password@]host:port, or mqtts:// for TLS. "
+        "Unset: `run` starts the embedded broker.",
+    )
+    mqtt_ca_file: Path | None = Field(
+        None, description="CA certificate that an mqtts:// broker's certificate must chain to."
     )
     broker_host: str = Field("127.0.0.1", description="Where the embedded broker listens.")
     broker_port: int = Field(1883, description="Port of the embedded broker.")

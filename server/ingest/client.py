@@ -20,6 +20,7 @@ import queue
 import socket
 import threading
 import time
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -53,6 +54,7 @@ class Ingestor:
         max_payload: int,
         batch_size: int = 200,
         shared_group: str | None = None,
+        ca_file: Path | None = None,
     ):
         self.engine = engine
         self.max_payload = max_payload
@@ -81,6 +83,7 @@ class Ingestor:
                 protocol=mqtt.MQTTv311,
                 manual_ack=True,
             )
+        mqtt_url.secure(self.client, url, ca_file)
         self.client.on_socket_open = _no_delay
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect

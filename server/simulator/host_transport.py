@@ -7,6 +7,7 @@ the ESP32 with mqtt_as.
 
 import asyncio
 import contextlib
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
@@ -17,7 +18,12 @@ KEEPALIVE_S = 30  # as on the device: the broker sends the last will within 45 s
 
 class HostTransport:
     def __init__(
-        self, url: str, client_id: str, username: str | None = None, password: str | None = None
+        self,
+        url: str,
+        client_id: str,
+        username: str | None = None,
+        password: str | None = None,
+        ca_file: Path | None = None,
     ):
         self.host, self.port = mqtt_url.parse(url)
         self.connected = False
@@ -25,6 +31,7 @@ class HostTransport:
         # A clean session, as the device uses: what was lost while offline is replayed.
         self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
         self._client.reconnect_delay_set(min_delay=1, max_delay=30)
+        mqtt_url.secure(self._client, url, ca_file)  # TLS (and an account) as the URL says
         if username:  # the dial's own broker account (server/provision.py), as the firmware logs in
             self._client.username_pw_set(username, password)
         self._loop: asyncio.AbstractEventLoop | None = None

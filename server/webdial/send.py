@@ -12,6 +12,7 @@ import logging
 import secrets
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
@@ -30,8 +31,18 @@ class Answer:
     reason: str | None = None
 
 
-def send(url: str, device_id: str, secret: str, boot: int, seq: int, payload: bytes) -> Answer:
-    """Publish `payload` as the state of `device_id` and return the ack for (boot, seq)."""
+def send(
+    url: str,
+    device_id: str,
+    secret: str,
+    boot: int,
+    seq: int,
+    payload: bytes,
+    ca_file: Path | None = None,
+) -> Answer:
+    """Publish `payload` as the state of `device_id` and return the ack for (boot, seq).
+
+    TLS as the server's broker URL says; the account is the dial's own, not the URL's."""
     host, port = mqtt_url.parse(url)
     connected, subscribed, answered = threading.Event(), threading.Event(), threading.Event()
     replies: dict[str, object] = {}
@@ -58,6 +69,7 @@ def send(url: str, device_id: str, secret: str, boot: int, seq: int, payload: by
     client = mqtt.Client(
         mqtt.CallbackAPIVersion.VERSION2, client_id=f"{device_id}-{secrets.token_hex(4)}"
     )
+    mqtt_url.secure(client, url, ca_file)
     client.username_pw_set(device_id, secret)
     client.connect_timeout = CONNECT_TIMEOUT_S
     client.on_connect, client.on_subscribe = on_connect, on_subscribe
@@ -65,7 +77,9 @@ def send(url: str, device_id: str, secret: str, boot: int, seq: int, payload: by
     try:
         client.connect(host, port, keepalive=KEEPALIVE_S)
     except OSError as e:
-        log.warning("web dial %s cannot reach the broker at %s: %s", device_id, url, e)
+        log.warning(
+            "web dial %s cannot reach the broker at %s: %s", device_id, mqtt_url.redact(url), e
+        )
         return Answer("pending", "the server cannot reach its message broker")
     client.loop_start()
     try:

@@ -13,6 +13,7 @@ import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
@@ -196,13 +197,13 @@ def new_commit(
     body: NewCommit, dial: DialDep, session: SessionDep, request: Request, response: Response
 ) -> Commit:
     """Save new counts for every channel: numbered, sent and stored like a dial's commit."""
-    url = _broker(request)
+    broker = _broker(request)
     capacities = _capacities(session, dial.device, body.counts)
     numbering: Numbering = request.app.state.web_dial_numbering
     boot, seq = numbering.next(session, dial.device.id)
     ts = int(time.time())
     payload = _state(dial.device, boot, seq, ts, body.counts, capacities)
-    return _send(session, url, dial, boot, seq, ts, body.counts, payload, response)
+    return _send(session, broker, dial, boot, seq, ts, body.counts, payload, response)
 
 
 @router.put(
@@ -227,10 +228,10 @@ def repeat_commit(
     numbering: Numbering = request.app.state.web_dial_numbering
     if not numbering.issued(dial.device, boot, seq):
         raise HTTPException(404, f"no commit ({boot}, {seq}) was handed out to {dial.device.id}")
-    url = _broker(request)
+    broker = _broker(request)
     capacities = _capacities(session, dial.device, body.counts)
     payload = _state(dial.device, boot, seq, body.ts, body.counts, capacities)
-    return _send(session, url, dial, boot, seq, body.ts, body.counts, payload, response)
+    return _send(session, broker, dial, boot, seq, body.ts, body.counts, payload, response)
 
 
 @pages.get("/dial/{device_id}", response_class=FileResponse, responses={404: {"model": Error}})
@@ -240,11 +241,13 @@ def page(device_id: str) -> FileResponse:
     return FileResponse(STATIC_DIR / "dial.html")
 
 
-def _broker(request: Request) -> str:
-    url = getattr(request.app.state, "mqtt_url", None) or request.app.state.settings.mqtt_url
+def _broker(request: Request) -> tuple[str, Path | None]:
+    """The broker's URL and the CA its certificate must chain to (for mqtts://)."""
+    settings = request.app.state.settings
+    url = getattr(request.app.state, "mqtt_url", None) or settings.mqtt_url
     if url is None:
         raise HTTPException(503, "the web dial needs the MQTT broker: set SIGNAL_MQTT_URL")
-    return url
+    return url, settings.mqtt_ca_file
 
 
 def _capacities(session: Session, device: Device, counts: list[int]) -> list[int]:
@@ -270,10 +273,11 @@ def _state(device: Device, boot, seq, ts, counts, capacities) -> bytes:
     )
 
 
-def _send(session: Session, url, dial: Dial, boot, seq, ts, counts, payload, response) -> Commit:
+def _send(session: Session, broker, dial: Dial, boot, seq, ts, counts, payload, response) -> Commit:
     device_id = dial.device.id
     session.close()  # all is read: hold no database connection while broker and ingestor work
-    answer = send(url, device_id, dial.secret, boot, seq, payload)
+    url, ca_file = broker
+    answer = send(url, device_id, dial.secret, boot, seq, payload, ca_file)
     if answer.result == "pending":
         response.status_code = 202
     return Commit(
