@@ -18,6 +18,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from alembic.migration import MigrationContext
 from sqlmodel import Session, select
 
 from server import provision
@@ -41,6 +42,17 @@ def _database(settings: Settings) -> Session:
     """A session on the database of the settings, migrated to the newest schema first."""
     migrate(settings.database_url)
     return Session(make_engine(settings.database_url))
+
+
+def _migrate(_args: argparse.Namespace, settings: Settings) -> None:
+    """Bring the database to the newest schema and exit: deploy/systemd runs this once
+    before the API and ingestors start, so several processes never migrate at once."""
+    migrate(settings.database_url)
+    engine = make_engine(settings.database_url)
+    with engine.connect() as connection:
+        revision = MigrationContext.configure(connection).get_current_revision()
+    engine.dispose()
+    print(f"database schema at revision {revision}")
 
 
 def _parts(*parts):
@@ -162,7 +174,6 @@ def _device_add(args: argparse.Namespace, settings: Settings) -> None:
         channels = _device_channels(args.channel)
         secret = new_secret()
         folder = provision.device_dir(args.devices_dir, args.device_id)
-        written = []
         try:
             config = _device_config(args, secret)
             device = register(session, args.device_id, args.site, channels, args.mode)
@@ -174,10 +185,6 @@ def _device_add(args: argparse.Namespace, settings: Settings) -> None:
             passwd = args.mosquitto_passwd or settings.mosquitto_passwd_file
             if passwd:
                 provision.set_mosquitto_password(passwd, args.device_id, secret)
-                written.append(passwd)
-            if args.mosquitto_acl:
-                provision.write_mosquitto_acl(args.mosquitto_acl)
-                written.append(args.mosquitto_acl)
         except (ValueError, provision.ProvisionError) as e:
             sys.exit(f"device add: {e}")
         session.commit()
@@ -188,10 +195,8 @@ def _device_add(args: argparse.Namespace, settings: Settings) -> None:
         print("no device_config.json written: --wifi-ssid and --mqtt-host write one")
     else:
         print(f"wrote {config_path}: it holds passwords, keep it off shared drives and git")
-    if written:
-        print(
-            f"updated {', '.join(map(str, written))}: reload Mosquitto (systemctl reload mosquitto)"
-        )
+    if passwd:
+        print(f"updated {passwd}: reload Mosquitto (systemctl reload mosquitto)")
     print("the ingestor publishes the dial's config when it (re)starts")
     if config is not None:
         print(f"next: plug in the board and run `shelter-signal device flash {args.device_id}`")
@@ -250,6 +255,9 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("broker", help="the embedded MQTT broker").set_defaults(
         func=_parts("broker")
     )
+    commands.add_parser(
+        "migrate", help="bring the database to the newest schema, then exit"
+    ).set_defaults(func=_migrate)
 
     sim = commands.add_parser("simulate", help="simulated dials for registered devices")
     sim.add_argument("device_ids", nargs="+", metavar="DEVICE_ID")
@@ -320,9 +328,6 @@ def parser() -> argparse.ArgumentParser:
         type=Path,
         help="password file to add the dial to (created if new); "
         "default: SIGNAL_MOSQUITTO_PASSWD_FILE",
-    )
-    broker.add_argument(
-        "--mosquitto-acl", type=Path, help="ACL file to write: each dial its own topics only"
     )
     add.set_defaults(func=_device_add)
     device_commands.add_parser("list", help="the fleet").set_defaults(func=_device_list)

@@ -31,10 +31,6 @@ CODE = ("main.py", "board", "dialcore")
 # MicroPython libraries the firmware needs that MicroPython itself does not include:
 # mqtt_as (board/transport.py) and the SSD1306 driver (board/screen.py).
 MIP_PACKAGES = ("github:peterhinch/micropython-mqtt", "ssd1306")
-# Who sends what (docs/protocol.md, "Topics"): a dial publishes these suffixes of its own
-# topics and subscribes to the others; everything else is closed to it.
-DEVICE_PUBLISHES = ("state", "status", "telemetry")
-DEVICE_SUBSCRIBES = ("ack", "config")
 
 
 class ProvisionError(Exception):
@@ -144,26 +140,6 @@ def add_ca(folder: Path, ca_file: Path) -> Path:
     path = folder / CA_NAME
     _write_private(path, data)
     return path
-
-
-def mosquitto_acl() -> str:
-    """Mosquitto's ACL for every dial: its own topics only, each in its direction.
-
-    %u is the user name, which Mosquitto has checked against the password file; a dial's
-    user name is its device id, so one pattern per topic covers the whole fleet.
-    """
-    lines = ["# Shelter Signal dials (written by `shelter-signal device add`): each dial"]
-    lines.append("# may publish and subscribe only its own signal/v1/<device id>/ topics.")
-    for suffix in DEVICE_PUBLISHES:
-        lines.append(f"pattern write signal/v1/%u/{suffix}")
-    for suffix in DEVICE_SUBSCRIBES:
-        lines.append(f"pattern read signal/v1/%u/{suffix}")
-    return "\n".join(lines) + "\n"
-
-
-def write_mosquitto_acl(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(mosquitto_acl())
 
 
 def set_mosquitto_password(passwd_file: Path, user: str, secret: str) -> None:

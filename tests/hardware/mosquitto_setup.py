@@ -1,64 +1,131 @@
-"""A real Mosquitto configured exactly as hardware/README.md tells operators to.
+"""A real Mosquitto configured exactly as production is: with deploy/mosquitto/'s files.
 
-The README's `conf` block (step 4) is read from the guide itself; only its ports and file
-paths are swapped for free ports and the test's files. So a test that passes with this
-broker proves the documented set-up works, not a look-alike.
+The broker reads deploy/mosquitto/shelter-signal.conf itself, with only its ports and file
+paths swapped for free ports and the test's files, and the deploy ACL unchanged. So a test
+that passes with this broker proves the documented set-up works, not a look-alike.
+
+What Debian's main mosquitto.conf adds around the deploy file (the persistence folder,
+the log) comes from services.Mosquitto, as for every test broker.
 """
 
 import os
-import re
+import queue
 import signal
+import uuid
+from pathlib import Path
 
-from hardware.tools import HARDWARE
+import paho.mqtt.client as mqtt
+import trustme
+
+from server import provision
 from tests.support.services import Mosquitto, free_port, wait_for_port
 
-GUIDE = HARDWARE / "README.md"
-MARKER = "<!-- mosquitto.conf:"
-
-
-def documented_config() -> str:
-    """The Mosquitto configuration block of the guide, as printed there."""
-    text = GUIDE.read_text()
-    found = re.search(re.escape(MARKER) + r".*?\n```conf\n(.*?)```", text, re.DOTALL)
-    assert found, f"{GUIDE} has no ```conf block after {MARKER}"
-    return found.group(1)
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto"
+CONF = DEPLOY / "shelter-signal.conf"
+ACL = DEPLOY / "shelter-signal.acl"
+SERVER_USER = "signal_server"  # the server's account, as deploy/mosquitto/shelter-signal.acl
+SERVER_PASSWORD = "server-test-password"
+HOST_NAME = "localhost"  # what the broker's test certificate is issued for, with 127.0.0.1
 
 
 class GuideBroker(Mosquitto):
-    """Server listener on `port` (no password), dials' listener on `device_port`.
+    """The production broker: plain listener on `port` (loopback), TLS on `tls_port`.
 
-    `url` (from Mosquitto) is what the server's parts use; `device_port` is for dials.
+    `passwd_file` gets the server's account at once; dials are added to it by
+    `device add --mosquitto-passwd`. `url` logs in as the server (what the ingestor and API
+    use), `tls_url` the same through TLS; `ca` is the throwaway CA (trustme) that issued
+    the broker's certificate, `ca_file` its PEM file.
     """
 
-    def __init__(self, passwd_file, acl_file):
-        self.passwd_file, self.acl_file = passwd_file, acl_file
-        self.device_port = free_port()
+    def __init__(self, passwd_file: Path):
+        self.passwd_file = Path(passwd_file)
+        self.tls_port = free_port()
         super().__init__()
+        self.ca = trustme.CA()
+        self.ca_file = self.dir / "ca.pem"
+        self.ca.cert_pem.write_to_path(self.ca_file)
+        certificate = self.ca.issue_cert("127.0.0.1", HOST_NAME)
+        certificate.cert_chain_pems[0].write_to_path(self.dir / "fullchain.pem")
+        certificate.private_key_pem.write_to_path(self.dir / "privkey.pem")
+        provision.set_mosquitto_password(self.passwd_file, SERVER_USER, SERVER_PASSWORD)
 
-    def _write_config(self) -> None:
-        text = documented_config()
+    def _write_config(self, extra: tuple[str, ...] = ()) -> None:
+        text = CONF.read_text()
         for documented, ours in (
             ("listener 1883 127.0.0.1", f"listener {self.port} {self.host}"),
-            ("listener 1884", f"listener {self.device_port} {self.host}"),
-            ("/etc/mosquitto/shelter-signal.passwd", str(self.passwd_file)),
-            ("/etc/mosquitto/shelter-signal.acl", str(self.acl_file)),
+            ("listener 8883", f"listener {self.tls_port} {self.host}"),
+            ("/etc/mosquitto/shelter-signal/passwd", str(self.passwd_file)),
+            ("/etc/mosquitto/shelter-signal.acl", str(ACL)),
+            ("/etc/mosquitto/certs/", f"{self.dir}/"),
         ):
-            assert documented in text, f"the guide's config no longer says {documented!r}"
+            assert documented in text, f"{CONF} no longer says {documented!r}"
             text = text.replace(documented, ours)
-        lines = [text, "log_dest stderr", "log_type error", "log_type warning"]
+        lines = [
+            text,
+            # What Debian's main mosquitto.conf sets, here for the test's own folder.
+            f"persistence_location {self.dir}/",
+            "log_dest stderr",
+            "log_type error",
+            "log_type warning",
+            "log_type notice",
+        ]
         if os.geteuid() == 0:
             lines.append("user root")  # as in services.Mosquitto: keep root, own temp dir
+        lines.extend(extra)
         self.config_path.write_text("\n".join(lines) + "\n")
 
     def start(self) -> "GuideBroker":
         super().start()
-        wait_for_port(self.host, self.device_port, timeout=10)
+        wait_for_port(self.host, self.tls_port, timeout=10)
         return self
 
     @property
-    def device_url(self) -> str:
-        return f"mqtt://{self.host}:{self.device_port}"
+    def url(self) -> str:
+        return f"mqtt://{SERVER_USER}:{SERVER_PASSWORD}@{self.host}:{self.port}"
+
+    @property
+    def tls_url(self) -> str:
+        return f"mqtts://{SERVER_USER}:{SERVER_PASSWORD}@{self.host}:{self.tls_port}"
 
     def reload(self) -> None:
         """What `systemctl reload mosquitto` does: read the password and ACL files again."""
         self._process.send_signal(signal.SIGHUP)
+
+
+class BrokerClient:
+    """An MQTT 5 client that reports the broker's reason codes (CONNACK, PUBACK, SUBACK).
+
+    `connected` is the CONNACK's reason code (`.is_failure` when refused); `messages`
+    collects the topics delivered to it, in order. With `ca_file` it uses TLS.
+    """
+
+    def __init__(self, port: int, user: str, password: str, ca_file: Path | None = None):
+        self.replies: queue.Queue = queue.Queue()
+        self.messages: queue.Queue = queue.Queue()
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=f"{user}-{uuid.uuid4().hex[:6]}",  # several clients of one user at once
+            protocol=mqtt.MQTTv5,
+        )
+        if ca_file:
+            self.client.tls_set(ca_certs=str(ca_file))
+        self.client.username_pw_set(user, password)
+        self.client.on_connect = lambda _c, _u, _f, code, _p: self.replies.put(code)
+        self.client.on_publish = lambda _c, _u, _mid, code, _p: self.replies.put(code)
+        self.client.on_subscribe = lambda _c, _u, _mid, codes, _p: self.replies.put(codes[0])
+        self.client.on_message = lambda _c, _u, m: self.messages.put(m.topic)
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        self.connected = self.replies.get(timeout=10)
+
+    def publish(self, topic: str, payload: bytes = b"{}", retain: bool = False):
+        self.client.publish(topic, payload, qos=1, retain=retain)
+        return self.replies.get(timeout=10)
+
+    def subscribe(self, topic: str):
+        self.client.subscribe(topic, qos=1)
+        return self.replies.get(timeout=10)
+
+    def close(self):
+        self.client.disconnect()
+        self.client.loop_stop()

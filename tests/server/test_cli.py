@@ -7,7 +7,12 @@ import subprocess
 import sys
 
 import httpx
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlmodel import SQLModel
 
+from server.db import MIGRATIONS, make_engine
 from server.models import Program, Sector, Site
 from tests.support.services import free_port
 from tests.support.waiting import wait_until
@@ -45,7 +50,12 @@ def test_run_starts_everything_with_a_demo_and_stops_on_ctrl_c(tmp_path):
         staff = {"Authorization": "Bearer demo-secret"}
         channels = httpx.get(f"{base}/api/v1/dial/web-demo", headers=staff).json()["channels"]
         commit = {"counts": [1] * len(channels)}
-        saved = httpx.post(f"{base}/api/v1/dial/web-demo/commits", json=commit, headers=staff)
+        # The API waits up to 5 s for the broker and 5 s for the ingestor's ack
+        # (server/webdial/send.py); httpx's own default of 5 s could give up first on a busy
+        # machine.
+        saved = httpx.post(
+            f"{base}/api/v1/dial/web-demo/commits", json=commit, headers=staff, timeout=15
+        )
         assert saved.json()["result"] == "saved", saved.text
 
         def demo_counts():
@@ -82,3 +92,22 @@ def test_export_writes_geojson_of_current_availability(command):
     done = command("export")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"type": "FeatureCollection", "features": []}
+
+
+def test_migrate_brings_postgresql_to_the_newest_schema_then_exits(postgres):
+    """What shelter-signal-migrate.service runs before any API or ingestor starts."""
+    url = postgres.new_database("cli_migrate")
+    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    done = subprocess.run(
+        [sys.executable, "-m", "server", "migrate"],
+        env={**os.environ, "SIGNAL_DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"database schema at revision {head}\n"
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), SQLModel.metadata) == []
+    engine.dispose()
