@@ -1,4 +1,7 @@
-"""Who may do what: API keys by role, the bootstrap admin key, revocation, the public limit."""
+"""Who may do what: API keys by role, the bootstrap admin key, revocation, the public limit,
+and how a presented key is compared with the stored one."""
+
+import hmac
 
 import pytest
 from fastapi.testclient import TestClient
@@ -7,6 +10,7 @@ from sqlmodel import select
 from server.api.main import create_app
 from server.models import ApiKey
 from server.settings import Settings
+from tests.server.api.conftest import ADMIN_KEY
 
 # (method, path, body, the lowest role that may call it); ids refer to the `city` fixture
 ROUTES = [
@@ -140,3 +144,136 @@ def test_wrong_keys_count_against_the_public_limit(engine):
         codes = [client.get("/api/v1/shelters", headers={"X-API-Key": "guess"}).status_code]
         codes += [client.get("/api/v1/shelters").status_code for _ in range(2)]
         assert codes == [401, 200, 429]
+
+
+# --- every route that takes a key, as the OpenAPI spec lists them ---------------------------
+
+EVENTS = "/api/v1/events"  # never ends when let in: called only where it is refused
+
+
+def _keyed_operations(app) -> list[tuple[str, str, bool]]:
+    """(method, path, may the public call it) of every operation that takes an API key."""
+    return [
+        (method.upper(), path, {} in operation["security"])
+        for path, methods in app.openapi()["paths"].items()
+        for method, operation in methods.items()
+        if {"HTTPBearer": []} in operation.get("security", [])
+    ]
+
+
+@pytest.fixture
+def path_values(client, headers, city):
+    """A value for every path parameter: rows of the `city` fixture, and a key to revoke."""
+    spare = client.post(
+        "/api/v1/api-keys", json={"name": "spare", "role": "city"}, headers=headers["admin"]
+    )
+    return {
+        "site_id": city["Maple House"]["site"],
+        "program_id": city["Maple House"]["men"],
+        "device_id": "dial-01",
+        "key_id": spare.json()["id"],
+    }
+
+
+def test_every_keyed_route_refuses_each_role_below_its_own(client, headers, path_values):
+    operations = _keyed_operations(client.app)
+    assert len(operations) >= 20  # the spec was read: sites, programs, fleet, keys, exports
+    for method, path, public in operations:
+        url = path.format(**path_values)
+        if path == EVENTS:
+            assert public  # the live map reads it without a key
+            continue
+        answers = {}
+        for role in ROLES:  # the lowest first: a refused call changes nothing for the next
+            answers[role] = client.request(method, url, headers=headers[role])  # and no body
+        let_in = [role for role in ROLES if answers[role].status_code not in (401, 403)]
+        assert let_in == ROLES[ROLES.index(let_in[0]) :], (method, path, let_in)  # and above
+        lowest = let_in[0]
+        assert (lowest == "public") == public, (method, path, "the spec says otherwise")
+        if method != "GET":
+            assert lowest == "admin", (method, path, "only admins change things")
+        for role in ROLES[: ROLES.index(lowest)]:
+            refused = answers[role]
+            if role == "public":
+                assert refused.status_code == 401, (method, path)
+                assert refused.headers["WWW-Authenticate"] == "Bearer"
+                assert refused.json()["error"]["code"] == "unauthorized"
+            else:
+                assert refused.status_code == 403, (method, path, role)
+                assert refused.json()["error"] == {
+                    "code": "forbidden",
+                    "message": f"this needs the role {lowest} or above; the key is {role}",
+                }
+
+
+def test_every_keyed_route_refuses_a_wrong_key(client, path_values):
+    for method, path, _public in _keyed_operations(client.app):
+        sent = {"X-API-Key": "0123456789abcdef.not-the-secret"}
+        response = client.request(method, path.format(**path_values), headers=sent)
+        assert response.status_code == 401, (method, path)
+        assert response.json()["error"]["code"] == "unauthorized"
+
+
+def test_every_keyed_route_counts_against_the_public_limit(engine, path_values):
+    settings = Settings(_env_file=None, public_rate_burst=1, public_rate_per_minute=1)
+    with TestClient(create_app(settings, engine)) as client:
+        for number, (method, path, _public) in enumerate(_keyed_operations(client.app)):
+            caller = TestClient(client.app, client=(f"198.51.100.{number}", 5000))  # its own
+            assert caller.get("/api/v1/summary").status_code == 200  # the whole burst
+            response = caller.request(method, path.format(**path_values))
+            assert response.status_code == 429, (method, path)
+            assert response.json()["error"]["code"] == "rate_limited"
+            assert 1 <= int(response.headers["Retry-After"]) <= 60  # one request a minute
+
+
+# --- how a key is compared ------------------------------------------------------------------
+
+
+@pytest.fixture
+def comparisons(monkeypatch) -> list[tuple[str, str]]:
+    """What each constant-time comparison (hmac.compare_digest) was given, while the test
+    runs; the comparison itself still happens."""
+    compared, compare = [], hmac.compare_digest
+
+    def recorded(a, b):
+        compared.append((a, b))
+        return compare(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", recorded)
+    return compared
+
+
+def test_a_wrong_key_is_compared_in_constant_time_on_its_hash(client, headers, comparisons):
+    """A wrong key that shares all but its last character with a right one, and one that
+    shares nothing, are each compared once, in constant time, as a salted hash of the same
+    length as the stored one: never the key itself, never with `==` (which stops at the first
+    difference, so its time tells how much of a guess is right)."""
+    lookup, secret = headers["city"]["Authorization"].removeprefix("Bearer ").split(".")
+    last = "A" if secret[-1] != "A" else "B"
+    wrong_keys = [
+        f"{lookup}.{secret[:-1]}{last}",  # an issued key's row, all but one character right
+        f"{lookup}.{'x' * len(secret)}",  # the same row, nothing right
+        ADMIN_KEY[:-1] + "?",  # the bootstrap admin key, all but one character right
+        "y" * len(ADMIN_KEY),  # nothing right
+    ]
+    for wrong in wrong_keys:
+        comparisons.clear()
+        assert client.get("/api/v1/shelters", headers={"X-API-Key": wrong}).status_code == 401
+        [(presented, stored)] = comparisons
+        assert len(presented) == len(stored) == 64  # hex SHA-256 (PBKDF2), not the keys
+        assert secret not in (presented, stored) and wrong not in (presented, stored)
+    assert client.get("/api/v1/devices", headers=headers["city"]).status_code == 200
+    comparisons.clear()
+    assert client.get("/api/v1/devices", headers=headers["city"]).status_code == 200
+    assert comparisons == []  # a key checked before is remembered by its SHA-256, not compared
+
+
+def test_a_revoked_key_is_compared_like_a_wrong_one(client, headers, comparisons):
+    """Refused after the same one comparison: its timing does not tell it was once valid."""
+    issued = client.post(
+        "/api/v1/api-keys", json={"name": "gone", "role": "city"}, headers=headers["admin"]
+    ).json()
+    client.post(f"/api/v1/api-keys/{issued['id']}/revoke", headers=headers["admin"])
+    comparisons.clear()
+    assert client.get("/api/v1/devices", headers={"X-API-Key": issued["key"]}).status_code == 401
+    assert [len(pair[0]) for pair in comparisons] == [64]
