@@ -11,7 +11,7 @@ import uvicorn
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
 
-from server import mqtt_url
+from server import metrics, mqtt_url
 from server.api.main import create_app
 from server.broker import EmbeddedBroker
 from server.db import make_engine, migrate
@@ -44,6 +44,7 @@ class System:
         self.engine: Engine | None = None  # when a part needs the database
         self.broker: EmbeddedBroker | None = None
         self.ingestor: Ingestor | None = None
+        self.ingest_metrics = None  # the ingestor's metrics server, when it has a port
         self.web: _Server | None = None
         self.fleet: Fleet | None = None
         self._web_task: asyncio.Task | None = None
@@ -76,6 +77,10 @@ class System:
                 ca_file=settings.mqtt_ca_file,
             )
             self.ingestor.start()
+            if settings.ingest_metrics_port:
+                self.ingest_metrics = metrics.serve_ingest_metrics(
+                    settings.ingest_metrics_host, settings.ingest_metrics_port
+                )
         if "web" in self.parts:
             await self._start_web()
         if "demo" in self.parts:
@@ -84,6 +89,8 @@ class System:
     async def _start_web(self) -> None:
         app = create_app(self.settings, self.engine)
         app.state.mqtt_url = self.mqtt_url  # the web dial sends through this broker
+        if self.ingestor:  # one process: its /metrics shows the ingestor's too
+            app.state.metrics = metrics.combined(metrics.API, metrics.INGEST)
         self.web = _Server(
             uvicorn.Config(
                 app, host=self.settings.http_host, port=self.settings.http_port, log_level="warning"
@@ -119,6 +126,9 @@ class System:
             await self._web_task
         if self.ingestor:
             self.ingestor.stop()
+        if self.ingest_metrics:
+            self.ingest_metrics.shutdown()
+            self.ingest_metrics.server_close()
         if self.engine:
             self.engine.dispose()
         if self.broker:
@@ -148,6 +158,9 @@ async def run(settings: Settings, parts, state_dir: Path = STATE_DIR) -> None:
     if system.ingestor:
         database = make_url(settings.database_url).render_as_string(hide_password=True)
         print(f"Ingesting from {mqtt_url.redact(system.mqtt_url)} into {database}")
+    if system.ingest_metrics:
+        host, port = settings.ingest_metrics_host, settings.ingest_metrics_port
+        print(f"Ingest metrics: http://{host}:{port}/metrics")
     if system.web:
         print(f"\nShelter Signal is running. Map: {system.map_url}")
         print(f"API docs: {system.map_url}docs")

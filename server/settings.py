@@ -41,6 +41,16 @@ class Settings(BaseSettings):
         pattern=r"^[A-Za-z0-9_-]{1,64}$",
         description="MQTT 5 shared-subscription group, to split ingest among processes.",
     )
+    ingest_metrics_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="Port where `ingest` serves Prometheus metrics at /metrics; unset: none "
+        "(`run` shows them at the API's /metrics).",
+    )
+    ingest_metrics_host: str = Field(
+        "127.0.0.1", description="Where the ingestor's metrics port listens."
+    )
     fresh_minutes: int = Field(30, ge=1, description="A reading younger than this is fresh.")
     stale_minutes: int = Field(
         180, ge=1, description="A reading older than this is stale; between the two it is aging."
@@ -49,7 +59,10 @@ class Settings(BaseSettings):
         4096, ge=256, description="Larger MQTT payloads are dead-lettered unread."
     )
     live_poll_seconds: float = Field(
-        0.5, gt=0, description="How often the event stream looks for new readings."
+        0.5,
+        gt=0,
+        description="How often the event stream looks for changes (on PostgreSQL it also "
+        "wakes at each commit).",
     )
     tiles_url: str = Field(
         "https://tile.openstreetmap.org/{z}/{x}/{y}.png",

@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.gzip import GZipMiddleware
 
 from map import STATIC_DIR
+from server import metrics as prometheus
 from server.api.deps import get_role
 from server.api.live import Broadcaster
 from server.api.routes import (
@@ -21,6 +22,7 @@ from server.api.routes import (
     exports,
     health,
     history,
+    metrics,
     pages,
     programs,
     shelters,
@@ -72,6 +74,9 @@ def create_app(settings: Settings, engine: Engine) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.broadcaster = Broadcaster(engine, settings)
+    app.state.broker_check = health.BrokerCheck()
+    # What /metrics shows; server/runner.py adds the ingestor's when it runs in this process
+    app.state.metrics = prometheus.combined(prometheus.API)
     app.state.keyring = Keyring(settings.admin_api_key)
     app.state.limiter = RateLimiter(settings.public_rate_per_minute, settings.public_rate_burst)
     for module in (shelters, programs, summary, history, devices, api_keys, events, exports):
@@ -79,6 +84,8 @@ def create_app(settings: Settings, engine: Engine) -> FastAPI:
             module.router, prefix=API_PREFIX, dependencies=[Depends(get_role)], responses=ERRORS
         )
     app.include_router(health.router, prefix=API_PREFIX)  # for supervisors: no key, no limit
+    # Where Prometheus looks by default; a key is checked (and the public limited) as in /api
+    app.include_router(metrics.router, dependencies=[Depends(get_role)], responses=ERRORS)
     # The web dial checks its own device secret in the Authorization header: without get_role,
     # or the secret would be checked (and refused) as an API key.
     app.include_router(dial.router, prefix=API_PREFIX, responses=ERRORS)

@@ -6,9 +6,13 @@ after the database commit: a crash before the commit means the broker sends the 
 again, and the (device, boot, seq) key makes the second copy harmless.
 
 paho's network thread only queues what arrives; one worker thread stores it in batches
-(one transaction for up to `batch_size` messages that are already waiting), so a burst
-costs one commit instead of hundreds. While the database is unreachable the worker keeps
-retrying the same batch and acknowledges nothing.
+(one transaction for up to `batch_size` messages that are already waiting, handled together
+by handler.handle_batch), so a burst costs one commit and a few statements instead of
+hundreds. While the database is unreachable the worker keeps retrying the same batch and
+acknowledges nothing. After a commit that changed what the map shows, PostgreSQL notifies
+the event streams (server/db.py notify_changes).
+
+Metrics (server/metrics.py INGEST) count every message once it is acknowledged.
 
 With `shared_group` set, it subscribes through an MQTT 5 shared subscription
 (`$share/<group>/signal/#`): the broker splits the messages among every ingestor of the
@@ -27,12 +31,13 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from sqlalchemy import or_
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlmodel import Session, col, select
 
-from server import mqtt_url
+from server import metrics, mqtt_url
+from server.db import notify_changes
 from server.devices import config_message
-from server.ingest.handler import Outcome, handle, internal_error
+from server.ingest.handler import Outcome, handle_batch, internal_error
 from server.models import Device
 
 log = logging.getLogger(__name__)
@@ -87,7 +92,7 @@ class Ingestor:
         self.client.on_socket_open = _no_delay
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
-        self.client.on_message = lambda _c, _u, message: self._inbox.put(message)
+        self.client.on_message = self._on_message
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
 
     def start(self) -> None:
@@ -139,10 +144,16 @@ class Ingestor:
                 session.add(device)
             session.commit()
 
+    def _on_message(self, _client, _userdata, message: mqtt.MQTTMessage) -> None:
+        self._inbox.put(message)
+        metrics.QUEUED.inc()
+
     def _on_connect(self, client, _userdata, flags, reason_code, _properties):
         if reason_code.is_failure:
             log.error("broker refused the ingestor: %s", reason_code)
             return
+        if not self.connected.is_set():
+            metrics.CONNECTED.inc()
         log.info("ingestor connected to %s:%s (%s)", self.host, self.port, self.topic)
         if not flags.session_present:  # a kept session keeps its subscription too; subscribing
             client.subscribe(self.topic, qos=1)  # again would replay every retained message
@@ -150,6 +161,8 @@ class Ingestor:
         self.connected.set()
 
     def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties):
+        if self.connected.is_set():
+            metrics.CONNECTED.dec()
         self.connected.clear()
         if reason_code.is_failure:
             log.warning("ingestor lost the broker (%s); reconnecting", reason_code)
@@ -172,6 +185,7 @@ class Ingestor:
                 except queue.Empty:
                     break
             self._store(batch)
+            metrics.QUEUED.dec(len(batch))
 
     def _send_configs(self) -> None:
         every, self._configs_due = self._configs_due == "every", None
@@ -185,7 +199,10 @@ class Ingestor:
         pause = 1
         while True:
             try:
+                started = time.monotonic()
                 outcomes = self._commit(batch)
+                metrics.COMMIT.observe(time.monotonic() - started)
+                metrics.BATCH.observe(len(batch))
                 break
             except IntegrityError:  # another ingestor stored one of these first: go one by one
                 if len(batch) == 1:
@@ -201,6 +218,7 @@ class Ingestor:
                 outcomes = [self._record_bug(batch[0], bug.__cause__)]
                 break
             except DBAPIError:
+                metrics.DATABASE_ERRORS.inc()
                 log.exception("database unavailable; %d messages wait, unacknowledged", len(batch))
                 if self._stopping.wait(pause):
                     return  # shutting down: the broker delivers them again to the next ingestor
@@ -210,19 +228,22 @@ class Ingestor:
                 self.client.publish(topic, payload, qos=1)
             self.client.ack(message.mid, message.qos)
             self.stored += 1
+        _count(batch, outcomes)
 
     def _commit(self, batch: list[mqtt.MQTTMessage]) -> list[Outcome]:
         with Session(self.engine) as session:
-            outcomes = []
-            for message in batch:
-                try:
-                    outcome = handle(session, message.topic, message.payload, self.max_payload)
-                except DBAPIError:
-                    raise
-                except Exception as e:
-                    raise _Bug from e
-                outcomes.append(outcome)
-            session.commit()
+            messages = [(message.topic, message.payload) for message in batch]
+            try:
+                outcomes = handle_batch(session, messages, self.max_payload)
+                if any(outcome.changed for outcome in outcomes):
+                    notify_changes(session)
+                session.commit()
+            except DataError as e:  # a value the database refuses: that message's fault
+                raise _Bug from e
+            except DBAPIError:  # the database is away (or another ingestor won a race)
+                raise
+            except Exception as e:
+                raise _Bug from e
             return outcomes
 
     def _record_bug(self, message: mqtt.MQTTMessage, error: BaseException) -> Outcome:
@@ -233,6 +254,21 @@ class Ingestor:
         return outcome
 
 
+def _count(batch: list[mqtt.MQTTMessage], outcomes: list[Outcome]) -> None:
+    """Metrics of an acknowledged batch. Lag is from paho's receipt of each message (its
+    monotonic `timestamp`) to now, just after its ack; age is from a state's own time."""
+    now, wall = time.monotonic(), time.time()
+    for message, outcome in zip(batch, outcomes, strict=True):
+        metrics.MESSAGES.labels(outcome.result).inc()
+        metrics.LAG.observe(now - message.timestamp)
+        if outcome.code:
+            metrics.REJECTED.labels(outcome.code).inc()
+        if outcome.readings:
+            metrics.READINGS.inc(outcome.readings)
+            if outcome.ts:  # a dial's clock may run ahead by a little: no negative ages
+                metrics.AGE.observe(max(0.0, wall - outcome.ts))
+
+
 def _no_delay(_client, _userdata, sock) -> None:
     """Send each small ack at once: with Nagle's algorithm on, TCP holds some back for
     40 ms waiting for more data (docs/benchmarks.md measured the stalls)."""
@@ -240,4 +276,5 @@ def _no_delay(_client, _userdata, sock) -> None:
 
 
 class _Bug(Exception):
-    """Raised from _commit when the handler (not the database) failed on a message."""
+    """Raised from _commit when a message made our code fail, or held a value the database
+    refuses (not when the database itself is away)."""

@@ -1,16 +1,23 @@
-"""Decide what one MQTT message means for the database; no network here.
+"""Decide what MQTT messages mean for the database; no network here.
 
-`handle` adds rows to the session and returns what to publish once the caller has
-committed. Every refusal becomes a DeadLetter row with a specific reason; nothing
-a device sends can raise out of here except a database failure.
+`handle_batch` adds a batch of messages to the session and returns, for each, what to
+publish once the caller has committed. It reads what it needs in a few queries for the whole
+batch (devices, stored keys, pairings, current states) and writes the readings in one
+statement: queries per message (~7 round trips each) held ingest to ~300 messages a second
+on PostgreSQL, a batch of 200 this way to ~3,500. `handle` is the same for one message.
+
+Every refusal becomes a DeadLetter row with a specific reason, and a reason code from
+REASONS for metrics; nothing a device sends can raise out of here except a database failure.
 """
 
 import json
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import NamedTuple
 
-from sqlmodel import Session, select
+from sqlalchemy import insert, tuple_
+from sqlmodel import Session, col, select
 
 from firmware.dialcore import protocol
 from server import protocol as schemas
@@ -26,6 +33,17 @@ from server.models import (
 
 log = logging.getLogger(__name__)
 DEAD_LETTER_PAYLOAD_CAP = 2048  # bytes kept of a refused payload: enough to see what went wrong
+# Why a message was refused, as a short code (the metrics' label: a fixed, small set)
+REASONS = (
+    "too_large",  # over SIGNAL_MAX_PAYLOAD_BYTES
+    "bad_topic",  # not signal/v1/<device>/<suffix>
+    "bad_payload",  # not JSON, wrong protocol version, or breaks the message's schema
+    "unknown_device",  # not registered
+    "unpaired_channel",  # a channel no program is paired with
+    "over_capacity",  # a count above the channel's capacity
+    "conflicting_duplicate",  # a (boot, seq) stored before with other counts
+    "internal_error",  # our own code failed on it
+)
 
 
 @dataclass
@@ -33,61 +51,130 @@ class Outcome:
     replies: list[tuple[str, bytes]] = field(default_factory=list)  # publish after commit
     changed: bool = False  # current state or device status changed: the map should know
     reason: str | None = None  # why it was refused, when it was
+    code: str | None = None  # the reason's code, one of REASONS
+    result: str = "stored"  # stored, duplicate, rejected or ignored (metrics)
+    readings: int = 0  # readings stored (one per channel of a new state)
+    ts: int | None = None  # a stored state's own time (the dial's clock), Unix seconds
 
 
 class Refused(ValueError):
     """A message we will never store; `reply` is the rejection ack when the device needs one."""
 
-    def __init__(self, reason: str, reply: tuple[str, bytes] | None = None):
+    def __init__(self, code: str, reason: str, reply: tuple[str, bytes] | None = None):
         super().__init__(reason)
+        self.code = code
         self.reply = reply
 
 
+class Stamp(NamedTuple):
+    """Which reading a current state shows, and when it arrived: enough to order two."""
+
+    device_id: str | None
+    boot: int
+    seq: int
+    at: datetime
+
+    def superseded_by(self, other: "Stamp") -> bool:
+        """From the same device (or both from no device, as replayed imports) the larger
+        (boot, seq) is newer, so a late arrival stays in history only; from different sources
+        (another dial, the web dial, an import) the later arrival is newer, so an old night
+        never hides a live count."""
+        if self.device_id == other.device_id:
+            return (self.boot, self.seq) <= (other.boot, other.seq)
+        return self.at <= other.at
+
+
 def handle(session: Session, topic: str, payload: bytes, max_payload: int) -> Outcome:
-    try:
-        return _handle(session, topic, payload, max_payload)
-    except Refused as refused:
-        return _dead_letter(session, topic, payload, str(refused), refused.reply)
+    """One message: a batch of one."""
+    return handle_batch(session, [(topic, payload)], max_payload)[0]
+
+
+def handle_batch(
+    session: Session, messages: list[tuple[str, bytes]], max_payload: int
+) -> list[Outcome]:
+    """Handle (topic, payload) pairs in arrival order; the caller commits them together."""
+    parsed = [_parse(topic, payload, max_payload) for topic, payload in messages]
+    valid = [item for item in parsed if isinstance(item, tuple)]
+    devices = {}
+    if valid:
+        wanted = {device_id for device_id, _suffix, _message in valid}
+        devices = {d.id: d for d in session.exec(select(Device).where(col(Device.id).in_(wanted)))}
+    states = _States(session, [(d, m) for d, s, m in valid if s == "state" and d in devices])
+    now = utcnow()
+    outcomes = []
+    for (topic, payload), item in zip(messages, parsed, strict=True):
+        try:
+            if isinstance(item, Refused):
+                raise item
+            if isinstance(item, Outcome):
+                outcomes.append(item)
+                continue
+            device_id, suffix, message = item
+            device = devices.get(device_id)
+            if device is None:
+                raise Refused("unknown_device", f"unknown device: {device_id}")
+            device.last_seen = now
+            if suffix == "state":
+                outcome = states.add(device, message, now)
+            elif suffix == "status":
+                outcome = _status(device, message, now)
+            else:
+                outcome = _telemetry(device, message)
+        except Refused as refused:
+            outcome = _dead_letter(session, topic, payload, refused)
+        outcomes.append(outcome)
+    states.write()
+    return outcomes
 
 
 def internal_error(session: Session, topic: str, payload: bytes, error: Exception) -> Outcome:
     """A message that made our own code fail: keep it, with the error's name, for a developer."""
-    return _dead_letter(session, topic, payload, f"internal error: {type(error).__name__}", None)
+    refused = Refused("internal_error", f"internal error: {type(error).__name__}")
+    return _dead_letter(session, topic, payload, refused)
 
 
-def _dead_letter(session, topic, payload, reason, reply) -> Outcome:
-    log.warning("dead letter on %s: %s", topic, reason)
-    session.add(
-        DeadLetter(topic=topic[:512], payload=payload[:DEAD_LETTER_PAYLOAD_CAP], reason=reason)
+def _dead_letter(session, topic, payload, refused: Refused) -> Outcome:
+    log.warning("dead letter on %s: %s", topic, refused)
+    letter = DeadLetter(
+        topic=topic[:512], payload=payload[:DEAD_LETTER_PAYLOAD_CAP], reason=str(refused)
     )
-    return Outcome(replies=[reply] if reply else [], reason=reason)
+    session.add(letter)
+    reply = [refused.reply] if refused.reply else []
+    return Outcome(replies=reply, reason=str(refused), code=refused.code, result="rejected")
 
 
-def _handle(session: Session, topic: str, payload: bytes, max_payload: int) -> Outcome:
+def _parse(
+    topic: str, payload: bytes, max_payload: int
+) -> tuple[str, str, dict] | Outcome | Refused:
+    """(device id, suffix, message) of a message to look up in the database; else its outcome
+    (ignored) or why it is refused, found without the database."""
     if len(payload) > max_payload:
-        raise Refused(f"payload too large: {len(payload)} bytes, limit {max_payload}")
+        return Refused("too_large", f"payload too large: {len(payload)} bytes, limit {max_payload}")
     try:
         device_id, suffix = protocol.parse_topic(topic)
     except ValueError as e:
-        raise Refused(f"bad topic: {e}") from None
-    if suffix in ("ack", "config"):
-        return Outcome()  # our own messages to devices, seen because we subscribe to signal/#
+        return Refused("bad_topic", f"bad topic: {e}")
+    if suffix in ("ack", "config"):  # ours to devices, seen because we subscribe to signal/#
+        return Outcome(result="ignored")
     try:
         message = protocol.decode(payload)
         schemas.check(suffix, message)
+        _storable_text(payload, message)
+    except RecursionError:  # json and jsonschema recurse once per level of nesting
+        return Refused("bad_payload", "payload is nested too deeply")
     except ValueError as e:
-        raise Refused(str(e), _rejection(device_id, suffix, payload, str(e))) from None
-    device = session.get(Device, device_id)
-    if device is None:
-        raise Refused(f"unknown device: {device_id}")
-    now = utcnow()
-    device.last_seen = now
-    session.add(device)
-    if suffix == "state":
-        return _state(session, device, message, now)
-    if suffix == "status":
-        return _status(device, message, now)
-    return _telemetry(device, message)
+        return Refused("bad_payload", str(e), _rejection(device_id, suffix, payload, str(e)))
+    return device_id, suffix, message
+
+
+def _storable_text(payload: bytes, message: dict) -> None:
+    """Raise ValueError for a JSON escape of a lone surrogate (say "\\ud800"): valid JSON,
+    but no database can store it as text. Only payloads with an escape need the check."""
+    if b"\\u" in payload:
+        try:
+            json.dumps(message, ensure_ascii=False).encode()
+        except UnicodeEncodeError:
+            raise ValueError("payload has a string that is not valid Unicode") from None
 
 
 def _rejection(device_id, suffix, payload, reason):
@@ -99,89 +186,160 @@ def _rejection(device_id, suffix, payload, reason):
         boot, seq = message["boot"], message["seq"]
     except (ValueError, TypeError, KeyError):
         return None
-    if not (isinstance(boot, int) and isinstance(seq, int) and boot > 0 and seq > 0):
+    # type(...) is int: JSON true is a Python int too, and an ack must carry a number
+    if not (type(boot) is int and type(seq) is int and boot > 0 and seq > 0):
         return None
     return protocol.topic(device_id, "ack"), protocol.encode_ack(
         boot, seq, "rejected", reason[:200]
     )
 
 
-def _state(session: Session, device: Device, message: dict, now: datetime) -> Outcome:
-    boot, seq = message["boot"], message["seq"]
-    ack = protocol.topic(device.id, "ack")
-    stored = session.exec(
-        select(Reading.channel, Reading.occupied, Reading.capacity).where(
-            Reading.device_id == device.id, Reading.boot == boot, Reading.seq == seq
-        )
-    ).all()
-    if stored:  # a resend: already stored, confirm again, unless it says something else
-        if sorted(stored) != _expected(message):
-            reason = f"conflicting duplicate: boot {boot} seq {seq} was stored with other counts"
-            raise Refused(reason, (ack, protocol.encode_ack(boot, seq, "rejected", reason)))
-        return Outcome(replies=[(ack, protocol.encode_ack(boot, seq, "saved"))])
+class _States:
+    """The state messages of one batch: what the database already holds for them is read in
+    three queries up front; `add` decides each message in memory; `write` stores them all."""
 
-    # channel -> (program, its beds out of service now), in the same query
-    pairs = {
-        channel: (program_id, out_of_service)
-        for channel, program_id, out_of_service in session.exec(
-            select(DeviceChannel.channel, DeviceChannel.program_id, Program.out_of_service)
-            .join(Program, Program.id == DeviceChannel.program_id)
-            .where(DeviceChannel.device_id == device.id)
-        )
-    }
-    readings = []
-    for number, channel in enumerate(message["channels"]):
-        count, capacity = channel["count"], channel["capacity"]
-        reason = None
-        if number not in pairs:
-            reason = f"channel {number} is not paired with a program"
-        elif count > capacity:
-            reason = f"count {count} above capacity {capacity} on channel {number}"
-        if reason:
-            raise Refused(reason, (ack, protocol.encode_ack(boot, seq, "rejected", reason)))
-        occupied = _occupied(message["mode"], count, capacity)
-        program_id, out_of_service = pairs[number]
-        readings.append(
-            Reading(
-                program_id=program_id,
-                device_id=device.id,
-                boot=boot,
-                seq=seq,
-                channel=number,
-                occupied=occupied,
-                capacity=capacity,
-                out_of_service=out_of_service,
-                source=message.get("source", "dial"),
-                device_ts=datetime.fromtimestamp(message["ts"], UTC) if message.get("ts") else None,
-                received_at=now,
+    def __init__(self, session: Session, states: list[tuple[str, dict]]):
+        self.session = session
+        self.rows: list[dict] = []  # readings to insert, in arrival order
+        self.winners: dict[int, int] = {}  # program id -> index in rows of its new current state
+        keys = {(device_id, m["boot"], m["seq"]) for device_id, m in states}
+        device_ids = {device_id for device_id, _message in states}
+        # (device, boot, seq) -> sorted (channel, occupied, capacity) stored under that key
+        self.stored: dict[tuple, list[tuple[int, int, int]]] = {}
+        # device -> channel -> (program, its beds out of service now)
+        self.pairs: dict[str, dict[int, tuple[int, int]]] = {d: {} for d in device_ids}
+        self.current: dict[int, CurrentState] = {}
+        self.stamps: dict[int, Stamp] = {}  # program id -> what its current state shows now
+        if not states:
+            return
+        key = tuple_(Reading.device_id, Reading.boot, Reading.seq)
+        for *stored_key, channel, occupied, capacity in session.exec(
+            select(
+                Reading.device_id,
+                Reading.boot,
+                Reading.seq,
+                Reading.channel,
+                Reading.occupied,
+                Reading.capacity,
+            ).where(key.in_(keys))
+        ):
+            self.stored.setdefault(tuple(stored_key), []).append((channel, occupied, capacity))
+        for counts in self.stored.values():
+            counts.sort()
+        for device_id, channel, program_id, out_of_service in session.exec(
+            select(
+                DeviceChannel.device_id,
+                DeviceChannel.channel,
+                DeviceChannel.program_id,
+                Program.out_of_service,
             )
+            .join(Program, Program.id == DeviceChannel.program_id)
+            .where(col(DeviceChannel.device_id).in_(device_ids))
+        ):
+            self.pairs[device_id][channel] = (program_id, out_of_service)
+        programs = {p for channels in self.pairs.values() for p, _out in channels.values()}
+        if programs:
+            query = select(CurrentState).where(col(CurrentState.program_id).in_(programs))
+            for current in session.exec(query):
+                self.current[current.program_id] = current
+                self.stamps[current.program_id] = _stamp(current)
+
+    def add(self, device: Device, message: dict, now: datetime) -> Outcome:
+        boot, seq = message["boot"], message["seq"]
+        ack = protocol.topic(device.id, "ack")
+        expected = _expected(message)
+        stored = self.stored.get((device.id, boot, seq))
+        if stored is not None:  # a resend: already stored, confirm again, unless it differs
+            if stored != expected:
+                reason = (
+                    f"conflicting duplicate: boot {boot} seq {seq} was stored with other counts"
+                )
+                reply = (ack, protocol.encode_ack(boot, seq, "rejected", reason))
+                raise Refused("conflicting_duplicate", reason, reply)
+            return Outcome(
+                replies=[(ack, protocol.encode_ack(boot, seq, "saved"))], result="duplicate"
+            )
+        pairs = self.pairs[device.id]
+        for number, channel in enumerate(message["channels"]):
+            count, capacity = channel["count"], channel["capacity"]
+            if number not in pairs:
+                reason = f"channel {number} is not paired with a program"
+                reply = (ack, protocol.encode_ack(boot, seq, "rejected", reason))
+                raise Refused("unpaired_channel", reason, reply)
+            if count > capacity:
+                reason = f"count {count} above capacity {capacity} on channel {number}"
+                reply = (ack, protocol.encode_ack(boot, seq, "rejected", reason))
+                raise Refused("over_capacity", reason, reply)
+        ts = message.get("ts")
+        stamp = Stamp(device.id, boot, seq, now)
+        for number, occupied, capacity in expected:
+            program_id, out_of_service = pairs[number]
+            current = self.stamps.get(program_id)
+            if current is None or current.superseded_by(stamp):
+                self.stamps[program_id] = stamp
+                self.winners[program_id] = len(self.rows)
+            self.rows.append(
+                {
+                    "program_id": program_id,
+                    "device_id": device.id,
+                    "boot": boot,
+                    "seq": seq,
+                    "channel": number,
+                    "occupied": occupied,
+                    "capacity": capacity,
+                    "out_of_service": out_of_service,
+                    "source": message.get("source", "dial"),
+                    "device_ts": datetime.fromtimestamp(ts, UTC) if ts else None,
+                    "received_at": now,
+                }
+            )
+        self.stored[(device.id, boot, seq)] = expected  # a copy later in the batch: a resend
+        if device.status != "online":
+            device.status, device.status_at = "online", now
+        device.applied_config_version = message["config_version"]
+        return Outcome(
+            replies=[(ack, protocol.encode_ack(boot, seq, "saved"))],
+            changed=True,
+            readings=len(expected),
+            ts=ts,
         )
-    session.add_all(readings)
-    session.flush()  # assigns reading ids
-    for reading in readings:
-        make_current(session, reading)
-    if device.status != "online":
-        device.status, device.status_at = "online", now
-    device.applied_config_version = message["config_version"]
-    return Outcome(replies=[(ack, protocol.encode_ack(boot, seq, "saved"))], changed=True)
+
+    def write(self) -> None:
+        """Insert the readings in one statement, then point current states at the winners."""
+        if not self.rows:
+            return
+        statement = insert(Reading).returning(Reading.id, sort_by_parameter_order=True)
+        ids = self.session.scalars(statement, self.rows).all()
+        for program_id, index in self.winners.items():
+            row = self.rows[index]
+            values = {
+                "reading_id": ids[index],
+                "device_id": row["device_id"],
+                "boot": row["boot"],
+                "seq": row["seq"],
+                "occupied": row["occupied"],
+                "capacity": row["capacity"],
+                "updated_at": row["received_at"],
+            }
+            current = self.current.get(program_id)
+            if current is None:
+                self.session.add(CurrentState(program_id=program_id, **values))
+            else:
+                for name, value in values.items():
+                    setattr(current, name, value)
+
+
+def _stamp(current: CurrentState) -> Stamp:
+    return Stamp(current.device_id, current.boot, current.seq, current.updated_at)
 
 
 def make_current(session: Session, reading: Reading) -> None:
-    """Make a stored `reading` its program's current state, unless a newer one already is.
-
-    From the same device (or both from no device, as replayed imports) the larger (boot, seq)
-    is newer, so a late arrival stays in history only; from different sources (another dial,
-    the web dial, an import) the later reading is newer, so an old night never hides a live
-    count. Also used by server/imports/replay.py.
-    """
+    """Make a stored `reading` its program's current state, unless a newer one already is
+    (Stamp.superseded_by says which is newer). Used by server/imports/replay.py."""
     current = session.get(CurrentState, reading.program_id)
-    if current is not None:
-        if current.device_id == reading.device_id:
-            newer = (current.boot, current.seq) > (reading.boot, reading.seq)
-        else:
-            newer = current.updated_at > reading.received_at
-        if newer:
-            return
+    stamp = Stamp(reading.device_id, reading.boot, reading.seq, reading.received_at)
+    if current is not None and not _stamp(current).superseded_by(stamp):
+        return
     session.merge(
         CurrentState(
             program_id=reading.program_id,

@@ -28,6 +28,7 @@ from tests.hardware.mosquitto_setup import (
     BrokerClient,
     GuideBroker,
 )
+from tests.support import aio
 from tests.support.stack import add_paired_site
 
 SECRETS = {"desk-01": "secret-of-desk-01", "desk-02": "secret-of-desk-02"}
@@ -152,7 +153,7 @@ def test_a_dials_reading_travels_through_tls_to_the_database(broker, tmp_path):
     ingestor.start()
     try:
         assert ingestor.connected.wait(10), "the ingestor did not connect over TLS"
-        ack = asyncio.run(_send_state_over_tls(broker, count=7))
+        ack = aio.run(_send_state_over_tls(broker, count=7))
         assert (ack["boot"], ack["seq"], ack["result"]) == (1, 1, "saved")
         with Session(engine) as session:
             stored = session.exec(select(Reading)).all()

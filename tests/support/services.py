@@ -27,6 +27,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -105,10 +106,11 @@ class Mosquitto:
     """A real mosquitto broker on 127.0.0.1:<free port> with on-disk persistence.
 
     ``restart()`` keeps the port and the persistence file, so retained messages and
-    QoS 1 sessions survive it, just like a real broker reboot.
+    QoS 1 sessions survive it, just like a real broker reboot. ``extra`` lines are added to
+    its configuration, e.g. ``("max_queued_messages 0",)`` as production runs it.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, extra: tuple[str, ...] = ()) -> None:
         self.binary = _find_binary("mosquitto", "mosquitto", ("/usr/sbin", "/usr/local/sbin"))
         self.host = LOOPBACK
         self.port = free_port()
@@ -116,13 +118,13 @@ class Mosquitto:
         self.config_path = self.dir / "mosquitto.conf"
         self.log_path = self.dir / "mosquitto.log"
         self._process: subprocess.Popen | None = None
-        self._write_config()
+        self._write_config(extra)
 
     @property
     def url(self) -> str:
         return f"mqtt://{self.host}:{self.port}"
 
-    def _write_config(self) -> None:
+    def _write_config(self, extra: tuple[str, ...]) -> None:
         lines = [
             f"listener {self.port} {self.host}",
             "allow_anonymous true",
@@ -143,6 +145,7 @@ class Mosquitto:
             # fine for a throwaway broker on loopback, and avoids chown-ing to an account
             # that may not exist. (As a normal user this setting has no effect.)
             lines.append("user root")
+        lines.extend(extra)
         self.config_path.write_text("\n".join(lines) + "\n")
 
     def start(self) -> Mosquitto:
@@ -173,6 +176,14 @@ class Mosquitto:
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def crash(self) -> None:
+        """SIGKILL, as a power cut: what the broker held in memory since it last saved its
+        persistence file (``autosave_interval``) is gone."""
+        process, self._process = self._process, None
+        if process is not None:
             process.kill()
             process.wait()
 
@@ -221,11 +232,13 @@ class Postgres:
 
     ``url`` is for SQLAlchemy/SQLModel; ``libpq_url`` is for psycopg or psql.
     ``new_database(name)`` makes another empty database, for tests that need isolation.
+    ``durable=True`` keeps synchronous commits, so a commit survives ``restart()`` (a crash
+    of the server process); the fast default may lose the last commits of a crash.
     """
 
     user = "postgres"  # the cluster's superuser (initdb -U)
 
-    def __init__(self, database: str = "shelter_signal") -> None:
+    def __init__(self, database: str = "shelter_signal", durable: bool = False) -> None:
         self.bin_dir = _postgres_bin_dir()
         for tool in ("initdb", "pg_ctl", "createdb"):
             if not (self.bin_dir / tool).exists():
@@ -252,6 +265,7 @@ class Postgres:
         self.dir = Path(tempfile.mkdtemp(prefix="signal-postgres-"))
         self.data_dir = self.dir / "data"
         self.log_path = self.dir / "postgres.log"
+        self.durable = durable
         self._started = False
         if self._run_as:
             # The server writes its data, log and socket here, so 'postgres' must own it.
@@ -314,10 +328,13 @@ class Postgres:
                 # The unix socket goes to our temp dir, not /var/run/postgresql, which
                 # may not exist or may belong to a system cluster.
                 "unix_socket_directories": f"'{self.dir}'",
-                # Speed over durability: a crash just means a failed test run.
+                # Speed over durability: a crash just means a failed test run. fsync only
+                # matters when the machine (not the server process) goes down, so even a
+                # durable cluster leaves it off.
                 "fsync": "off",
-                "synchronous_commit": "off",
                 "full_page_writes": "off",
+                # Off: a commit returns before its WAL is written, so a crash can undo it.
+                "synchronous_commit": "on" if self.durable else "off",
             }
             with open(self.data_dir / "postgresql.conf", "a") as conf:
                 conf.write("\n# Added by tests/support/services.py\n")
@@ -326,6 +343,17 @@ class Postgres:
         self._run("pg_ctl", "start", "-w", "-D", str(self.data_dir), "-l", str(self.log_path))
         self._started = True
         self.new_database(self.database)
+        return self
+
+    def restart(self) -> Postgres:
+        """Crash and start again: every connection breaks, the server recovers from its WAL.
+
+        "immediate" is what a killed server looks like to its clients (no orderly goodbye).
+        """
+        self._run(
+            "pg_ctl", "restart", "-w", "-m", "immediate",
+            "-D", str(self.data_dir), "-l", str(self.log_path),
+        )  # fmt: skip
         return self
 
     def new_database(self, name: str) -> str:
@@ -355,6 +383,77 @@ class Postgres:
         except BaseException:
             self.stop()
             raise
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+# --------------------------------------------------------------------------- ingestor
+
+
+class IngestorProcess:
+    """`shelter-signal ingest` as a process of its own, which a test can kill -9 and restart.
+
+    Every start uses the same client id, so the broker keeps its session (and its queue of
+    unacknowledged messages) across a kill, as it does for a production ingestor. Its log is
+    ``log_path`` in ``workdir``, which is also its working directory (so no developer's
+    ``.env`` file changes its settings).
+    """
+
+    def __init__(
+        self,
+        database_url: str,
+        mqtt_url: str,
+        client_id: str,
+        workdir: Path,
+        shared_group: str | None = None,
+    ) -> None:
+        self.client_id = client_id
+        self.workdir = workdir
+        self.log_path = workdir / f"{client_id}.log"
+        self.env = {
+            **os.environ,
+            "SIGNAL_DATABASE_URL": database_url,
+            "SIGNAL_MQTT_URL": mqtt_url,
+            "SIGNAL_INGEST_CLIENT_ID": client_id,
+        }
+        if shared_group:
+            self.env["SIGNAL_INGEST_SHARED_GROUP"] = shared_group
+        self._process: subprocess.Popen | None = None
+
+    def start(self) -> IngestorProcess:
+        with open(self.log_path, "ab") as log:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "server", "ingest"],
+                env=self.env,
+                cwd=self.workdir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to finish a batch, disconnect or acknowledge anything."""
+        self._end(signal.SIGKILL)
+
+    def stop(self) -> None:
+        """SIGTERM: the orderly shutdown a service manager asks for."""
+        self._end(signal.SIGTERM)
+
+    def _end(self, how: signal.Signals) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(how)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def __enter__(self) -> IngestorProcess:
+        return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()

@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from tests.support.services import Mosquitto, Postgres, free_port
+from tests.support.waiting import wait_until
 
 
 def _connected_client(broker: Mosquitto) -> mqtt.Client:
@@ -84,3 +85,59 @@ def test_chromium_reads_page_title(browser) -> None:
         assert page.title() == "Shelter Signal"
     finally:
         page.close()
+
+
+@pytest.mark.mosquitto
+def test_extra_config_lines_reach_the_broker() -> None:
+    with Mosquitto(extra=("log_type debug",)) as broker:  # debug logs every packet
+        client = _connected_client(broker)
+        try:
+            wait_until(lambda: "Sending CONNACK" in broker.log_path.read_text())
+        finally:
+            client.disconnect()
+            client.loop_stop()
+
+
+@pytest.mark.postgres
+def test_a_durable_cluster_keeps_its_commits_through_a_crash_restart() -> None:
+    with Postgres(durable=True) as cluster:
+        connection = psycopg.connect(cluster.libpq_url, autocommit=True)
+        connection.execute("create table beds (free int)")
+        connection.execute("insert into beds values (7)")
+
+        cluster.restart()
+
+        with pytest.raises(psycopg.OperationalError):  # every client sees the crash
+            connection.execute("select 1")
+        connection.close()
+        with psycopg.connect(cluster.libpq_url) as fresh:
+            assert fresh.execute("select free from beds").fetchall() == [(7,)]
+
+
+@pytest.mark.mosquitto
+def test_a_crashed_broker_forgets_what_it_had_not_saved() -> None:
+    with Mosquitto() as broker:  # saves every 30 minutes (Mosquitto's default)
+        publisher = _connected_client(broker)
+        publisher.publish("test/unsaved", b"1", qos=1, retain=True).wait_for_publish(5)
+        publisher.disconnect()
+        publisher.loop_stop()
+        broker.crash()
+        broker.start()
+        publisher = _connected_client(broker)
+        publisher.publish("test/after", b"2", qos=1, retain=True).wait_for_publish(5)
+        publisher.disconnect()
+        publisher.loop_stop()
+
+        received: queue.Queue[str] = queue.Queue()
+        subscriber = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        subscriber.on_message = lambda _client, _userdata, message: received.put(message.topic)
+        subscriber.connect(broker.host, broker.port)
+        subscriber.subscribe([("test/unsaved", 1), ("test/after", 1)])  # one SUBACK for both
+        subscriber.loop_start()
+        try:
+            # Retained messages come with the subscription, in the order of its topics: had
+            # "test/unsaved" survived, it would arrive first.
+            assert received.get(timeout=5) == "test/after"
+        finally:
+            subscriber.disconnect()
+            subscriber.loop_stop()

@@ -5,13 +5,13 @@ docstring); the real MQTT path is covered in tests/e2e.
 """
 
 import asyncio
-import concurrent.futures
 import json
 import pathlib
 
 from firmware.dialcore import display, protocol
 from firmware.dialcore.app import App
 from firmware.dialcore.store import Store
+from tests.support import aio
 
 DEVICE = "desk-01"
 
@@ -93,10 +93,7 @@ def run_with(app, scenario):
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
 
-    # A thread of its own: once the session's browser runs, Playwright's sync API keeps an
-    # event loop on the main thread, where asyncio.run() refuses to start another.
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, main()).result()
+    aio.run(main())
 
 
 def state_payload(boot, seq, counts_caps, config_version=0, mode="occupied"):

@@ -130,14 +130,14 @@ def test_a_message_that_breaks_our_code_is_dead_lettered_and_the_rest_stored(
 ):
     device_id = f"bug-{uuid.uuid4().hex[:6]}"
     seed(engine, device_id)
-    real_handle = ingest_client.handle
+    real_handle_batch = ingest_client.handle_batch
 
-    def handle_with_a_bug(session, topic, payload, limit):
-        if b'"seq": 2,' in payload:
+    def handle_batch_with_a_bug(session, messages, limit):
+        if any(b'"seq": 2,' in payload for _topic, payload in messages):
             raise RuntimeError("simulated bug")
-        return real_handle(session, topic, payload, limit)
+        return real_handle_batch(session, messages, limit)
 
-    monkeypatch.setattr(ingest_client, "handle", handle_with_a_bug)
+    monkeypatch.setattr(ingest_client, "handle_batch", handle_batch_with_a_bug)
     ingestor = started(engine, mosquitto.url, batch_size=10)
     dial = Device_(mosquitto.url, device_id)
     try:
@@ -153,6 +153,32 @@ def test_a_message_that_breaks_our_code_is_dead_lettered_and_the_rest_stored(
         # a set: should the broker deliver it twice, it is recorded twice, which is right
         wait_until(lambda: set(reasons()) == {"internal error: RuntimeError"}, message="recorded")
         assert readings(engine) == 2
+    finally:
+        dial.close()
+        ingestor.stop()
+
+
+def test_a_value_the_database_refuses_is_dead_lettered_and_ingest_goes_on(mosquitto, engine):
+    """The database, not our code, refuses it at commit (an integer beyond its range): that
+    one message is set aside, the worker lives on, the next message is stored."""
+    device_id = f"range-{uuid.uuid4().hex[:6]}"
+    seed(engine, device_id)
+    ingestor = started(engine, mosquitto.url, batch_size=10)
+    dial = Device_(mosquitto.url, device_id)
+    try:
+        telemetry = json.dumps({"v": 1, "uptime_s": 1, "fw": "1.0", "queue": 2**64}).encode()
+        dial.client.publish(protocol.topic(device_id, "telemetry"), telemetry, qos=1)
+        dial.send(1)
+        wait_until(lambda: dial.saved() == {1}, message="the next message stored")
+
+        def letters():
+            with Session(engine) as session:
+                query = select(DeadLetter.topic).where(DeadLetter.topic.contains(device_id))
+                return session.exec(query).all()
+
+        wait_until(
+            lambda: letters() == [protocol.topic(device_id, "telemetry")], message="set aside"
+        )
     finally:
         dial.close()
         ingestor.stop()
