@@ -107,7 +107,7 @@ class Mosquitto:
 
     ``restart()`` keeps the port and the persistence file, so retained messages and
     QoS 1 sessions survive it, just like a real broker reboot. ``extra`` lines are added to
-    its configuration, e.g. ``("max_queued_messages 0",)`` as production runs it.
+    its configuration, e.g. ``("max_queued_messages 1000000",)`` as production runs it.
     """
 
     def __init__(self, extra: tuple[str, ...] = ()) -> None:
