@@ -7,6 +7,7 @@ from fastapi.testclient import TestClient
 from server.api.main import create_app
 from server.api.routes.health import BrokerCheck
 from server.db import make_engine
+from tests.hardware.mosquitto_setup import SERVER_PASSWORD, GuideBroker
 from tests.support.services import Mosquitto, free_port
 
 
@@ -73,3 +74,17 @@ def test_without_a_broker_url_only_the_database_is_checked(engine, settings):
             "database": "ok",
             "broker": "not used",
         }
+
+
+def test_ready_logs_in_as_configured_and_names_a_refused_login(engine, settings, tmp_path):
+    """Against the production broker (accounts, TLS): the right account over TLS is ready,
+    a wrong password is named as a refused login, not as an unreachable broker."""
+    with GuideBroker(tmp_path / "passwd") as broker:
+        settings = settings.model_copy(update={"mqtt_ca_file": broker.ca_file})
+        with app_on(engine, settings, broker.tls_url, BrokerCheck(cache_s=0)) as client:
+            assert client.get("/api/v1/ready").status_code == 200
+        wrong = broker.tls_url.replace(f":{SERVER_PASSWORD}@", ":wrong@")
+        with app_on(engine, settings, wrong, BrokerCheck(cache_s=0)) as client:
+            answer = client.get("/api/v1/ready")
+        assert answer.status_code == 503
+        assert answer.json()["error"]["message"].startswith("not ready: broker: refused the login")
