@@ -5,14 +5,46 @@ import argparse
 import multiprocessing
 import os
 import platform
+import sqlite3
+import subprocess
 import sys
+from datetime import UTC, datetime
+from importlib import metadata
+
+from tests.support.services import _postgres_bin_dir  # where Debian keeps `postgres`
 
 
 def machine() -> str:
     """One line naming what the numbers were measured on (they mean nothing elsewhere)."""
+    with open("/proc/meminfo") as meminfo:
+        memory_kb = int(meminfo.readline().split()[1])  # the first line is MemTotal
     return (
         f"{os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), "
-        f"Python {platform.python_version()} on {platform.system()} {platform.release()}"
+        f"{memory_kb / 1024**2:.1f} GiB RAM, {platform.system()} {platform.release()}"
+    )
+
+
+def _first_line(command: list[str]) -> str:
+    """The version line a tool prints, or 'missing' (not every benchmark needs every tool)."""
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=10)
+    except OSError:
+        return "missing"
+    return (done.stdout or done.stderr).strip().splitlines()[0]
+
+
+def versions() -> str:
+    """The versions that the figures depend on."""
+    packages = ["fastapi", "starlette", "uvicorn", "sqlalchemy", "psycopg", "paho-mqtt"]
+    tools = [
+        _first_line(["mosquitto", "-h"]).removeprefix("mosquitto version "),
+        _first_line([str(_postgres_bin_dir() / "postgres"), "--version"]),
+        _first_line(["wrk", "--version"]).split(" [")[0],
+    ]
+    return (
+        f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
+        + ", ".join(f"{name} {metadata.version(name)}" for name in packages)
+        + f"; Mosquitto {tools[0]}, {tools[1]}, {tools[2]}"
     )
 
 
@@ -70,7 +102,16 @@ def command_line(package: str | None, doc: str, quick_help: str) -> argparse.Arg
 
 def print_header(quick: bool) -> None:
     """What the numbers are measured on, printed before anything is measured."""
+    print(f"Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     print(f"Machine: {machine()}")
+    print(f"Versions: {versions()}")
     if quick:
         print("--quick: a smoke run; too short for numbers worth comparing")
     print(f"Load average before: {load()}")
+
+
+# What deploy/mosquitto/shelter-signal.conf sets that changes speed: no Nagle delay on small
+# packets (acks), and a queue deep enough that a subscriber that falls behind loses nothing
+# (Mosquitto's default cap of 1000 drops the rest: "Outgoing messages are being dropped").
+BROKER_CONFIG = ("set_tcp_nodelay true", "max_queued_messages 1000000")
+NAGLE_CONFIG = ("max_queued_messages 1000000",)  # the same, with Mosquitto's default Nagle

@@ -1,39 +1,44 @@
-"""Ingest throughput: the Shelter Signal ingestor against raw Mosquitto QoS 1, in one run.
+"""Durable ingest throughput: readings committed and acknowledged per second, against raw
+Mosquitto QoS 1 throughput on the same machine, in one run.
 
-    .venv/bin/python -m bench.ingest_throughput [--quick] [--tcp-nodelay] [--postgres]
+    .venv/bin/python -m bench.ingest_throughput [--quick] [--dials 200] [--postgres]
 
 What runs where. The machine has 2 cores and Python has a GIL, so the load generator (the
-publishers and simulated dials) runs in a spawned child process and only what is measured
-(a plain subscriber, an echo responder, the real Ingestor) runs in this process. Every phase
-gets a fresh Mosquitto (tests/support/services.Mosquitto), so no retained message or queued
-session leaks from one phase into the next.
+simulated dials, on one asyncio loop over bench/light_mqtt.py) runs in a spawned child
+process and only what is measured (an echo responder, the real Ingestor) runs in this
+process. Every phase gets a fresh Mosquitto (tests/support/services.Mosquitto), so no
+retained message or queued session leaks from one phase into the next.
 
 Phases:
 
-1. raw:    one paho client publishes N messages (QoS 1, a state-sized payload) as fast as it
-           can; another paho client subscribed with QoS 1 receives them. Messages/s from the
-           first publish to the last receipt. This is the baseline for throughput. (This
-           broker alone has no cap on queued messages: see raw_phase.)
+1. raw:    mosquitto_pub --repeat N publishes a state at QoS 1 N times, as fast as it can;
+           mosquitto_sub, subscribed at QoS 1, receives them (Debian's mosquitto-clients: C,
+           libmosquitto, 20 messages in flight). Messages/s from the start of mosquitto_pub
+           to the exit of mosquitto_sub after the Nth message: the baseline for throughput.
+
 2. echo:   M simulated dials, each keeping at most W states unacknowledged (the firmware keeps
            1), against a responder that acks each state without touching a database. Same
            MQTT round trip as the ingestor (dial -> broker -> server -> broker -> dial), and
            it subscribes to signal/# like the ingestor, so it also sees its own acks.
 3. ingest: the same dials against the real Ingestor (server/ingest/client.py) on SQLite as
-           shipped (WAL, synchronous=FULL). Messages/s until all N readings are committed
-           (the database is polled) and every ack is back.
+           shipped (WAL, synchronous=FULL), or PostgreSQL with --postgres. Messages/s until
+           all N readings are committed (the database is polled) and every ack is back.
 
-Phases 2 and 3 then run one dial with one state in flight: the unloaded publish -> ack
-latency, whose echo figure is the baseline for latency.
+With many dials (200 by default) the ingestor always has a batch waiting: the figure is its
+throughput, not the round-trip time of a few dials. Phases 2 and 3 then run one dial with one
+state in flight: the unloaded publish -> ack latency, whose echo figure is the baseline for
+latency.
 
-The Ingestor sets TCP_NODELAY on its own socket (server/ingest/client.py), and so does the
-echo responder, so that it stays the Ingestor's round trip without a database. By default
-Mosquitto and the other clients keep Nagle's algorithm on, as Mosquitto and paho-mqtt 2.x
-ship. --tcp-nodelay adds Mosquitto's set_tcp_nodelay (which docs/operations.md recommends)
-and TCP_NODELAY on the bench's other clients, to show what the remaining stalls cost.
+Mosquitto runs with what deploy/mosquitto/shelter-signal.conf sets for speed
+(bench/_common.BROKER_CONFIG): set_tcp_nodelay and a deep queue. --nagle leaves out
+set_tcp_nodelay, to show the ~40 ms stalls Nagle's algorithm then adds to acks. The Ingestor
+and the echo responder set TCP_NODELAY on their own sockets; asyncio does on the dials'.
 """
 
+import asyncio
 import functools
 import socket
+import subprocess
 import tempfile
 import threading
 import time
@@ -45,6 +50,8 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from bench._common import (
+    BROKER_CONFIG,
+    NAGLE_CONFIG,
     command_line,
     load,
     ms_percentiles,
@@ -53,6 +60,7 @@ from bench._common import (
     spawn_context,
     table,
 )
+from bench.light_mqtt import LightClient
 from firmware.dialcore import protocol
 from server import mqtt_url
 from server.db import make_engine, migrate
@@ -63,31 +71,25 @@ from tests.support.stack import add_paired_site
 
 CAPACITY = 40  # beds per simulated program; counts cycle through 0..CAPACITY
 RAW_TOPIC = "bench/raw"
+READY_TOPIC = "bench/ready"
 TIMEOUT_S = 60  # a phase that takes longer than this has failed
 
 
 # --------------------------------------------------------------------------- MQTT helpers
 
 
-def start_broker(nodelay: bool, *extra_config: str) -> Mosquitto:
-    """A fresh Mosquitto from the test harness, optionally with TCP_NODELAY on its sockets."""
-    broker = Mosquitto()
-    lines = [*extra_config, *(["set_tcp_nodelay true"] if nodelay else [])]
-    with open(broker.config_path, "a") as config:
-        config.writelines(f"{line}\n" for line in lines)
-    return broker.start()
+def start_broker(nagle: bool) -> Mosquitto:
+    """A fresh Mosquitto from the test harness, configured as deploy/ runs it for speed."""
+    return Mosquitto(NAGLE_CONFIG if nagle else BROKER_CONFIG).start()
 
 
-def set_nodelay(_client, _userdata, sock) -> None:
-    """paho's on_socket_open hook: send small packets at once instead of batching them."""
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
-def new_client(prefix: str, nodelay: bool) -> mqtt.Client:
+def new_client(prefix: str) -> mqtt.Client:
+    """A paho client with TCP_NODELAY on its socket, as the Ingestor sets on its own."""
     client_id = f"{prefix}-{uuid.uuid4().hex[:8]}"
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
-    if nodelay:
-        client.on_socket_open = set_nodelay
+    client.on_socket_open = lambda _client, _userdata, sock: sock.setsockopt(
+        socket.IPPROTO_TCP, socket.TCP_NODELAY, 1
+    )
     return client
 
 
@@ -135,50 +137,39 @@ def child_main(target, args, results) -> None:
         results.put({"error": traceback.format_exc()})
 
 
-def flood(url: str, count: int, nodelay: bool) -> dict:
-    """Phase 1 publisher: `count` QoS 1 messages, back to back (paho keeps 20 in flight)."""
-    client = new_client("bench-raw-pub", nodelay)
-    connect(client, url)
-    payload = state_payload(1, 1)
-    start = time.monotonic()
-    sent = [client.publish(RAW_TOPIC, payload, qos=1) for _ in range(count)]
-    for info in sent:
-        info.wait_for_publish(TIMEOUT_S)
-    close(client)
-    return {"start": start}
-
-
 class SimDial:
-    """A dial reduced to its protocol: states with increasing seq, at most `window` unacked."""
+    """A dial reduced to its protocol: states with increasing seq, at most `window` unacked.
 
-    def __init__(self, url: str, device_id: str, boot: int, total: int, nodelay: bool):
+    Runs on the load generator's event loop over bench/light_mqtt.py: one process carries
+    hundreds of dials, where paho-mqtt would need a thread for each.
+    """
+
+    def __init__(self, device_id: str, boot: int, total: int):
         self.device_id, self.boot, self.total = device_id, boot, total
         self.next_seq = 1
         self.sent: dict[int, float] = {}  # seq -> when it was published
         self.latencies: list[float] = []  # publish -> ack, seconds
         self.rejected = 0
-        self.done = threading.Event()
-        self.lock = threading.Lock()  # send() runs in our thread and in paho's
-        self.client = new_client(f"bench-{device_id}", nodelay)
-        self.client.on_message = self._on_ack
-        connect(self.client, url)
-        subscribe(self.client, protocol.topic(device_id, "ack"))
+        self.done = asyncio.Event()
+        self.client = LightClient(f"bench-{device_id}-{uuid.uuid4().hex[:6]}", self._on_ack)
+
+    async def start(self, url: str) -> None:
+        await self.client.connect(*mqtt_url.parse(url))
+        await self.client.subscribe(protocol.topic(self.device_id, "ack"))
 
     def send(self) -> None:
-        with self.lock:
-            if self.next_seq > self.total:
-                return
-            seq, self.next_seq = self.next_seq, self.next_seq + 1
-            self.sent[seq] = time.monotonic()
-            # retain=True and QoS 1: exactly how the firmware publishes a state
-            topic = protocol.topic(self.device_id, "state")
-            self.client.publish(topic, state_payload(self.boot, seq), qos=1, retain=True)
+        if self.next_seq > self.total:
+            return
+        seq, self.next_seq = self.next_seq, self.next_seq + 1
+        self.sent[seq] = time.monotonic()
+        # retain=True and QoS 1: exactly how the firmware publishes a state
+        topic = protocol.topic(self.device_id, "state")
+        self.client.publish(topic, state_payload(self.boot, seq), qos=1, retain=True)
 
-    def _on_ack(self, _client, _userdata, message) -> None:
+    def _on_ack(self, _topic: str, payload: bytes) -> None:
         now = time.monotonic()
-        boot, seq, result, _reason = protocol.decode_ack(message.payload)
-        with self.lock:
-            sent = self.sent.pop(seq, None) if boot == self.boot else None
+        boot, seq, result, _reason = protocol.decode_ack(payload)
+        sent = self.sent.pop(seq, None) if boot == self.boot else None
         if sent is None:
             return  # a repeated ack (the broker redelivered a state): already counted
         self.latencies.append(now - sent)
@@ -189,21 +180,18 @@ class SimDial:
             self.send()  # the next state goes out as soon as one is confirmed
 
 
-def fleet(
-    url: str, device_ids: list[str], per_dial: int, window: int, boot: int, nodelay: bool
-) -> dict:
-    """Phases 2 and 3: every dial sends `per_dial` states; returns timings and latencies."""
-    dials = [SimDial(url, device_id, boot, per_dial, nodelay) for device_id in device_ids]
+async def _fleet(url: str, device_ids: list[str], per_dial: int, window: int, boot: int) -> dict:
+    dials = [SimDial(device_id, boot, per_dial) for device_id in device_ids]
+    await asyncio.gather(*(dial.start(url) for dial in dials))
     start = time.monotonic()  # every dial is connected and subscribed: go
     for dial in dials:
         for _ in range(window):
             dial.send()
-    deadline = start + TIMEOUT_S
-    for dial in dials:
-        dial.done.wait(max(0.0, deadline - time.monotonic()))
+    remaining = [asyncio.create_task(dial.done.wait()) for dial in dials]
+    await asyncio.wait(remaining, timeout=TIMEOUT_S)
     end = time.monotonic()
     for dial in dials:
-        close(dial.client)
+        await dial.client.close()
     latencies = [x for dial in dials for x in dial.latencies]
     return {
         "start": start,
@@ -212,6 +200,11 @@ def fleet(
         "acked": len(latencies),
         "rejected": sum(dial.rejected for dial in dials),
     }
+
+
+def fleet(url: str, device_ids: list[str], per_dial: int, window: int, boot: int) -> dict:
+    """Phases 2 and 3: every dial sends `per_dial` states; returns timings and latencies."""
+    return asyncio.run(_fleet(url, device_ids, per_dial, window, boot))
 
 
 def run_child(target, *args, while_running=None):
@@ -236,38 +229,52 @@ def run_child(target, *args, while_running=None):
 # These run in this process: they are what is measured.
 
 
-def raw_phase(count: int, nodelay: bool) -> dict:
-    """Phase 1: one publisher (child) -> Mosquitto -> one QoS 1 subscriber (here)."""
-    received = 0
-    last = threading.Event()
-    finished_at = 0.0
+def raw_phase(count: int, nagle: bool) -> dict:
+    """Phase 1: mosquitto_pub -> Mosquitto -> mosquitto_sub, both at QoS 1 (Debian's
+    mosquitto-clients, C, libmosquitto: 20 messages in flight, like paho)."""
+    with start_broker(nagle) as broker:  # its queue cap keeps the baseline lossless
+        where = ["-h", broker.host, "-p", str(broker.port), "-q", "1"]
+        # A retained message on a second topic tells us when mosquitto_sub is subscribed:
+        # both topics go in one SUBSCRIBE, so once "ready" arrives, so will the rest.
+        subprocess.run(
+            ["mosquitto_pub", *where, "-t", READY_TOPIC, "-r", "-m", "ready"], check=True
+        )
+        sub = subprocess.Popen(
+            ["mosquitto_sub", *where, "-t", READY_TOPIC, "-t", RAW_TOPIC, "-C", str(count + 1)],
+            stdout=subprocess.PIPE,
+        )
+        if sub.stdout.readline() != b"ready\n":
+            raise RuntimeError("mosquitto_sub did not subscribe")
+        # Read what it prints as it comes: a subscriber blocked on a full pipe would stop
+        # taking messages, and Mosquitto would end up queueing them (or worse).
+        received, ended = [0], [0.0]
 
-    def on_message(_client, _userdata, _message) -> None:
-        nonlocal received, finished_at
-        received += 1
-        if received == count:
-            finished_at = time.monotonic()
-            last.set()
+        def drain() -> None:
+            for _line in sub.stdout:  # until it has -C messages and exits
+                received[0] += 1
+            ended[0] = time.monotonic()
 
-    # Mosquitto queues at most 1000 QoS 1 messages per subscriber by default and drops the
-    # rest ("Outgoing messages are being dropped" in its log): a publisher that is faster
-    # than its subscriber loses messages. Lift the cap here, so the baseline is lossless.
-    with start_broker(nodelay, "max_queued_messages 0") as broker:
-        subscriber = new_client("bench-raw-sub", nodelay)
-        subscriber.on_message = on_message
-        connect(subscriber, broker.url)
-        subscribe(subscriber, RAW_TOPIC)
-        result, _ = run_child(flood, broker.url, count, nodelay)  # until all are PUBACKed
-        last.wait(10)  # the subscriber may still be catching up
-        close(subscriber)
-    if received != count:
-        raise RuntimeError(f"raw phase: {received} of {count} messages arrived")
-    return {"messages": count, "seconds": finished_at - result["start"]}
+        reader = threading.Thread(target=drain, daemon=True)
+        reader.start()
+        # --repeat, not -l: mosquitto_pub 2.0.11 -l hangs up at the end of its input before
+        # all of it is sent (a third of 100,000 lines arrived in our first run).
+        payload = state_payload(1, 1).decode()
+        start = time.monotonic()
+        pub = subprocess.run(
+            ["mosquitto_pub", *where, "-t", RAW_TOPIC, "-m", payload, "--repeat", str(count)],
+            timeout=TIMEOUT_S,
+        )
+        reader.join(TIMEOUT_S)
+        sub.kill()  # only still running if messages went missing
+        sub.wait()
+    if pub.returncode or received[0] != count:
+        raise RuntimeError(f"raw phase: {received[0]} of {count} messages arrived")
+    return {"messages": count, "seconds": ended[0] - start}
 
 
 def start_echo(url: str) -> mqtt.Client:
     """A server that acks every state at once: the ingestor's MQTT path without a database."""
-    client = new_client("bench-echo", nodelay=True)  # like the Ingestor's own socket
+    client = new_client("bench-echo")
 
     def on_message(client, _userdata, message) -> None:
         device_id, suffix = protocol.parse_topic(message.topic)
@@ -321,7 +328,7 @@ def round_trip_phases(args, database_url: str | None) -> tuple[dict, dict]:
     """Phase 2 (database_url None: echo) or 3 (ingest): loaded, then unloaded round trips."""
     per_dial = max(1, args.messages // args.dials)
     total = per_dial * args.dials
-    with start_broker(args.tcp_nodelay) as broker:
+    with start_broker(args.nagle) as broker:
         if database_url is None:
             device_ids = [f"bench-{n:03d}" for n in range(args.dials)]
             echo = start_echo(broker.url)
@@ -336,13 +343,10 @@ def round_trip_phases(args, database_url: str | None) -> tuple[dict, dict]:
             per_dial,
             args.window,
             1,
-            args.tcp_nodelay,
             while_running=wait,
         )
         # One dial, one state at a time; boot 2, so no (boot, seq) repeats a stored reading.
-        unloaded, _ = run_child(
-            fleet, broker.url, device_ids[:1], args.latency_samples, 1, 2, args.tcp_nodelay
-        )
+        unloaded, _ = run_child(fleet, broker.url, device_ids[:1], args.latency_samples, 1, 2)
         if database_url is None:
             close(echo)
         else:
@@ -365,34 +369,34 @@ def round_trip_phases(args, database_url: str | None) -> tuple[dict, dict]:
 
 def main() -> None:
     parser = command_line(__package__, __doc__, "smoke run: few messages")
-    parser.add_argument("--messages", type=int, default=3000, help="states sent in phases 2, 3")
-    parser.add_argument("--raw-messages", type=int, default=20000, help="messages in phase 1")
-    parser.add_argument("--dials", type=int, default=20, help="simulated dials (M)")
+    parser.add_argument("--messages", type=int, default=20000, help="states sent in phases 2, 3")
+    parser.add_argument("--raw-messages", type=int, default=100000, help="messages in phase 1")
+    parser.add_argument("--dials", type=int, default=200, help="simulated dials (M)")
     parser.add_argument("--window", type=int, default=1, help="unacked states per dial (W)")
     parser.add_argument("--latency-samples", type=int, default=200, help="unloaded round trips")
     parser.add_argument(
-        "--tcp-nodelay",
+        "--nagle",
         action="store_true",
-        help="TCP_NODELAY in Mosquitto and the bench's clients too (the ingestor always sets it)",
+        help="leave out Mosquitto's set_tcp_nodelay (deploy/ sets it; Mosquitto's default is off)",
     )
     parser.add_argument(
         "--postgres", action="store_true", help="ingest into a throwaway PostgreSQL, not SQLite"
     )
     args = parser.parse_args()
     if args.quick:
-        args.messages, args.raw_messages, args.latency_samples = 200, 2000, 20
+        args.dials, args.messages, args.raw_messages, args.latency_samples = 20, 400, 2000, 20
 
     print_header(args.quick)
     print(
         f"{args.dials} dials, window {args.window}, {args.messages} states; "
         f"raw {args.raw_messages} messages; {args.latency_samples} unloaded round trips; "
-        f"TCP_NODELAY {'everywhere' if args.tcp_nodelay else 'on the ingestor and echo only'}\n"
+        f"Mosquitto {'with Nagle (its default)' if args.nagle else 'as deploy/ configures it'}\n"
     )
-    raw = raw_phase(args.raw_messages, args.tcp_nodelay)
+    raw = raw_phase(args.raw_messages, args.nagle)
     echo, echo_unloaded = round_trip_phases(args, None)
     if args.postgres:
-        database = "PostgreSQL, fsync off"
-        with Postgres() as cluster:
+        database = "PostgreSQL"
+        with Postgres(durable=True) as cluster:  # fsync on, as production
             ingest, ingest_unloaded = round_trip_phases(args, cluster.url)
     else:
         database = "SQLite"
@@ -420,7 +424,7 @@ def main() -> None:
                     ms_percentiles(p.get("latencies", [])),
                 ]
                 for name, p in (
-                    ("raw QoS 1 (1 publisher -> 1 subscriber)", raw),
+                    ("raw QoS 1 (mosquitto_pub -> mosquitto_sub)", raw),
                     (f"echo ({args.dials} dials, no database)", echo),
                     (f"ingest ({args.dials} dials, {database})", ingest),
                 )

@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from server.api.schemas import (
@@ -81,6 +82,55 @@ def freshness(
     return "stale"
 
 
+def freshness_changes_at(updated_at: datetime, now: datetime, settings: Settings) -> datetime:
+    """The last moment a reading keeps the freshness band it has at `now` (fresh until
+    fresh_minutes old, aging until stale_minutes); datetime.max once it is stale for good."""
+    for minutes in (settings.fresh_minutes, settings.stale_minutes):
+        edge = updated_at + timedelta(minutes=minutes)
+        if edge >= now:
+            return edge
+    return datetime.max.replace(tzinfo=now.tzinfo)
+
+
+# One row of cheap aggregates over every table `sites` reads. Any committed change to what
+# it returns changes at least one of them: a new or replaced current state (count, sum and
+# newest of reading ids and times), a device going on- or offline (status_at, and the count
+# of offline devices for edits that skip status_at), a site or program added, removed or
+# edited (counts, newest ids, edited_at, which every admin edit of a site, its programs or
+# its dials sets: server/api/live.py), a dial paired or unpaired (channel count). And, so that
+# a writer that forgets edited_at can still never leak a place, the count and id sum of the
+# confidential sites. Counts and maxima come from indexes; the sums scan tables of one row
+# per site, program or device.
+_VERSION = select(
+    *(
+        select(aggregate).scalar_subquery()
+        for aggregate in (
+            func.count(Site.id),
+            func.max(Site.id),
+            func.max(Site.edited_at),
+            func.count(Site.id).filter(col(Site.confidential)),
+            func.sum(Site.id).filter(col(Site.confidential)),
+            func.count(Program.id),
+            func.max(Program.id),
+            func.count(CurrentState.program_id),
+            func.sum(CurrentState.reading_id),
+            func.max(CurrentState.reading_id),
+            func.max(CurrentState.updated_at),
+            func.max(Device.status_at),
+            func.count(Device.id).filter(col(Device.status).in_(OFFLINE)),
+            func.count(DeviceChannel.program_id),
+        )
+    )
+)
+
+
+def data_version(session: Session) -> tuple:
+    """A fingerprint of the data behind `sites`: equal fingerprints, equal answers (for the
+    same role, filters and freshness band). Read it before the data it stands for, so that a
+    change committed in between makes the next fingerprint differ rather than go unseen."""
+    return tuple(session.exec(_VERSION).one())
+
+
 def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
     """Great-circle (haversine) distance between two (lat, lon) points."""
     lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
@@ -89,6 +139,12 @@ def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
         + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
     )
     return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(h))
+
+
+# The columns the public shapes show, read as plain rows: building an ORM object for every
+# site, program and current state cost most of the time of a list (docs/benchmarks.md).
+_SITE_COLUMNS = [c for c in Site.__table__.c if c.name in SitePublic.model_fields]
+_PROGRAM_COLUMNS = [c for c in Program.__table__.c if c.name in ProgramPublic.model_fields]
 
 
 def sites(
@@ -100,17 +156,17 @@ def sites(
 ) -> list[SitePublic]:
     """Availability of every site (or of `ids`) that `role` may see and `filters` match,
     by name, or by distance when the filters ask for `near`."""
-    query = select(Site)
+    query = select(*_SITE_COLUMNS)
     if not role.at_least(Role.outreach):
         query = query.where(col(Site.confidential).is_(False))
     if ids is not None:
         query = query.where(col(Site.id).in_(ids))
     query = _site_filters(query, filters)
-    found = session.exec(query).all()
-    programs = _programs(session, settings, [s.id for s in found])
+    found = session.execute(query).mappings().all()
+    programs = _programs(session, settings, [s["id"] for s in found])
     answer = []
     for site in found:
-        public = _site(site, programs[site.id], role)
+        public = _site(site, programs[site["id"]], role)
         if filters.near is not None and public.lat is not None and public.lon is not None:
             public.distance_km = round(distance_km(filters.near, (public.lat, public.lon)), 3)
         if _matches(public, filters):
@@ -151,40 +207,46 @@ def _site_filters(query, filters: Filters):
 def _programs(
     session: Session, settings: Settings, site_ids: list[int]
 ) -> dict[int, list[ProgramPublic]]:
-    rows = session.exec(
-        select(Program, CurrentState, Device.status)
+    rows = session.execute(
+        select(
+            *_PROGRAM_COLUMNS,
+            CurrentState.capacity.label("counted_capacity"),
+            CurrentState.occupied,
+            CurrentState.updated_at,
+            Device.status.label("device_status"),
+        )
         .outerjoin(CurrentState, CurrentState.program_id == Program.id)
         .outerjoin(DeviceChannel, DeviceChannel.program_id == Program.id)
         .outerjoin(Device, Device.id == DeviceChannel.device_id)
         .where(col(Program.site_id).in_(site_ids))
         .order_by(Program.id)
-    ).all()
+    ).mappings()
     now = utcnow()
     by_site: dict[int, list[ProgramPublic]] = {i: [] for i in site_ids}
-    for program, current, status in rows:
+    for row in rows:
+        occupied, updated_at = row["occupied"], row["updated_at"]  # None: no reading yet
         # the capacity the dial counted against; the program's own until a first reading
-        capacity = current.capacity if current else program.capacity
-        occupied = current.occupied if current else None
-        updated_at = current.updated_at if current else None
+        capacity = row["capacity"] if updated_at is None else row["counted_capacity"]
         computed = {
             "capacity": capacity,
             "occupied": occupied,
             "available": None
             if occupied is None
-            else available(capacity, occupied, program.out_of_service),
+            else available(capacity, occupied, row["out_of_service"]),
             "updated_at": updated_at,
-            "freshness": freshness(updated_at, status, now, settings),
+            "freshness": freshness(updated_at, row["device_status"], now, settings),
         }
-        stored = program.model_dump(include=set(ProgramPublic.model_fields))
-        by_site[program.site_id].append(ProgramPublic(**(stored | computed)))
+        stored = {c.name: row[c.name] for c in _PROGRAM_COLUMNS}
+        by_site[row["site_id"]].append(ProgramPublic(**(stored | computed)))
     return by_site
 
 
-def _site(site: Site, programs: list[ProgramPublic], role: Role) -> SitePublic:
+def _site(site, programs: list[ProgramPublic], role: Role) -> SitePublic:
+    """`site`: a row of _SITE_COLUMNS."""
     known = [p for p in programs if p.occupied is not None]
     times = [p.updated_at for p in known if p.updated_at]
-    fields = site.model_dump(include=set(SitePublic.model_fields))
-    if site.confidential and not role.at_least(Role.city):
+    fields = dict(site)
+    if site["confidential"] and not role.at_least(Role.city):
         fields |= dict.fromkeys(LOCATION)
     return SitePublic(
         **fields,

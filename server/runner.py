@@ -20,6 +20,7 @@ from server.ingest.client import Ingestor
 from server.settings import Settings
 from server.simulator.fleet import Fleet
 
+GRACEFUL_STOP_S = 5  # open requests get this long to finish at a stop (Ctrl-C, systemctl stop)
 STATE_DIR = Path("var/sim")  # where simulated dials keep their flash (a file each)
 
 
@@ -93,7 +94,13 @@ class System:
             app.state.metrics = metrics.combined(metrics.API, metrics.INGEST)
         self.web = _Server(
             uvicorn.Config(
-                app, host=self.settings.http_host, port=self.settings.http_port, log_level="warning"
+                app,
+                host=self.settings.http_host,
+                port=self.settings.http_port,
+                log_level="warning",
+                # uvicorn waits for open requests at a stop; stop() ends the event streams
+                # first, and whatever is still open after this is cut, so a stop never hangs.
+                timeout_graceful_shutdown=GRACEFUL_STOP_S,
             )
         )
         self._web_task = web = asyncio.create_task(self.web.serve())
@@ -122,6 +129,7 @@ class System:
         if self.fleet:
             await self.fleet.stop()
         if self.web:
+            self.web.config.app.state.broadcaster.end_streams()  # else open maps hold the stop up
             self.web.should_exit = True  # uvicorn finishes open requests, then returns
             await self._web_task
         if self.ingestor:

@@ -82,6 +82,8 @@ class Broadcaster:
         while True:
             await self._wait_for_change()
             await asyncio.sleep(max(0.0, looked + MIN_GAP_S - time.monotonic()))
+            if not self.clients:  # nobody to tell: a look would only cost the database
+                continue  # (the next look, with a client, sends what changed meanwhile)
             looked = time.monotonic()
             try:
                 changed = await asyncio.to_thread(self.changed_sites)
@@ -107,10 +109,20 @@ class Broadcaster:
             log.warning("live feed lost its LISTEN connection; polling", exc_info=True)
             await asyncio.sleep(interval)
 
+    def end_streams(self) -> None:
+        """End every open stream, as the server stops: browsers reconnect (to another API
+        process behind the proxy, or to this one once it is back)."""
+        for queue in list(self.clients):
+            self._end(queue)
+
     def _drop(self, queue: asyncio.Queue) -> None:
-        """End a lagging client's stream: its backlog is dropped for a None that closes it."""
-        self.unsubscribe(queue)
+        """End a lagging client's stream: it reconnects and catches up."""
         metrics.SSE_DROPPED.inc()
+        self._end(queue)
+
+    def _end(self, queue: asyncio.Queue) -> None:
+        """Its backlog is dropped for a None that closes the stream."""
+        self.unsubscribe(queue)
         while not queue.empty():
             queue.get_nowait()
         queue.put_nowait(None)

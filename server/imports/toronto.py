@@ -19,7 +19,7 @@ from pathlib import Path
 from sqlmodel import Session, select
 
 from server.imports.mapping import TORONTO, Mapping
-from server.models import CapacityType, Program, Sector, Site
+from server.models import CapacityType, Program, Sector, Site, utcnow
 
 # The city's 32 columns, in order (the 2021+ format of the open data set).
 COLUMNS = (
@@ -197,6 +197,7 @@ def _site(session, row, checked, places, areas, report, source) -> Site:
     site.lat, site.lon = point if point else (site.lat, site.lon)
     if site.lat is None and not site.confidential:
         report.unplaced.append(site.name)
+    _mark_edited(session, site, site)
     session.add(site)
     session.flush()
     return site
@@ -217,4 +218,13 @@ def _program(session, site, row, checked, report, source) -> None:
     program.sector = SECTORS[row["SECTOR"]]
     program.capacity_type = checked["kind"]
     program.capacity = checked["capacity"]
+    _mark_edited(session, program, site)
     session.add(program)
+
+
+def _mark_edited(session, row, site) -> None:
+    """An existing site or program the file changed: stamp the site's edit time, as an admin
+    edit does, so the event stream resends the site and cached lists are rebuilt."""
+    if row.id is not None and session.is_modified(row):
+        site.edited_at = utcnow()
+        session.add(site)

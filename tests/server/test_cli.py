@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 
@@ -65,6 +66,10 @@ def test_run_starts_everything_with_a_demo_and_stops_on_ctrl_c(tmp_path):
         sites = wait_until(demo_counts, timeout=20, message="every demo site has a count")
         assert all(s["freshness"] == "fresh" for s in sites)
         assert httpx.get(f"{base}/").text.startswith("<!DOCTYPE html>")
+        # A map left open: its event stream never ends, yet Ctrl-C must still stop the server.
+        stream = socket.create_connection(("127.0.0.1", http_port))
+        stream.sendall(b"GET /api/v1/events HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert stream.recv(4096).startswith(b"HTTP/1.1 200")
     finally:
         process.send_signal(signal.SIGINT)
         out, _ = process.communicate(timeout=30)

@@ -1,11 +1,23 @@
 """The shared availability query: the formula, distances, and what each role gets."""
 
 import math
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from server.models import Program, Role, Sector, Site
-from server.queries import EARTH_RADIUS_KM, Filters, available, distance_km, sites, summary
+from firmware.dialcore import protocol
+from server.ingest.handler import handle
+from server.models import Device, Program, Role, Sector, Site, utcnow
+from server.queries import (
+    EARTH_RADIUS_KM,
+    Filters,
+    available,
+    data_version,
+    distance_km,
+    freshness_changes_at,
+    sites,
+    summary,
+)
 from server.settings import Settings
 
 SETTINGS = Settings(_env_file=None)
@@ -64,3 +76,43 @@ def test_outreach_gets_confidential_sites_without_their_place(session, site, hid
 def test_the_summary_counts_every_site(session, site, hidden):
     totals = summary(session, SETTINGS).total
     assert (totals.programs, totals.programs_reporting) == (2, 0)
+
+
+def test_freshness_changes_at_the_end_of_each_band():
+    read = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
+    fresh_end = read + timedelta(minutes=SETTINGS.fresh_minutes)
+    stale_from = read + timedelta(minutes=SETTINGS.stale_minutes)
+    assert freshness_changes_at(read, read, SETTINGS) == fresh_end
+    assert freshness_changes_at(read, fresh_end, SETTINGS) == fresh_end  # still fresh then
+    assert freshness_changes_at(read, fresh_end + timedelta(seconds=1), SETTINGS) == stale_from
+    assert freshness_changes_at(read, stale_from + timedelta(days=9), SETTINGS).year == 9999
+
+
+def test_the_data_version_changes_with_everything_the_sites_show(session, site):
+    seen = [data_version(session)]
+
+    def changed() -> bool:
+        seen.append(data_version(session))
+        return seen[-1] != seen[-2]
+
+    assert not changed()  # reading it changes nothing
+    state = protocol.encode_state(1, 1, "occupied", 1, [(3, 20)])
+    handle(session, protocol.topic("dial-01", "state"), state, 4096)
+    session.commit()
+    assert changed()  # a new current state (and the dial coming online)
+    device = session.get(Device, "dial-01")
+    device.status = "lost"  # even when a writer forgets status_at
+    session.add(device)
+    session.commit()
+    assert changed()
+    site.edited_at = utcnow()  # an admin edit of the site, its programs or its dials
+    session.add(site)
+    session.commit()
+    assert changed()
+    site.confidential = True  # even when a writer forgets edited_at: no place may leak
+    session.add(site)
+    session.commit()
+    assert changed()
+    session.add(Program(site_id=site.id, name="Women", sector=Sector.women, capacity=5))
+    session.commit()
+    assert changed()

@@ -1,13 +1,16 @@
 """Sites with availability: freshness, filters, distance, privacy by role, one error shape."""
 
+import time
 from datetime import timedelta
 
 import pytest
 from sqlmodel import select
 
 from firmware.dialcore import protocol
+from server.api.schemas import SiteList
 from server.ingest.handler import handle
 from server.models import CurrentState, Device, Program, Sector, Site
+from server.queries import sites
 
 
 def reading(session, count):
@@ -227,3 +230,99 @@ def test_the_map_page_and_its_assets_are_served_locally(client):
     assert "/static/vendor/leaflet/leaflet.js" in page
     assert client.get("/static/vendor/leaflet/leaflet.js").status_code == 200
     assert client.get("/static/live.js").status_code == 200
+
+
+# The list is kept per process between requests (routes/shelters.py ListCache): each test
+# below asks once, changes one thing the list depends on, and asks again.
+
+
+def free_beds(client, headers=None):
+    items = client.get("/api/v1/shelters", headers=headers or {}).json()["items"]
+    return {s["name"]: s["available"] for s in items}
+
+
+def test_a_kept_list_shows_a_reading_committed_after_it(client, session, site):
+    reading(session, 12)
+    assert free_beds(client) == {"Maple House": 8}
+    handle(
+        session,
+        protocol.topic("dial-01", "state"),
+        protocol.encode_state(1, 2, "occupied", 1, [(15, 20)]),
+        4096,
+    )
+    session.commit()
+    assert free_beds(client) == {"Maple House": 5}
+
+
+def test_a_kept_list_follows_admin_edits(client, session, site, headers):
+    admin = headers["admin"]
+    reading(session, 12)
+    assert free_beds(client) == {"Maple House": 8}
+    program = session.exec(select(Program)).one()
+    client.patch(f"/api/v1/programs/{program.id}", json={"out_of_service": 3}, headers=admin)
+    assert free_beds(client) == {"Maple House": 5}
+    client.patch(f"/api/v1/shelters/{site.id}", json={"confidential": True}, headers=admin)
+    assert free_beds(client) == {}  # hidden from the public at once
+    created = client.post("/api/v1/shelters", json={"name": "Cedar Place"}, headers=admin)
+    assert created.status_code == 201
+    assert free_beds(client) == {"Cedar Place": None}
+
+
+def test_a_kept_list_follows_a_dial_going_offline(client, session, site):
+    reading(session, 12)
+    [item] = client.get("/api/v1/shelters").json()["items"]
+    assert item["freshness"] == "fresh"
+    handle(
+        session,
+        protocol.topic("dial-01", "status"),
+        protocol.encode_status("offline", 1, "1.0.0", 1),
+        4096,
+    )
+    session.commit()
+    [item] = client.get("/api/v1/shelters").json()["items"]
+    assert item["freshness"] == "unknown"
+
+
+def test_a_kept_list_is_never_given_to_another_role_or_other_filters(client, city, headers):
+    public = free_beds(client)
+    assert "Safe Harbour" not in public
+    outreach = free_beds(client, headers["outreach"])
+    assert outreach["Safe Harbour"] == 6
+    assert free_beds(client) == public  # and the public still does not get it
+    women = client.get("/api/v1/shelters?sector=women").json()["items"]
+    assert [s["name"] for s in women] == ["Willow Place"]
+    assert free_beds(client) == public
+
+
+def test_a_kept_list_ages_into_the_next_freshness_band_on_time(client, session, site, settings):
+    reading(session, 12)
+    row = session.exec(select(CurrentState)).one()
+    # 1 s short of the end of "fresh": the list turns "aging" a second later, with nothing
+    # committed in between
+    row.updated_at = row.updated_at - timedelta(minutes=settings.fresh_minutes, seconds=-1)
+    session.add(row)
+    session.commit()
+    assert client.get("/api/v1/shelters").json()["items"][0]["freshness"] == "fresh"
+    time.sleep(1.2)
+    assert client.get("/api/v1/shelters").json()["items"][0]["freshness"] == "aging"
+
+
+def test_a_kept_list_is_what_the_query_builds_gzipped_or_not(client, session, site, settings):
+    reading(session, 12)
+    plain = client.get("/api/v1/shelters", headers={"Accept-Encoding": "identity"})
+    zipped = client.get("/api/v1/shelters", headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert "content-encoding" not in plain.headers
+    assert plain.json() == zipped.json()
+    assert plain.headers["etag"] != zipped.headers["etag"]  # two representations
+    built = SiteList(items=sites(session, settings), updated_at=None).model_dump(mode="json")
+    assert plain.json()["items"] == built["items"]
+
+
+def test_an_unchanged_list_answers_304_to_its_etag(client, session, site):
+    first = client.get("/api/v1/shelters")
+    again = client.get("/api/v1/shelters", headers={"If-None-Match": first.headers["etag"]})
+    assert (again.status_code, again.content) == (304, b"")
+    reading(session, 12)
+    changed = client.get("/api/v1/shelters", headers={"If-None-Match": first.headers["etag"]})
+    assert changed.status_code == 200 and changed.headers["etag"] != first.headers["etag"]

@@ -93,6 +93,30 @@ def test_bad_rows_are_reported_by_line_and_good_rows_still_load(session, tmp_pat
     assert sorted(report.unplaced) == ["Cedar House", "Cedar House", "Cedar House"]
 
 
+def test_a_reimport_that_changes_a_site_stamps_its_edit_time(session, tmp_path):
+    """The event stream and the cached lists notice edits by this stamp (as admin edits)."""
+    path = tmp_path / "day.csv"
+
+    def write(**values):
+        with path.open("w", newline="") as f:
+            writer = csv.DictWriter(f, HEADER)
+            writer.writeheader()
+            writer.writerows([row(**values), row(LOCATION_ID="3", PROGRAM_ID="14")])
+
+    write()
+    import_csv(session, path)
+    assert [s.edited_at for s in session.exec(select(Site))] == [None, None]
+    write(LOCATION_ADDRESS="12 New Street")
+    import_csv(session, path)
+    edited = {s.source_id: s.edited_at for s in session.exec(select(Site))}
+    assert edited["toronto:3"] is None  # unchanged
+    assert edited["toronto:1"] is not None
+    write(LOCATION_ADDRESS="12 New Street", CAPACITY_ACTUAL_BED="30")  # a program's change
+    before = edited["toronto:1"]
+    import_csv(session, path)
+    assert session.exec(select(Site).where(Site.source_id == "toronto:1")).one().edited_at > before
+
+
 def test_a_file_in_another_format_is_refused_with_the_missing_columns(session, tmp_path):
     path = tmp_path / "other.csv"
     path.write_text("name,beds\nCedar,10\n")
