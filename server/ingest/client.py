@@ -197,6 +197,7 @@ class Ingestor:
     def _store(self, batch: list[mqtt.MQTTMessage]) -> None:
         """Commit the batch, then answer and acknowledge each message, in arrival order."""
         pause = 1
+        raced = False  # one message refused as a duplicate key once: maybe another ingestor's
         while True:
             try:
                 started = time.monotonic()
@@ -204,12 +205,16 @@ class Ingestor:
                 metrics.COMMIT.observe(time.monotonic() - started)
                 metrics.BATCH.observe(len(batch))
                 break
-            except IntegrityError:  # another ingestor stored one of these first: go one by one
-                if len(batch) == 1:
-                    continue  # the retry finds the stored copy and treats it as a duplicate
-                for message in batch:
-                    self._store([message])
-                return
+            except IntegrityError as error:
+                if len(batch) > 1:  # another ingestor stored one of these first: one by one
+                    for message in batch:
+                        self._store([message])
+                    return
+                if not raced:  # the retry finds the stored copy and treats it as a duplicate
+                    raced = True
+                    continue
+                outcomes = [self._record_bug(batch[0], error)]  # refused again: not a race
+                break
             except _Bug as bug:  # our code failed on a message: isolate it, keep the rest
                 if len(batch) > 1:
                     for message in batch:
