@@ -8,7 +8,6 @@ What Debian's main mosquitto.conf adds around the deploy file (the persistence f
 the log) comes from services.Mosquitto, as for every test broker.
 """
 
-import os
 import queue
 import signal
 import uuid
@@ -49,7 +48,7 @@ class GuideBroker(Mosquitto):
         certificate.private_key_pem.write_to_path(self.dir / "privkey.pem")
         provision.set_mosquitto_password(self.passwd_file, SERVER_USER, SERVER_PASSWORD)
 
-    def _write_config(self, extra: tuple[str, ...] = ()) -> None:
+    def _settings(self) -> list[str]:
         text = CONF.read_text()
         for documented, ours in (
             ("listener 1883 127.0.0.1", f"listener {self.port} {self.host}"),
@@ -60,19 +59,7 @@ class GuideBroker(Mosquitto):
         ):
             assert documented in text, f"{CONF} no longer says {documented!r}"
             text = text.replace(documented, ours)
-        lines = [
-            text,
-            # What Debian's main mosquitto.conf sets, here for the test's own folder.
-            f"persistence_location {self.dir}/",
-            "log_dest stderr",
-            "log_type error",
-            "log_type warning",
-            "log_type notice",
-        ]
-        if os.geteuid() == 0:
-            lines.append("user root")  # as in services.Mosquitto: keep root, own temp dir
-        lines.extend(extra)
-        self.config_path.write_text("\n".join(lines) + "\n")
+        return [text]  # the rest (files, logs) as for every test broker
 
     def start(self) -> "GuideBroker":
         super().start()

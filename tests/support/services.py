@@ -124,13 +124,20 @@ class Mosquitto:
     def url(self) -> str:
         return f"mqtt://{self.host}:{self.port}"
 
-    def _write_config(self, extra: tuple[str, ...]) -> None:
-        lines = [
+    def _settings(self) -> list[str]:
+        """What this broker is: listeners, access, persistence (a subclass swaps them)."""
+        return [
             f"listener {self.port} {self.host}",
             "allow_anonymous true",
             # Persistence: mosquitto.db is written on clean shutdown (SIGTERM), and
             # reloaded on start, so restart() keeps retained messages and sessions.
             "persistence true",
+        ]
+
+    def _write_config(self, extra: tuple[str, ...]) -> None:
+        lines = [
+            *self._settings(),
+            # Where this broker's files go: its own temp dir.
             f"persistence_location {self.dir}/",
             # Logs go to stderr, which we send to mosquitto.log (see start()).
             "log_dest stderr",
