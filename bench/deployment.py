@@ -1,7 +1,8 @@
 """Shelter Signal as production runs it, for the benchmarks that measure the whole path.
 
 Mosquitto configured as deploy/mosquitto/shelter-signal.conf is for speed
-(bench/_common.BROKER_CONFIG), a throwaway PostgreSQL with fsync on (as production), and
+(bench/_common.BROKER_CONFIG), a throwaway PostgreSQL with synchronous commits (as production;
+fsync off, as every harness cluster), and
 `shelter-signal ingest` and `shelter-signal serve` each in a process of its own, configured
 only through SIGNAL_* variables like a systemd unit would.
 """
@@ -43,7 +44,7 @@ class Deployment:
         self.env = env or {}
         self.dir = Path(tempfile.mkdtemp(prefix="bench-deploy-"))
         self.broker = Mosquitto(BROKER_CONFIG)
-        self.database = Postgres(durable=True)  # fsync on, as production
+        self.database = Postgres(durable=True)  # synchronous commits, as production
         self.http_port = free_port()
         self.api_url = f"http://{LOOPBACK}:{self.http_port}"
         self.processes: list[subprocess.Popen] = []

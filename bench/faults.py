@@ -46,7 +46,9 @@ import paho.mqtt.client as mqtt
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, func, select
 
+from bench._common import BROKER_CONFIG as DEPLOYED_BROKER
 from bench._common import percentile, table
+from firmware.dialcore import protocol
 from firmware.dialcore.app import App
 from firmware.dialcore.clock import unix_time
 from firmware.dialcore.store import Store
@@ -81,9 +83,9 @@ CRASH_QUEUE_S = 3.0  # how long messages pile up in the broker's memory before i
 # Mosquitto writing its state after every change instead of every minute (an option to weigh).
 SAVE_EVERY_CHANGE = ("autosave_on_changes true", "autosave_interval 1")
 # What matters here of how production runs Mosquitto (deploy/mosquitto/shelter-signal.conf):
-# a queue for a stopped ingestor far above the default 1,000 messages, the state saved every
-# minute (an orderly restart saves it anyway), small acks sent at once.
-BROKER_CONFIG = ("max_queued_messages 1000000", "autosave_interval 60", "set_tcp_nodelay true")
+# a queue for a stopped ingestor far above the default 1,000 messages, small acks sent at once
+# (as for every benchmark), and the state saved every minute (an orderly restart saves it).
+BROKER_CONFIG = (*DEPLOYED_BROKER, "autosave_interval 60")
 INGEST_CLIENT_ID = "soak-ingest"  # the same at every restart: the broker keeps its session
 DOWN_S = 1.0  # how long the broker and the ingestor stay down when restarted
 DUPLICATES_PER_FAULT = 20  # old states re-sent by one "duplicates" fault
@@ -207,7 +209,7 @@ class Sent:
 
 def state_key(topic: str, payload: bytes) -> Key:
     message = json.loads(payload)
-    return topic.split("/")[2], message["boot"], message["seq"]
+    return protocol.parse_topic(topic)[0], message["boot"], message["seq"]
 
 
 class RecordingStore(Store):
@@ -234,11 +236,8 @@ class RecordingTransport(HostTransport):
 
     async def connect(self, will, on_message, on_up, on_down) -> None:
         def noting_acks(topic: str, payload: bytes) -> None:
-            if topic.endswith("/ack"):
-                ack = json.loads(payload)
-                key = (topic.split("/")[2], ack["boot"], ack["seq"])
-                if ack["result"] == "saved":
-                    self.sent.saved_at.setdefault(key, time.time())
+            if topic.endswith("/ack") and json.loads(payload)["result"] == "saved":
+                self.sent.saved_at.setdefault(state_key(topic, payload), time.time())
             on_message(topic, payload)
 
         await super().connect(will, noting_acks, on_up, on_down)
@@ -323,7 +322,7 @@ class RawPublisher:
             while not self.client.is_connected() and time.monotonic() < deadline:
                 time.sleep(0.1)
             # Not retained: the retained copy stays the dial's newest state.
-            info = self.client.publish(f"signal/v1/{device}/state", payload, qos=1)
+            info = self.client.publish(protocol.topic(device, "state"), payload, qos=1)
             info.wait_for_publish(timeout=30)
             if not info.is_published():
                 raise RuntimeError("the broker did not take a re-sent state")
@@ -739,8 +738,9 @@ class Day:
         result.lost += len(missing_at_broker)
         result.commits = sum(app.store.seq for app in self.apps.values())
         result.state_sends = sent.state_sends
-        result.in_doubt = len(sent.in_doubt - set(sent.confirmed))
-        result.in_doubt_arrived = len((sent.in_doubt - set(sent.confirmed)) & set(expected))
+        unconfirmed = sent.in_doubt - set(sent.confirmed)
+        result.in_doubt = len(unconfirmed)
+        result.in_doubt_arrived = len(unconfirmed & set(expected))
         result.superseded = (
             result.commits - len(expected) - (result.in_doubt - result.in_doubt_arrived)
         )

@@ -396,7 +396,7 @@ def main() -> None:
     echo, echo_unloaded = round_trip_phases(args, None)
     if args.postgres:
         database = "PostgreSQL"
-        with Postgres(durable=True) as cluster:  # fsync on, as production
+        with Postgres(durable=True) as cluster:  # synchronous commits, as production
             ingest, ingest_unloaded = round_trip_phases(args, cluster.url)
     else:
         database = "SQLite"

@@ -47,11 +47,8 @@ def _database(settings: Settings) -> Session:
 def _migrate(_args: argparse.Namespace, settings: Settings) -> None:
     """Bring the database to the newest schema and exit: deploy/systemd runs this once
     before the API and ingestors start, so several processes never migrate at once."""
-    migrate(settings.database_url)
-    engine = make_engine(settings.database_url)
-    with engine.connect() as connection:
-        revision = MigrationContext.configure(connection).get_current_revision()
-    engine.dispose()
+    with _database(settings) as session:
+        revision = MigrationContext.configure(session.connection()).get_current_revision()
     print(f"database schema at revision {revision}")
 
 

@@ -103,12 +103,13 @@ def handle_batch(
     now = utcnow()
     outcomes = []
     for (topic, payload), item in zip(messages, parsed, strict=True):
+        if isinstance(item, Refused):  # refused by _parse already
+            outcomes.append(_dead_letter(session, topic, payload, item))
+            continue
+        if isinstance(item, Outcome):
+            outcomes.append(item)
+            continue
         try:
-            if isinstance(item, Refused):
-                raise item
-            if isinstance(item, Outcome):
-                outcomes.append(item)
-                continue
             device_id, suffix, message = item
             device = devices.get(device_id)
             if device is None:
@@ -247,15 +248,18 @@ class _States:
     def add(self, device: Device, message: dict, now: datetime) -> Outcome:
         boot, seq = message["boot"], message["seq"]
         ack = protocol.topic(device.id, "ack")
+
+        def refuse(code: str, reason: str) -> Refused:  # with the ack that tells the dial why
+            return Refused(code, reason, (ack, protocol.encode_ack(boot, seq, "rejected", reason)))
+
         expected = _expected(message)
         stored = self.stored.get((device.id, boot, seq))
         if stored is not None:  # a resend: already stored, confirm again, unless it differs
             if stored != expected:
-                reason = (
-                    f"conflicting duplicate: boot {boot} seq {seq} was stored with other counts"
+                raise refuse(
+                    "conflicting_duplicate",
+                    f"conflicting duplicate: boot {boot} seq {seq} was stored with other counts",
                 )
-                reply = (ack, protocol.encode_ack(boot, seq, "rejected", reason))
-                raise Refused("conflicting_duplicate", reason, reply)
             return Outcome(
                 replies=[(ack, protocol.encode_ack(boot, seq, "saved"))], result="duplicate"
             )
@@ -263,14 +267,14 @@ class _States:
         for number, channel in enumerate(message["channels"]):
             count, capacity = channel["count"], channel["capacity"]
             if number not in pairs:
-                reason = f"channel {number} is not paired with a program"
-                reply = (ack, protocol.encode_ack(boot, seq, "rejected", reason))
-                raise Refused("unpaired_channel", reason, reply)
+                raise refuse("unpaired_channel", f"channel {number} is not paired with a program")
             if count > capacity:
-                reason = f"count {count} above capacity {capacity} on channel {number}"
-                reply = (ack, protocol.encode_ack(boot, seq, "rejected", reason))
-                raise Refused("over_capacity", reason, reply)
+                raise refuse(
+                    "over_capacity", f"count {count} above capacity {capacity} on channel {number}"
+                )
         ts = message.get("ts")
+        device_ts = datetime.fromtimestamp(ts, UTC) if ts else None  # the same for every channel
+        source = message.get("source", "dial")
         stamp = Stamp(device.id, boot, seq, now)
         for number, occupied, capacity in expected:
             program_id, out_of_service = pairs[number]
@@ -288,8 +292,8 @@ class _States:
                     "occupied": occupied,
                     "capacity": capacity,
                     "out_of_service": out_of_service,
-                    "source": message.get("source", "dial"),
-                    "device_ts": datetime.fromtimestamp(ts, UTC) if ts else None,
+                    "source": source,
+                    "device_ts": device_ts,
                     "received_at": now,
                 }
             )

@@ -81,7 +81,10 @@ def test_two_ingestors_share_the_stream_and_a_killed_one_loses_nothing(broker, p
     acks: list[tuple[str, int, int, str]] = []  # every ack the ingestors publish
     watcher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="ack-watcher")
     watcher.on_message = lambda _c, _u, m: acks.append(
-        (m.topic.split("/")[2], *(json.loads(m.payload)[k] for k in ("boot", "seq", "result")))
+        (
+            protocol.parse_topic(m.topic)[0],
+            *(json.loads(m.payload)[k] for k in ("boot", "seq", "result")),
+        )
     )
     watcher.connect(broker.host, broker.port)
     watcher.subscribe("signal/v1/+/ack", qos=1)

@@ -42,6 +42,18 @@ class ServiceError(RuntimeError):
 # --------------------------------------------------------------------------- helpers
 
 
+def _end(process: subprocess.Popen | None, how: signal.Signals, timeout: float) -> None:
+    """Send `how` to a running `process` and wait for it; kill it if it takes longer."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(how)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def free_port() -> int:
     """Return a TCP port on 127.0.0.1 that is free right now.
 
@@ -177,22 +189,13 @@ class Mosquitto:
     def stop(self) -> None:
         """SIGTERM (which makes mosquitto save its persistence file) and wait."""
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _end(process, signal.SIGTERM, timeout=10)
 
     def crash(self) -> None:
         """SIGKILL, as a power cut: what the broker held in memory since it last saved its
         persistence file (``autosave_interval``) is gone."""
         process, self._process = self._process, None
-        if process is not None:
-            process.kill()
-            process.wait()
+        _end(process, signal.SIGKILL, timeout=10)
 
     def restart(self) -> Mosquitto:
         """Stop and start again on the same port with the same persistence file."""
@@ -450,20 +453,7 @@ class IngestorProcess:
 
     def _end(self, how: signal.Signals) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(how)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-    def __enter__(self) -> IngestorProcess:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+        _end(process, how, timeout=15)  # a batch in progress may take a moment to finish
 
 
 # --------------------------------------------------------------------------- Chromium
