@@ -115,3 +115,10 @@ def print_header(quick: bool) -> None:
 # (Mosquitto's default cap of 1000 drops the rest: "Outgoing messages are being dropped").
 BROKER_CONFIG = ("set_tcp_nodelay true", "max_queued_messages 1000000")
 NAGLE_CONFIG = ("max_queued_messages 1000000",)  # the same, with Mosquitto's default Nagle
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process `pid` so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()  # after the command, which may hold spaces
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

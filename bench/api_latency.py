@@ -28,7 +28,6 @@ stale would be worthless.
 import gc
 import gzip
 import json
-import os
 import random
 import re
 import socket
@@ -43,7 +42,7 @@ import uvicorn
 from fastapi import FastAPI, Response
 from sqlmodel import Session, select
 
-from bench._common import command_line, load, print_header, spawn_context, table
+from bench._common import command_line, cpu_seconds, load, print_header, spawn_context, table
 from firmware.dialcore import protocol
 from server.api.main import create_app
 from server.db import make_engine, migrate
@@ -139,12 +138,7 @@ class Servers:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of the server processes so far (Linux /proc)."""
-        total = 0
-        for child in self.children:
-            with open(f"/proc/{child.pid}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-        return total / os.sysconf("SC_CLK_TCK")
+        return sum(cpu_seconds(child.pid) for child in self.children)
 
 
 # --------------------------------------------------------------------------- data

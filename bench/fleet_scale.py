@@ -26,23 +26,29 @@ online and hold every reading.
 """
 
 import asyncio
-import os
 import random
 import time
-import traceback
 import uuid
 
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from bench._common import command_line, load, percentile, print_header, spawn_context, table
+from bench._common import (
+    command_line,
+    cpu_seconds,
+    load,
+    percentile,
+    print_header,
+    spawn_context,
+    table,
+)
 from bench.deployment import Deployment, raise_open_files
+from bench.ingest_throughput import CAPACITY, child_main
 from bench.light_mqtt import LightClient
 from firmware.dialcore import protocol
 from server.models import Device, Reading
 from tests.support.stack import add_paired_site
 
-CAPACITY = 40  # beds per simulated program
 KEEPALIVE_S = 30  # as the firmware (docs/protocol.md)
 TELEMETRY_S = 60  # as the firmware
 PROBE_EVERY_S = 0.5
@@ -96,7 +102,7 @@ class Dial:
             await asyncio.sleep(TELEMETRY_S)
 
     def _on_message(self, topic: str, payload: bytes) -> None:
-        if not topic.endswith("/ack"):
+        if protocol.parse_topic(topic)[1] != "ack":
             return  # the retained config: a dial would apply it; the counts stay valid
         boot, seq, result, _reason = protocol.decode_ack(payload)
         sent = self.sent.pop(seq, None) if boot == self.boot else None
@@ -154,17 +160,9 @@ async def load_process(host, port, device_ids, seed, ramp, seconds, commit_every
     return result
 
 
-def child(args, results) -> None:
-    try:
-        results.put(asyncio.run(load_process(*args)))
-    except BaseException:
-        results.put({"error": traceback.format_exc()})
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def run_load(*args) -> dict:
+    """One load process's dials (in a spawned process: see child_main)."""
+    return asyncio.run(load_process(*args))
 
 
 def run(args) -> dict:
@@ -179,8 +177,9 @@ def run(args) -> dict:
         results = context.Queue()
         children = [
             context.Process(
-                target=child,
+                target=child_main,
                 args=(
+                    run_load,
                     (
                         deployment.broker.host,
                         deployment.broker.port,

@@ -27,7 +27,7 @@ import httpx
 
 from bench._common import command_line, load, percentile, print_header, table
 from bench.deployment import Deployment
-from bench.ingest_throughput import CAPACITY, connect, new_client, subscribe
+from bench.ingest_throughput import CAPACITY, close, connect, new_client, state_payload, subscribe
 from firmware.dialcore import protocol
 from tests.support.stack import add_paired_site
 
@@ -118,10 +118,8 @@ def measure(samples: int, sites: int) -> dict:
             for number in range(samples):
                 device_id = device_ids[number % sites]
                 seqs[device_id] += 1
-                count = seqs[device_id] % (CAPACITY + 1)
-                payload = protocol.encode_state(
-                    1, seqs[device_id], "occupied", 1, [(count, CAPACITY)], ts=int(time.time())
-                )
+                count = seqs[device_id] % (CAPACITY + 1)  # what state_payload sends
+                payload = state_payload(1, seqs[device_id])
                 time.sleep(rng.uniform(0.05, 0.25))
                 sent = time.monotonic()
                 dial.publish(RAW_TOPIC, payload, qos=1)
@@ -134,8 +132,7 @@ def measure(samples: int, sites: int) -> dict:
         finally:
             stream.stop()
             for client in (dial, subscriber.client):
-                client.disconnect()
-                client.loop_stop()
+                close(client)
     return {"raw": raw, "real": real}
 
 

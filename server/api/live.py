@@ -48,7 +48,7 @@ class Broadcaster:
         self.settings = settings
         self.clients: set[asyncio.Queue] = set()
         self._task: asyncio.Task | None = None
-        self._seen: dict[tuple, object] = {}  # what each look compares: see _versions
+        self._seen: dict[tuple, object] = {}  # what each look compares: see VERSIONS
         self._listener = Listener(engine) if engine.dialect.name == "postgresql" else None
 
     async def start(self) -> None:
@@ -74,7 +74,7 @@ class Broadcaster:
 
     def unsubscribe(self, queue: asyncio.Queue) -> None:
         if queue in self.clients:  # a dropped client is already gone
-            self.clients.discard(queue)
+            self.clients.remove(queue)
             metrics.SSE_CLIENTS.dec()
 
     async def _poll(self) -> None:
@@ -132,7 +132,7 @@ class Broadcaster:
         once when any changed site is one the public may not see (confidential)."""
         with Session(self.engine) as session:
             seen, site_ids = {}, set()
-            for kind, query in _versions():
+            for kind, query in VERSIONS:
                 for key, version, site_id in session.exec(query):
                     seen[kind, key, site_id] = version
                     if self._seen.get((kind, key, site_id)) != version:
@@ -146,25 +146,24 @@ class Broadcaster:
             return [*public, HIDDEN] if len(public) < len(site_ids) else public
 
 
-def _versions():
-    """(kind, query) pairs; each query gives (key, version, site id) rows, and a site whose
-    row is new or has another version than at the last look has changed."""
-    return (
-        (
-            "reading",
-            select(CurrentState.program_id, CurrentState.reading_id, Program.site_id).join(
-                Program, Program.id == CurrentState.program_id
-            ),
+# (kind, query) pairs; each query gives (key, version, site id) rows, and a site whose row is
+# new or has another version than at the last look has changed. Built once: every look uses them.
+VERSIONS = (
+    (
+        "reading",
+        select(CurrentState.program_id, CurrentState.reading_id, Program.site_id).join(
+            Program, Program.id == CurrentState.program_id
         ),
-        (
-            "status",
-            select(Device.id, Device.status_at, Program.site_id)
-            .join(DeviceChannel, DeviceChannel.device_id == Device.id)
-            .join(Program, Program.id == DeviceChannel.program_id)
-            .where(col(Device.status_at).is_not(None)),
-        ),
-        ("edit", select(Site.id, Site.edited_at, Site.id).where(col(Site.edited_at).is_not(None))),
-    )
+    ),
+    (
+        "status",
+        select(Device.id, Device.status_at, Program.site_id)
+        .join(DeviceChannel, DeviceChannel.device_id == Device.id)
+        .join(Program, Program.id == DeviceChannel.program_id)
+        .where(col(Device.status_at).is_not(None)),
+    ),
+    ("edit", select(Site.id, Site.edited_at, Site.id).where(col(Site.edited_at).is_not(None))),
+)
 
 
 class Listener:

@@ -75,6 +75,9 @@ def create_app(settings: Settings, engine: Engine) -> FastAPI:
     app.state.engine = engine
     app.state.broadcaster = Broadcaster(engine, settings)
     app.state.broker_check = health.BrokerCheck()
+    # The broker the web dial and /ready use; server/runner.py sets the embedded one's
+    app.state.mqtt_url = settings.mqtt_url
+    app.state.shelter_lists = shelters.ListCache()  # kept answers: one cache per database
     # What /metrics shows; server/runner.py adds the ingestor's when it runs in this process
     app.state.metrics = prometheus.combined(prometheus.API)
     app.state.keyring = Keyring(settings.admin_api_key)
@@ -95,7 +98,7 @@ def create_app(settings: Settings, engine: Engine) -> FastAPI:
     # Phones on a weak signal: the map's first view is ~80 KB gzipped instead of ~320 KB.
     # Starlette never compresses text/event-stream, so the live feed is not held back.
     # Level 6 instead of 9: half the CPU for a body ~3% larger (docs/benchmarks.md).
-    app.add_middleware(GZipMiddleware, minimum_size=1000, compresslevel=6)
+    app.add_middleware(GZipMiddleware, minimum_size=1000, compresslevel=shelters.GZIP_LEVEL)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.exception_handler(HTTPException)

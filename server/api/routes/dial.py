@@ -244,7 +244,7 @@ def page(device_id: str) -> FileResponse:
 def _broker(request: Request) -> tuple[str, Path | None]:
     """The broker's URL and the CA its certificate must chain to (for mqtts://)."""
     settings = request.app.state.settings
-    url = getattr(request.app.state, "mqtt_url", None) or settings.mqtt_url
+    url = request.app.state.mqtt_url
     if url is None:
         raise HTTPException(503, "the web dial needs the MQTT broker: set SIGNAL_MQTT_URL")
     return url, settings.mqtt_ca_file

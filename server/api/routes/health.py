@@ -42,7 +42,7 @@ def health() -> dict[str, str]:
 )
 async def ready(request: Request) -> dict[str, str]:
     state = request.app.state
-    broker_url = getattr(state, "mqtt_url", None) or state.settings.mqtt_url
+    broker_url = state.mqtt_url
     database, broker = await asyncio.gather(
         _bounded(asyncio.to_thread(_check_database, state.engine)),
         state.broker_check.result(broker_url, state.settings.mqtt_ca_file),

@@ -125,14 +125,6 @@ def _build(session, settings, role: Role, filters: Filters) -> tuple[datetime, b
     )
 
 
-def _cache(request: Request) -> ListCache:
-    """The app's list cache, made on first use (one per app, so one per database)."""
-    state = request.app.state
-    if not hasattr(state, "shelter_lists"):
-        state.shelter_lists = ListCache()
-    return state.shelter_lists
-
-
 def _send(request: Request, answer: _Answer) -> Response:
     """The kept bytes, gzipped when the caller accepts gzip; 304 when it has them already."""
     zipped = "gzip" in request.headers.get("accept-encoding", "")
@@ -238,7 +230,7 @@ async def list_shelters(
         radius_km=radius_km,
         bbox=_box(bbox) if bbox is not None else None,
     )
-    lists = _cache(request)
+    lists: ListCache = request.app.state.shelter_lists
     return _send(request, await lists.answer(session, settings, role, filters))
 
 
