@@ -24,6 +24,7 @@ import trustme
 
 from server.runner import System
 from server.settings import Settings
+from tests.support.deploy_files import swapped, write_certificate
 from tests.support.services import LOOPBACK, free_port, wait_for_port
 
 CONF = Path(__file__).resolve().parents[2] / "deploy" / "nginx" / "shelter-signal.conf"
@@ -87,19 +88,17 @@ class Nginx:
         self.dir = Path(tempfile.mkdtemp(prefix="signal-nginx-"))
         self.http_port, self.https_port = free_port(), free_port()
         self.ca = trustme.CA()
-        certificate = self.ca.issue_cert(HOST, LOOPBACK)  # LOOPBACK: what the tests dial
-        certificate.cert_chain_pems[0].write_to_path(self.dir / "fullchain.pem")
-        certificate.private_key_pem.write_to_path(self.dir / "privkey.pem")
-        text = CONF.read_text()
-        for documented, ours in (
-            ("127.0.0.1:8001", f"{LOOPBACK}:{first_port}"),
-            ("127.0.0.1:8002", f"{LOOPBACK}:{second_port}"),
-            ("listen 80;", f"listen {LOOPBACK}:{self.http_port};"),
-            ("listen 443 ssl http2;", f"listen {LOOPBACK}:{self.https_port} ssl http2;"),
-            (f"/etc/letsencrypt/live/{HOST}/", f"{self.dir}/"),
-        ):
-            assert documented in text, f"{CONF} no longer says {documented!r}"
-            text = text.replace(documented, ours)
+        write_certificate(self.ca, self.dir, HOST, LOOPBACK)  # LOOPBACK: what the tests dial
+        text = swapped(
+            CONF,
+            (
+                ("127.0.0.1:8001", f"{LOOPBACK}:{first_port}"),
+                ("127.0.0.1:8002", f"{LOOPBACK}:{second_port}"),
+                ("listen 80;", f"listen {LOOPBACK}:{self.http_port};"),
+                ("listen 443 ssl http2;", f"listen {LOOPBACK}:{self.https_port} ssl http2;"),
+                (f"/etc/letsencrypt/live/{HOST}/", f"{self.dir}/"),
+            ),
+        )
         text = re.sub(r"\n\s*listen \[::\]:\d+[^;]*;", "", text)  # no IPv6 needed here
         (self.dir / "shelter-signal.conf").write_text(text)
         # What Debian's /etc/nginx/nginx.conf wraps a site in, for this folder.

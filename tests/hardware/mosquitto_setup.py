@@ -17,6 +17,7 @@ import paho.mqtt.client as mqtt
 import trustme
 
 from server import provision
+from tests.support.deploy_files import swapped, write_certificate
 from tests.support.services import Mosquitto, free_port, wait_for_port
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto"
@@ -43,22 +44,20 @@ class GuideBroker(Mosquitto):
         self.ca = trustme.CA()
         self.ca_file = self.dir / "ca.pem"
         self.ca.cert_pem.write_to_path(self.ca_file)
-        certificate = self.ca.issue_cert("127.0.0.1", HOST_NAME)
-        certificate.cert_chain_pems[0].write_to_path(self.dir / "fullchain.pem")
-        certificate.private_key_pem.write_to_path(self.dir / "privkey.pem")
+        write_certificate(self.ca, self.dir, "127.0.0.1", HOST_NAME)
         provision.set_mosquitto_password(self.passwd_file, SERVER_USER, SERVER_PASSWORD)
 
     def _settings(self) -> list[str]:
-        text = CONF.read_text()
-        for documented, ours in (
-            ("listener 1883 127.0.0.1", f"listener {self.port} {self.host}"),
-            ("listener 8883", f"listener {self.tls_port} {self.host}"),
-            ("/etc/mosquitto/shelter-signal/passwd", str(self.passwd_file)),
-            ("/etc/mosquitto/shelter-signal.acl", str(ACL)),
-            ("/etc/mosquitto/certs/", f"{self.dir}/"),
-        ):
-            assert documented in text, f"{CONF} no longer says {documented!r}"
-            text = text.replace(documented, ours)
+        text = swapped(
+            CONF,
+            (
+                ("listener 1883 127.0.0.1", f"listener {self.port} {self.host}"),
+                ("listener 8883", f"listener {self.tls_port} {self.host}"),
+                ("/etc/mosquitto/shelter-signal/passwd", str(self.passwd_file)),
+                ("/etc/mosquitto/shelter-signal.acl", str(ACL)),
+                ("/etc/mosquitto/certs/", f"{self.dir}/"),
+            ),
+        )
         return [text]  # the rest (files, logs) as for every test broker
 
     def start(self) -> "GuideBroker":
