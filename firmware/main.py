@@ -13,7 +13,8 @@ It starts the dial in one of three ways:
   is alive (board/supervisor.py). Without its broker for offline_reboot_min, it restarts.
 
 An unhandled error restarts the board after RESTART_S; it counts as a crash, as does a
-reset by the watchdog.
+reset by the watchdog. A library that is not installed (mqtt_as, or machine.Encoder on a
+MicroPython older than 1.26) is named on the screen instead: restarting would not help.
 """
 
 import asyncio
@@ -21,30 +22,35 @@ import sys
 import time
 
 import machine
-import micropython
 from board.button import Button
-from board.encoder import Encoder
 from board.led import FAST, OFF, Led, pattern_for
 from board.net import Net
 from board.safe_mode import SafeReporter
 from board.screen import Screen, wrap
 from board.setup_ap import SetupAP
 from board.supervisor import Heartbeats, supervise
-from board.transport import MqttTransport
 from dialcore import FIRMWARE_VERSION, devconfig, display
 from dialcore.app import App
+from dialcore.clock import ticks_ms
 from dialcore.resets import INTERRUPTED, Resets, offline_too_long
 from dialcore.store import Store
 from machine import I2C, Pin
 
-CONFIG_PATH = "/device_config.json"
-STATE_PATH = "/state.json"
-RESETS_PATH = "/resets.json"
+# Relative to the working directory, which is the flash's root on the ESP32 ("/"); the
+# virtual dial in the tests runs in a folder of its own.
+CONFIG_PATH = "device_config.json"
+STATE_PATH = "state.json"
+RESETS_PATH = "resets.json"
 I2C_HZ = 400000  # SSD1306 fast mode: a whole frame (1 KB) goes out in about 25 ms
 RESTART_S = 10  # after an unhandled error: time to read the log, then reset
 SAVED_S = 2  # after the setup form saved: time for the "Saved" page to reach the phone
 SETUP = "WI-FI SETUP"  # the screen page that says how to reach the setup form
 DETAILS_MS = 8000  # long-press connection details: long enough to read out over the phone
+# A publish under way this long is stuck (a QoS 1 publish that gets no PUBACK is sent again
+# every RESPONSE_S, 10 s, and after 4 tries mqtt_as reconnects, which ends it): reset.
+SEND_STUCK_MS = 120000
+# Said on the screen when an import fails (firmware/README.md, "Flashing MicroPython").
+INSTALL = "The dial needs MicroPython 1.26+ with mqtt_as and ssd1306 (firmware/README.md)"
 
 
 def _nothing():
@@ -106,9 +112,8 @@ async def setup(screen, led, raw, resets, title=None, problem=None):
 async def safe_mode(cfg, raw, transport, screen, led, button, resets):
     why = resets.summary()
     print("safe mode:", why)
-    reporter = SafeReporter(
-        cfg["device_id"], transport, STATE_PATH, cfg["telemetry_s"], Net(cfg["ntp_host"]).health
-    )
+    net = Net(cfg["ntp_host"], cfg["ntp_port"])
+    reporter = SafeReporter(cfg["device_id"], transport, STATE_PATH, cfg["telemetry_s"], net.health)
     ap = SetupAP(CONFIG_PATH, raw, "SAFE MODE: " + why)
     pages = [
         ("SAFE MODE", wrap(why + ". Hold the button to try again.")),
@@ -137,9 +142,9 @@ async def safe_mode(cfg, raw, transport, screen, led, button, resets):
     await supervise(tasks, beats, resets, check)
 
 
-async def run_dial(cfg, transport, screen, led, button, resets):
+async def run_dial(cfg, transport, screen, led, button, resets, Encoder):
     pins = cfg["pins"]
-    net = Net(cfg["ntp_host"])
+    net = Net(cfg["ntp_host"], cfg["ntp_port"], lambda: transport.connected)
     app = App(
         cfg["device_id"],
         Store(STATE_PATH),
@@ -150,7 +155,7 @@ async def run_dial(cfg, transport, screen, led, button, resets):
         health=net.health,
     )
     encoder = Encoder(pins["encoder_a"], pins["encoder_b"])
-    print("encoder: counting with", encoder.kind, "- boot", app.store.boot)
+    print("boot", app.store.boot, "- uptime counted from here")
     broker = cfg["mqtt_host"] + ":" + str(cfg["mqtt_port"])
 
     def long_press():  # send the newest count again and show how the dial is connected
@@ -160,6 +165,9 @@ async def run_dial(cfg, transport, screen, led, button, resets):
 
     beats = Heartbeats()
     beats.watch("app", lambda: app.alive_at)
+    # The sender waits for commits and for the link, so it cannot beat: what is watched is
+    # that a publish under way ends (ticks_ms() while none is).
+    beats.watch("sender", lambda: app.sending_since or ticks_ms(), SEND_STUCK_MS)
     tasks = {
         "app": asyncio.create_task(app.run()),
         "encoder": asyncio.create_task(
@@ -212,6 +220,14 @@ async def main():
     if raw is None and problem is None:  # first start: no settings yet
         await setup(screen, led, None, resets)
         return
+    try:  # the parts that need libraries MicroPython may lack (module docstring)
+        from board.encoder import Encoder
+        from board.transport import MqttTransport
+    except ImportError as e:
+        why = str(e) + ". " + INSTALL
+        resets.crashed(why)
+        await setup(screen, led, raw, resets, "NOT INSTALLED", why)
+        return
     transport = None
     if problem is None:
         log_config(cfg)
@@ -224,10 +240,9 @@ async def main():
     elif resets.safe_mode:
         await safe_mode(cfg, raw, transport, screen, led, button, resets)
     else:
-        await run_dial(cfg, transport, screen, led, button, resets)
+        await run_dial(cfg, transport, screen, led, button, resets, Encoder)
 
 
-micropython.alloc_emergency_exception_buf(100)  # lets an interrupt handler's error be reported
 try:
     asyncio.run(main())
 except KeyboardInterrupt:  # Ctrl-C (mpremote): to the REPL, and the watchdog's reset is no crash

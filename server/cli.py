@@ -21,7 +21,7 @@ from pathlib import Path
 from alembic.migration import MigrationContext
 from sqlmodel import Session, select
 
-from server import provision
+from server import devices, provision
 from server.credentials import hash_secret, new_secret
 from server.db import make_engine, migrate
 from server.devices import register
@@ -209,6 +209,16 @@ def _device_list(_args: argparse.Namespace, settings: Settings) -> None:
         print(f"{d.id:<20} {d.status:<8} {seen:<20} {d.firmware or '':<9} {rssi:>5}")
 
 
+def _device_reset_sequence(args: argparse.Namespace, settings: Settings) -> None:
+    with _database(settings) as session:
+        device = session.get(Device, args.device_id)
+        if device is None:
+            sys.exit(f"device reset-sequence: no device {args.device_id}")
+        programs = devices.reset_sequence(session, device)
+        session.commit()
+    print(f"{args.device_id}: numbering forgotten; its next count is shown ({programs} programs)")
+
+
 def _device_flash(args: argparse.Namespace, _settings: Settings) -> None:
     """Stage the dial's files, show the mpremote commands, and run them unless --dry-run."""
     folder = provision.device_dir(args.devices_dir, args.device_id)
@@ -328,6 +338,12 @@ def parser() -> argparse.ArgumentParser:
     )
     add.set_defaults(func=_device_add)
     device_commands.add_parser("list", help="the fleet").set_defaults(func=_device_list)
+    reset = device_commands.add_parser(
+        "reset-sequence",
+        help="show a wiped or replaced dial's next count whatever its (boot, seq)",
+    )
+    reset.add_argument("device_id")
+    reset.set_defaults(func=_device_reset_sequence)
     flash = device_commands.add_parser(
         "flash",
         parents=[devices_dir],

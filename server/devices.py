@@ -3,7 +3,7 @@
 from sqlmodel import Session, select
 
 from firmware.dialcore import protocol
-from server.models import Device, DeviceChannel, Program, Site
+from server.models import CurrentState, Device, DeviceChannel, Program, Site
 from server.pairing import pair
 
 
@@ -45,3 +45,17 @@ def register(
     session.flush()
     pair(session, device, channels)
     return device
+
+
+def reset_sequence(session: Session, device: Device) -> int:
+    """Forget the device's numbering: its next state becomes current whatever its (boot, seq).
+
+    For a board wiped or replaced under firmware that predates the ack's newest_boot
+    (docs/protocol.md). The counts shown stay until then; history is untouched. Returns how
+    many programs' current states were from this device.
+    """
+    currents = session.exec(select(CurrentState).where(CurrentState.device_id == device.id)).all()
+    for current in currents:
+        current.boot = current.seq = 0  # below every (boot, seq) a device sends (both >= 1)
+        session.add(current)
+    return len(currents)

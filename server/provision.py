@@ -25,12 +25,19 @@ from server.models import DeviceChannel, Program, Site
 FIRMWARE = Path(devconfig.__file__).resolve().parent.parent
 CONFIG_NAME = "device_config.json"  # what firmware/main.py reads from the board's root
 CA_NAME = "ca.der"
-CA_ON_BOARD = "/" + CA_NAME
+CA_ON_BOARD = CA_NAME  # relative to the flash's root, like every path the firmware opens
 # The firmware's code on the board: main.py and the two packages it imports.
 CODE = ("main.py", "board", "dialcore")
-# MicroPython libraries the firmware needs that MicroPython itself does not include:
-# mqtt_as (board/transport.py) and the SSD1306 driver (board/screen.py).
-MIP_PACKAGES = ("github:peterhinch/micropython-mqtt", "ssd1306")
+# MicroPython libraries the firmware needs that MicroPython itself does not include, pinned
+# to the commits the virtual dial's tests run (../shared/vendor/README.md): mqtt_as V0.8.3
+# (board/transport.py) and micropython-lib's SSD1306 driver (board/screen.py).
+MQTT_AS_COMMIT = "7b6a11dd7910f7bb8275341fdc24b89ed1dfbc47"
+MICROPYTHON_LIB_COMMIT = "ee4bb8ff139e24c42b739935fbd8ec7c4d061e02"
+MIP_PACKAGES = (
+    f"github:peterhinch/micropython-mqtt@{MQTT_AS_COMMIT}",
+    "github:micropython/micropython-lib/micropython/drivers/display/ssd1306/ssd1306.py"
+    f"@{MICROPYTHON_LIB_COMMIT}",
+)
 
 
 class ProvisionError(Exception):

@@ -14,7 +14,7 @@ Nothing here touches hardware, so the tests run it on the MicroPython interprete
 import asyncio
 
 from dialcore import FIRMWARE_VERSION, protocol
-from dialcore.clock import ticks_diff, ticks_ms
+from dialcore.clock import Uptime, ticks_diff, ticks_ms
 from dialcore.store import Store
 
 FIRMWARE = FIRMWARE_VERSION + "+safe"
@@ -42,8 +42,8 @@ class SafeReporter:
         self.transport = transport
         self.telemetry_s = telemetry_s
         self.health = health  # returns {"rssi": dBm, "free_heap": bytes} on the device
-        self.started = ticks_ms()
-        self.offline_since = self.started
+        self.uptime = Uptime()
+        self.offline_since = ticks_ms()
         self.boot, self.config_version, self.queue, self.acked_seq = last_known(state_path)
 
     def offline_ms(self, now):
@@ -73,12 +73,13 @@ class SafeReporter:
         while True:
             for _ in range(self.telemetry_s):
                 beat()
+                self.uptime.seconds()  # often enough to count past the tick clock's wrap
                 await asyncio.sleep(1)
             if not self.transport.connected:
                 continue
             health = self.health() if self.health else {}
             payload = protocol.encode_telemetry(
-                ticks_diff(ticks_ms(), self.started) // 1000,
+                self.uptime.seconds(),
                 FIRMWARE,
                 self.queue,
                 self.acked_seq,

@@ -24,7 +24,7 @@ class Heartbeats:
     """Each task's last sign of life (ticks_ms), for the supervisor."""
 
     def __init__(self):
-        self._last = {}  # name -> function returning the ticks of its last beat
+        self._last = {}  # name -> (function returning the ticks of its last beat, limit ms)
 
     def beater(self, name):
         """A beat() for a task loop to call on every pass."""
@@ -36,12 +36,18 @@ class Heartbeats:
         self.watch(name, lambda: last[0])
         return beat
 
-    def watch(self, name, last):
-        """Also watch a heartbeat kept elsewhere: last() returns its ticks."""
-        self._last[name] = last
+    def watch(self, name, last, limit_ms=STALE_MS):
+        """Also watch a heartbeat kept elsewhere: last() returns its ticks; silent for more
+        than limit_ms is hung."""
+        self._last[name] = (last, limit_ms)
 
     def stale(self, now):
-        return [name for name in self._last if ticks_diff(now, self._last[name]()) > STALE_MS]
+        hung = []
+        for name in self._last:
+            last, limit_ms = self._last[name]
+            if ticks_diff(now, last()) > limit_ms:
+                hung.append(name)
+        return hung
 
 
 async def supervise(tasks, beats, resets, check):

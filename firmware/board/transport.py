@@ -12,7 +12,14 @@ link and reconnects by itself after the first connection. What this layer adds:
   wait for the next connection: the App replays its newest commit on_up, so nothing
   waits on a dead link. Cancelling happens with the client's lock held, as mqtt_as's
   README advises;
-- TLS with the broker's certificate verified against mqtt_ca_file when mqtt_tls is set.
+- TLS with the broker's certificate verified against mqtt_ca_file when mqtt_tls is set,
+  its handshake done on mqtt_as's non-blocking socket (do_handshake=False): wrap_socket()
+  would otherwise run the whole handshake in one blocking call, which hangs for good when
+  the broker accepts TCP and then says nothing (mqtt_as issue 171). Each read and write of
+  the handshake is then bounded by mqtt_as's response time like any packet, and the dial
+  goes on counting meanwhile;
+- user name and password as UTF-8 bytes: mqtt_as sizes strings with len(), which counts
+  characters, so a non-ASCII password given as str made a malformed CONNECT.
 """
 
 import asyncio
@@ -24,6 +31,9 @@ from mqtt_as import config as mqtt_defaults  # pyright: ignore[reportMissingImpo
 KEEPALIVE_S = 30  # as the simulator: the broker sends the "lost" will ~45 s after a silent loss
 RESPONSE_S = 10  # no PUBACK/SUBACK this long: resend (mqtt_as); 4 resends and it reconnects
 FIRST_RETRY_S = (2, 5, 10, 30, 60)  # first connection failed: try again after these waits
+# The first connection's whole attempt: Wi-Fi (mqtt_as allows it 60 s, then checks it 5 s),
+# the name lookup, TCP, TLS and CONNECT (RESPONSE_S per step). Beyond this it is stuck.
+CONNECT_S = 120
 
 
 def read_ca(path):
@@ -66,8 +76,8 @@ class MqttTransport:
         c["client_id"] = cfg["device_id"].encode()  # mqtt_as wants bytes; the id is ASCII
         c["server"] = cfg["mqtt_host"]
         c["port"] = cfg["mqtt_port"]
-        c["user"] = cfg["mqtt_user"] or ""
-        c["password"] = cfg["mqtt_password"] or ""
+        c["user"] = (cfg["mqtt_user"] or "").encode()
+        c["password"] = (cfg["mqtt_password"] or "").encode()
         c["ssid"] = cfg["wifi_ssid"]
         c["wifi_pw"] = cfg["wifi_password"]
         c["keepalive"] = KEEPALIVE_S
@@ -104,6 +114,7 @@ class MqttTransport:
                 "server_hostname": cfg["mqtt_host"],  # SNI, and the name the cert must carry
                 "cert_reqs": ssl.CERT_REQUIRED,  # on mbedtls only REQUIRED verifies anything
                 "cadata": self._ca,
+                "do_handshake": False,  # on the non-blocking socket, bounded (docstring)
             }
         return c
 
@@ -116,7 +127,7 @@ class MqttTransport:
         failures = 0
         while True:
             try:
-                await client.connect()
+                await asyncio.wait_for(client.connect(), CONNECT_S)
                 return  # from here on mqtt_as reconnects by itself
             except Exception as e:  # OSError mostly; TLS errors vary: keep trying, say why
                 print("mqtt: first connection failed:", repr(e))

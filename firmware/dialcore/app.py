@@ -17,7 +17,7 @@ every message, `await on_up()` after every (re)connection and on_down() on every
 import asyncio
 
 from . import FIRMWARE_VERSION, protocol
-from .clock import ticks_diff, ticks_ms
+from .clock import Uptime, ticks_diff, ticks_ms
 from .dial import SETTLE_MS, Dial
 
 RESEND_MS = 15000  # no ack this long after a send: send again (the server ignores duplicates)
@@ -48,9 +48,10 @@ class App:
         self.telemetry_s = telemetry_s
         self.unix_time = unix_time  # returns Unix seconds once the clock is synced, else None
         self.health = health  # returns {"rssi": dBm, "free_heap": bytes} on the device
-        self.started = ticks_ms()
-        self.alive_at = self.started  # the settle loop's heartbeat, for the device's watchdog
-        self.offline_since = self.started
+        self.uptime = Uptime()
+        self.alive_at = ticks_ms()  # the settle loop's heartbeat, for the device's watchdog
+        self.sending_since = None  # ticks when the publish under way began, for the watchdog
+        self.offline_since = self.alive_at
         self.rejected = None  # reason the server gave for refusing the newest commit
         store.load()
         store.start_boot()
@@ -119,22 +120,32 @@ class App:
             if device != self.device_id:
                 return
             if suffix == "ack":
-                self._on_ack(*protocol.decode_ack(payload))
+                self._on_ack(protocol.decode_ack(payload))
             elif suffix == "config":
                 self._on_config(protocol.decode_config(payload))
         except ValueError as e:  # a bad message from the server must not stop the dial
             print("ignored message on", topic, ":", e)
 
-    def _on_ack(self, boot, seq, result, reason):
+    def _on_ack(self, ack):
         pending = self.store.pending
-        if pending is None or pending["boot"] != boot or pending["seq"] != seq:
+        if pending is None or pending["boot"] != ack["boot"] or pending["seq"] != ack["seq"]:
             return  # an older or repeated ack: the newest commit is still waiting
+        newest = ack["newest_boot"]
+        if newest is not None:
+            # The server shows a later commit of this dial than this one: the board was
+            # wiped or replaced and numbers from boot 1 again, which the server keeps as
+            # older. Number on above the server's newest boot and commit the counts again
+            # (docs/protocol.md, "A wiped or replaced board").
+            print("boot", self.store.boot, "is behind the server's", newest, ": renumbering")
+            self.store.renumber(max(newest, self.store.boot))
+            self._commit()
+            return
         self.store.pending = None
-        if result == "saved":
-            self.store.acked_seq = seq
+        if ack["result"] == "saved":
+            self.store.acked_seq = ack["seq"]
             self.rejected = None
         else:
-            self.rejected = reason or "rejected"
+            self.rejected = ack["reason"] or "rejected"
         self.store.save()
 
     def _on_config(self, config):
@@ -202,6 +213,7 @@ class App:
         while True:
             now = ticks_ms()
             self.alive_at = now
+            self.uptime.seconds()  # often enough to count past the tick clock's wrap
             if self.dial.due(now):
                 self._commit()
             pending_for = None if self._sent_at is None else ticks_diff(now, self._sent_at)
@@ -225,12 +237,13 @@ class App:
                     )
                 pending = self.store.pending
                 if pending is not None:
-                    self._sent_at = ticks_ms()
+                    self._sent_at = self.sending_since = ticks_ms()
                     await self.transport.publish(
                         self._topic("state"), self._state_payload(pending), True, 1
                     )
             except OSError as e:  # link dropped mid-send: on_up replays it
                 print("send failed:", e)
+            self.sending_since = None
 
     async def _telemetry_loop(self):
         while True:
@@ -239,7 +252,7 @@ class App:
                 continue
             health = self.health() if self.health else {}
             payload = protocol.encode_telemetry(
-                ticks_diff(ticks_ms(), self.started) // 1000,
+                self.uptime.seconds(),
                 FIRMWARE_VERSION,
                 1 if self.store.pending else 0,
                 self.store.acked_seq,

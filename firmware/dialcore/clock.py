@@ -31,3 +31,22 @@ EPOCH_OFFSET = 946684800 if time.gmtime(0)[0] == 2000 else 0
 
 def unix_time():
     return int(time.time()) + EPOCH_OFFSET
+
+
+class Uptime:
+    """Seconds since start, for telemetry, past the tick clock's wrap.
+
+    ticks_diff is only right for spans under 2^29 ms (6.2 days); a dial runs for months. So
+    the span is added up in steps: seconds() must be called more often than every 6 days
+    (the App calls it at every settle tick).
+    """
+
+    def __init__(self):
+        self._last = ticks_ms()
+        self._ms = 0
+
+    def seconds(self):
+        now = ticks_ms()
+        self._ms += ticks_diff(now, self._last)
+        self._last = now
+        return self._ms // 1000

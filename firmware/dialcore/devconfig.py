@@ -78,6 +78,13 @@ KEYS = (
         "Time server; until one answers, commits carry no time (ts null)",
     ),
     (
+        "ntp_port",
+        INTEGER,
+        123,
+        False,
+        "Time server's UDP port, 1-65535 (123; another only for a local server that needs one)",
+    ),
+    (
         "settle_ms",
         INTEGER,
         2000,
@@ -148,6 +155,7 @@ NO_SUCH_GPIO = (20, 24, 28, 29, 30, 31)  # gaps in the ESP32's GPIO numbering
 # Integer keys and their allowed ranges (inclusive).
 LIMITS = {
     "mqtt_port": (1, 65535),
+    "ntp_port": (1, 65535),
     "settle_ms": (300, 60000),  # shorter commits mid-turn; longer and staff walk away unsaved
     "telemetry_s": (10, 3600),  # the server marks a dial stale after a few missed reports
     # Shorter restarts the dial during an ordinary broker restart or Wi-Fi hiccup; after a

@@ -75,8 +75,13 @@ def encode_telemetry(uptime_s, fw, queue, last_acked_seq, rssi=None, free_heap=N
     )
 
 
-def encode_ack(boot, seq, result, reason=None):
-    return _dump({"boot": boot, "seq": seq, "result": result, "reason": reason})
+def encode_ack(boot, seq, result, reason=None, newest_boot=None):
+    """newest_boot: only when the device's message came from an older boot than the newest
+    the server has seen from it (a wiped or replaced board); the dial then numbers on above."""
+    message = {"boot": boot, "seq": seq, "result": result, "reason": reason}
+    if newest_boot is not None:
+        message["newest_boot"] = newest_boot
+    return _dump(message)
 
 
 def encode_config(version, shelter, mode, channels):
@@ -105,12 +110,22 @@ def decode(payload):
 
 
 def decode_ack(payload):
-    """Return (boot, seq, result, reason) from an ack payload; ValueError if malformed."""
+    """The ack's boot, seq, result, reason and newest_boot (None if absent), as a dict;
+    ValueError if malformed."""
     m = decode(payload)
     boot, seq, result = m.get("boot"), m.get("seq"), m.get("result")
     if not isinstance(boot, int) or not isinstance(seq, int) or result not in ("saved", "rejected"):
         raise ValueError("malformed ack")
-    return boot, seq, result, m.get("reason")
+    newest = m.get("newest_boot")
+    if newest is not None and not isinstance(newest, int):
+        raise ValueError("malformed ack: newest_boot")
+    return {
+        "boot": boot,
+        "seq": seq,
+        "result": result,
+        "reason": m.get("reason"),
+        "newest_boot": newest,
+    }
 
 
 def decode_config(payload):

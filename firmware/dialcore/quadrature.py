@@ -1,9 +1,9 @@
 """The rotary encoder's arithmetic: quadrature edges, whole detents, acceleration.
 
-Hardware-free, so it runs under CPython and MicroPython alike (tests feed it pin levels
-and a fake clock); board/encoder.py reads the pins or the PCNT counter and calls it.
+Hardware-free, so it runs under CPython and MicroPython alike (tests feed it edge counts
+and a fake clock); board/encoder.py reads the PCNT counter and calls it.
 
-    pin levels --Decoder--> edge count --Detents--> detent steps --Acceleration--> steps
+    PCNT edge count --Detents--> detent steps --Acceleration--> steps
 
 An EC11 encoder's two contacts, A and B, go through four states per detent (click) in a
 fixed order (Gray code: one contact changes at a time). Clockwise, A changes before B.
@@ -12,11 +12,6 @@ fixed order (Gray code: one contact changes at a time). Clockwise, A changes bef
 from .clock import ticks_diff
 
 EDGES_PER_DETENT = 4  # EC11 (20 detents, 20 pulses per turn): a full quadrature cycle per click
-
-# Quadrature transitions: index (old_ab << 2) | new_ab -> edge count change: +1 for one
-# edge clockwise, -1 counter-clockwise, 0 for no change and for an impossible jump (both
-# contacts changed at once: an edge was missed, so its direction cannot be known).
-_DELTA = (0, -1, 1, 0, 1, 0, 0, -1, -1, 0, 0, 1, 0, 1, -1, 0)
 
 # Acceleration: a spin of a big channel moves FAST_FACTOR per click.
 # Above 50 (2.5 turns of 20 clicks at one per click) one-per-click gets tedious: 200 beds
@@ -33,32 +28,6 @@ FAST_WINDOW_MS = 100
 FAST_FACTOR = 5
 
 
-class Decoder:
-    """Pin levels in, running edge count out (+ clockwise).
-
-    feed() runs in the pin interrupt handler (board/encoder.py on MicroPython 1.24 and
-    1.25). A hard interrupt handler must not allocate (the heap is locked while it runs),
-    so feed() does only small-int arithmetic, one lookup in the module-level _DELTA tuple
-    and attribute stores; the tests measure that it allocates nothing under MicroPython.
-    """
-
-    def __init__(self, a, b):
-        # The levels at start, when the knob rests in a detent: every detent has them.
-        self._rest = a << 1 | b
-        self._state = self._rest
-        self.edges = 0
-        self.rest_edges = 0  # the edge count when the contacts last showed a detent
-
-    def feed(self, a, b):
-        """The levels of A and B after an edge; returns the running edge count."""
-        new = a << 1 | b
-        self.edges += _DELTA[self._state << 2 | new]
-        self._state = new
-        if new == self._rest:
-            self.rest_edges = self.edges
-        return self.edges
-
-
 class Detents:
     """Running edge count in, whole detent steps out: one per `per_detent` edges.
 
@@ -66,20 +35,16 @@ class Detents:
     contact bounce and jitter around one position (or half a click and back) report
     nothing.
 
-    A missed edge (the interrupt decoder counts an impossible jump 0) costs that click
-    and leaves the count half a click off the detents: from then on every change of
-    direction would lose a click. rest_edges (Decoder.rest_edges) heals it: the count
-    at a detent must be a whole number of detents from the last step, and when it is
-    not, that detent becomes the new reference. The PCNT hardware counter of MicroPython
-    1.26+ misses no edge and gives no rest_edges.
+    The PCNT hardware counter misses no edge, so the count stays a whole number of
+    detents from the start at every click.
     """
 
     def __init__(self, edges=0, per_detent=EDGES_PER_DETENT):
         self._at = edges  # edge count at the last reported detent
         self._per = per_detent
 
-    def steps(self, edges, rest_edges=None):
-        """Whole detents (+ clockwise) since the last call; rest_edges: see above."""
+    def steps(self, edges):
+        """Whole detents (+ clockwise) since the last call."""
         n = 0
         while edges - self._at >= self._per:
             self._at += self._per
@@ -87,10 +52,6 @@ class Detents:
         while self._at - edges >= self._per:
             self._at -= self._per
             n -= 1
-        # After the steps: a fast spin can bring the slipped click and the next one in one
-        # poll, and the next one must still count.
-        if rest_edges is not None and (rest_edges - self._at) % self._per:
-            self._at = rest_edges
         return n
 
 

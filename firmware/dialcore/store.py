@@ -79,7 +79,11 @@ class Store:
         )
 
     def start_boot(self):
-        self.boot += 1
+        return self.renumber(self.boot)
+
+    def renumber(self, after):
+        """Number this boot after `after`: at every start, and above the server's newest."""
+        self.boot = after + 1
         write_json(self.path + ".boot", {"boot": self.boot})
         self.save()
         return self.boot

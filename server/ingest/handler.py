@@ -249,8 +249,14 @@ class _States:
         boot, seq = message["boot"], message["seq"]
         ack = protocol.topic(device.id, "ack")
 
+        pairs = self.pairs[device.id]
+        newest = self._newest_boot(device.id, pairs, boot, seq)
+
+        def answer(result: str, reason: str | None = None) -> bytes:
+            return protocol.encode_ack(boot, seq, result, reason, newest)
+
         def refuse(code: str, reason: str) -> Refused:  # with the ack that tells the dial why
-            return Refused(code, reason, (ack, protocol.encode_ack(boot, seq, "rejected", reason)))
+            return Refused(code, reason, (ack, answer("rejected", reason)))
 
         expected = _expected(message)
         stored = self.stored.get((device.id, boot, seq))
@@ -260,10 +266,7 @@ class _States:
                     "conflicting_duplicate",
                     f"conflicting duplicate: boot {boot} seq {seq} was stored with other counts",
                 )
-            return Outcome(
-                replies=[(ack, protocol.encode_ack(boot, seq, "saved"))], result="duplicate"
-            )
-        pairs = self.pairs[device.id]
+            return Outcome(replies=[(ack, answer("saved"))], result="duplicate")
         for number, channel in enumerate(message["channels"]):
             count, capacity = channel["count"], channel["capacity"]
             if number not in pairs:
@@ -302,11 +305,23 @@ class _States:
             device.status, device.status_at = "online", now
         device.applied_config_version = message["config_version"]
         return Outcome(
-            replies=[(ack, protocol.encode_ack(boot, seq, "saved"))],
+            replies=[(ack, answer("saved"))],
             changed=True,
             readings=len(expected),
             ts=ts,
         )
+
+    def _newest_boot(self, device_id: str, pairs: dict, boot: int, seq: int) -> int | None:
+        """The boot of a newer current state from this device than (boot, seq), if one of
+        its programs shows one: the dial was wiped or replaced (docs/protocol.md)."""
+        newer = [
+            stamp.boot
+            for program_id, _out in pairs.values()
+            if (stamp := self.stamps.get(program_id)) is not None
+            and stamp.device_id == device_id
+            and (stamp.boot, stamp.seq) > (boot, seq)
+        ]
+        return max(newer, default=None)
 
     def write(self) -> None:
         """Insert the readings in one statement, then point current states at the winners."""

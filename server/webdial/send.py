@@ -57,11 +57,11 @@ def send(
 
     def on_message(_client, _userdata, message):
         try:
-            ack_boot, ack_seq, result, reason = protocol.decode_ack(message.payload)
+            ack = protocol.decode_ack(message.payload)
         except ValueError:
             return
-        if (ack_boot, ack_seq) == (boot, seq):  # acks of other commits of the dial: not ours
-            replies["ack"] = Answer(result, reason)
+        if (ack["boot"], ack["seq"]) == (boot, seq):  # acks of other commits: not ours
+            replies["ack"] = Answer(ack["result"], ack["reason"])
             answered.set()
 
     # A client id of its own per commit: two phones saving at once must not take over

@@ -22,7 +22,7 @@ from server.api.schemas import (
     Error,
 )
 from server.credentials import hash_secret, new_secret
-from server.devices import register
+from server.devices import register, reset_sequence
 from server.models import Device, DeviceChannel, Site
 from server.pairing import config_changed, pair
 from server.provision import ProvisionError, set_mosquitto_password
@@ -153,3 +153,21 @@ def issue_credentials(
     session.add(device)
     session.commit()
     return DeviceCredentials(device_id=device.id, secret=secret)
+
+
+@router.post(
+    "/{device_id}/reset-sequence",
+    response_model=DevicePublic,
+    responses={**FORBIDDEN, **NOT_FOUND},
+)
+def reset_device_sequence(
+    device_id: DeviceId, session: SessionDep, _role: AdminDep
+) -> DevicePublic:
+    """Forget the device's (boot, seq) numbering: its next count is shown whatever its numbers.
+
+    For a dial wiped or replaced under old firmware, whose counts would otherwise be kept as
+    older than what it sent before (docs/protocol.md, "A wiped or replaced board")."""
+    device = _device(session, device_id)
+    reset_sequence(session, device)
+    session.commit()
+    return _public(session, [device])[0]

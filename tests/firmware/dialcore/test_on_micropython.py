@@ -110,6 +110,7 @@ from dialcore.dial import Dial
 for i, call in enumerate({PROTOCOL_CALLS!r}):
     out("encode%d" % i, eval("protocol." + call).decode())
 out("ack", protocol.decode_ack(protocol.encode_ack(3, 17, "saved")))
+out("ack_newest", protocol.decode_ack(protocol.encode_ack(1, 2, "saved", None, 9)))
 out("config", protocol.decode_config(
     protocol.encode_config(2, "Maple House", "free", [("Men", 40), ("Youth", 8)])))
 errors = []
@@ -160,7 +161,8 @@ out("reconfigure", [dial.reconfigure([12, 10]), dial.counts,
     for i, call in enumerate(PROTOCOL_CALLS):
         expected = eval("protocol." + call, {"protocol": protocol})
         assert json.loads(results[f"encode{i}"]) == json.loads(expected), call
-    assert results["ack"] == [3, 17, "saved", None]
+    assert results["ack"] == protocol.decode_ack(protocol.encode_ack(3, 17, "saved"))
+    assert results["ack_newest"]["newest_boot"] == 9
     assert results["config"] == {
         "version": 2,
         "shelter": "Maple House",

@@ -13,6 +13,7 @@ MESSAGES = {
     "status": protocol.encode_status("online", 3, "0.1.0", 2),
     "telemetry": protocol.encode_telemetry(3600, "0.1.0", 1, 16, rssi=-67, free_heap=81234),
     "ack": protocol.encode_ack(3, 17, "saved"),
+    "ack-newest-boot": protocol.encode_ack(1, 4, "saved", None, 12),
     "config": protocol.encode_config(2, "Maple House", "occupied", [("Men", 40), ("Youth", 8)]),
 }
 
@@ -32,7 +33,13 @@ def test_the_schema_refuses_what_the_firmware_must_never_write():
 
 
 def test_server_messages_decode_on_the_device():
-    assert protocol.decode_ack(MESSAGES["ack"]) == (3, 17, "saved", None)
+    assert protocol.decode_ack(MESSAGES["ack"]) == {
+        "boot": 3,
+        "seq": 17,
+        "result": "saved",
+        "reason": None,
+        "newest_boot": None,
+    }
     config = protocol.decode_config(MESSAGES["config"])
     assert config == {
         "version": 2,

@@ -1,0 +1,121 @@
+"""The virtual dial's world: the production broker, the real ingestor and a database.
+
+Mosquitto runs with deploy/mosquitto/'s own files (TLS for dials, accounts, ACL), the
+ingestor logs in with the server's account, and each test gets a registered, paired device
+with its own broker account, provisioned the way the docs tell a volunteer
+(server/provision.py: `device add` writes the config, `device flash` stages the files).
+"""
+
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+
+from server import provision
+from server.db import make_engine, migrate
+from server.ingest.client import Ingestor
+from server.models import CurrentState, DeadLetter, Device, Reading
+from tests.hardware.mosquitto_setup import GuideBroker
+from tests.support.deploy_files import write_certificate
+from tests.support.stack import add_paired_site
+from tests.support.virtual_dial import VirtualDial, libraries
+
+BROKER_NAME = "broker.signal.test"  # the dial's mqtt_host: its hosts file says where it is
+MAX_PAYLOAD = 4096  # the default SIGNAL_MAX_PAYLOAD_BYTES
+
+
+@pytest.fixture(scope="session")
+def firmware_lib(tmp_path_factory, request) -> Path:
+    """mqtt_as and ssd1306 at the pinned commits, as mip puts them in the board's lib/."""
+    shared = Path(request.config.rootpath).parent / "shared"
+    return libraries(shared if shared.is_dir() else None, tmp_path_factory.mktemp("mip"))
+
+
+@pytest.fixture(scope="session")
+def dial_broker(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("dial-broker")
+    broker = GuideBroker(folder / "passwd")
+    write_certificate(broker.ca, broker.dir, "127.0.0.1", "localhost", BROKER_NAME)
+    with broker:
+        yield broker
+
+
+@dataclass
+class World:
+    broker: GuideBroker
+    engine: object
+    folder: Path
+    lib: Path
+
+    def provision(self, device_id: str, password: str | None = None, **config) -> Path:
+        """Register `device_id` (a site, a 20-bed program on channel 0, a broker account) and
+        stage its flash as `device add` + `device flash` do; the flash folder is returned."""
+        secret = password or f"secret-{device_id}"
+        with Session(self.engine) as session:
+            add_paired_site(session, device_id)
+            session.commit()
+        provision.set_mosquitto_password(self.broker.passwd_file, device_id, secret)
+        self.broker.reload()
+        folder = provision.device_dir(self.folder, device_id)
+        cfg = provision.build_config(
+            device_id,
+            secret,
+            "ShelterStaff",
+            "wifi-password",
+            BROKER_NAME,
+            self.broker.tls_port,
+            tls=True,
+        )
+        cfg.update(settle_ms=300, **config)
+        provision.write_config(folder, cfg)
+        der = folder.parent / f"{device_id}-ca.der"
+        der.write_bytes(_der(self.broker))
+        provision.add_ca(folder, der)
+        return provision.stage(folder)
+
+    def dial(self, flash: Path, **options) -> VirtualDial:
+        return VirtualDial(flash, self.lib, hosts={BROKER_NAME: "127.0.0.1"}, **options)
+
+    def current(self, device_id: str) -> CurrentState | None:
+        with Session(self.engine) as session:
+            return session.exec(
+                select(CurrentState).where(CurrentState.device_id == device_id)
+            ).first()
+
+    def readings(self, device_id: str) -> list[Reading]:
+        with Session(self.engine) as session:
+            query = select(Reading).where(Reading.device_id == device_id).order_by(Reading.id)
+            return list(session.exec(query))
+
+    def device(self, device_id: str) -> Device:
+        with Session(self.engine) as session:
+            return session.get(Device, device_id)
+
+    def dead_letters(self) -> list[DeadLetter]:
+        with Session(self.engine) as session:
+            return list(session.exec(select(DeadLetter)))
+
+
+def _der(broker: GuideBroker) -> bytes:
+    """The test CA in DER, as `openssl x509 -outform der` writes it (firmware/README.md)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return x509.load_pem_x509_certificate(broker.ca.cert_pem.bytes()).public_bytes(Encoding.DER)
+
+
+@pytest.fixture
+def world(dial_broker, firmware_lib, tmp_path):
+    database = f"sqlite:///{tmp_path / 'signal.db'}"
+    migrate(database)
+    engine = make_engine(database)
+    ingestor = Ingestor(engine, dial_broker.url, f"ingest-{uuid.uuid4().hex[:6]}", MAX_PAYLOAD)
+    ingestor.start()
+    assert ingestor.connected.wait(10), "the ingestor did not connect"
+    try:
+        yield World(dial_broker, engine, tmp_path / "devices", firmware_lib)
+    finally:
+        ingestor.stop()
+        engine.dispose()

