@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
+from firmware.dialcore import protocol
 from server import provision
 from server.db import make_engine, migrate
 from server.ingest.client import Ingestor
@@ -75,8 +76,9 @@ class World:
         provision.add_ca(folder, der)
         return provision.stage(folder)
 
-    def dial(self, flash: Path, **options) -> VirtualDial:
-        return VirtualDial(flash, self.lib, hosts={BROKER_NAME: "127.0.0.1"}, **options)
+    def dial(self, flash: Path, lib: Path | None = None, **options) -> VirtualDial:
+        hosts = {BROKER_NAME: "127.0.0.1"}
+        return VirtualDial(flash, lib or self.lib, hosts=hosts, **options)
 
     def current(self, device_id: str) -> CurrentState | None:
         with Session(self.engine) as session:
@@ -93,9 +95,12 @@ class World:
         with Session(self.engine) as session:
             return session.get(Device, device_id)
 
-    def dead_letters(self) -> list[DeadLetter]:
+    def dead_letters(self, device_id: str) -> list[DeadLetter]:
+        """What the ingestor refused of this device's messages (the broker is shared by the
+        session: other tests' dials left retained messages there)."""
         with Session(self.engine) as session:
-            return list(session.exec(select(DeadLetter)))
+            letters = session.exec(select(DeadLetter)).all()
+        return [d for d in letters if d.topic.startswith(protocol.topic(device_id, ""))]
 
 
 def _der(broker: GuideBroker) -> bytes:

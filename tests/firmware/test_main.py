@@ -1,16 +1,191 @@
 """firmware/main.py, unmodified, on MicroPython's Unix port: the virtual dial
-(tests/support/virtual_dial.py) against the production broker, the ingestor and a database."""
+(tests/support/virtual_dial.py) against the production broker, the ingestor and a database.
 
+Each fault found by reading the firmware (issue 11) has a scenario here that failed before
+its fix. STALL_MS bounds how long the event loop may stop (the screen and the button stop
+with it); measured on a 2-core machine running the whole suite: see docs/benchmarks.md.
+"""
+
+import json
+import random
+import shutil
+import time
+
+from tests.support.virtual_dial import WDT_RESET, FaultyLink, TimeServer
 from tests.support.waiting import wait_until
+
+STALL_MS = 1500
+
+
+def ready(dial) -> None:
+    """Connected, with the server's config applied (capacity 20: the knob can move)."""
+    dial.wait_log("mqtt: connected", 60)
+    dial.wait_screen("of 20", 30)
+
+
+def _flash_state(flash) -> dict:
+    return json.loads((flash / "state.json").read_text())
 
 
 def test_a_provisioned_dial_connects_over_tls_and_a_turn_is_saved(world):
     flash = world.provision("desk-main")
     with world.dial(flash).power_on() as dial:
-        dial.wait_log("mqtt: connected", 60)
-        dial.wait_screen("ready", 30)
+        ready(dial)
+        assert dial.screen.shows("ready")
         dial.turn(3)
         dial.wait_screen("SAVED", 30)
         current = wait_until(lambda: world.current("desk-main"))
         assert current.occupied == 3
         assert dial.screen.shows("3")
+        assert max(dial.stalls) < STALL_MS
+
+
+def test_a_non_ascii_broker_password_connects(world):
+    flash = world.provision("desk-utf8", password="pässwört-für-die-Tür-€")
+    with world.dial(flash).power_on() as dial:
+        ready(dial)
+        dial.turn(1)
+        dial.wait_screen("SAVED", 30)
+
+
+def test_power_cuts_at_random_moments_lose_no_commit_and_never_number_backwards(world):
+    flash = world.provision("desk-power")
+    rng = random.Random(11)
+    dial = world.dial(flash)
+    try:
+        for _ in range(8):
+            dial.power_on()
+            dial.wait_log("boot", 30)
+            dial.turn(rng.choice([1, 2, -1]))
+            # around the 300 ms settle time: before, during and after the commit's write
+            time.sleep(rng.uniform(0.1, 1.2))
+            dial.power_cut()
+        dial.power_on()
+        ready(dial)
+        dial.press()  # commit what the flash holds now, and see it saved
+        dial.wait_screen("SAVED", 30)
+        state = _flash_state(flash)
+        current = wait_until(lambda: world.current("desk-power"))
+        assert current.occupied == state["counts"][0]
+        readings = world.readings("desk-power")
+        numbers = [(r.boot, r.seq) for r in readings]
+        assert len(set(numbers)) == len(numbers)  # none stored twice
+        assert sorted(numbers, key=lambda n: n[1]) == sorted(numbers)  # boots never go back
+        assert state["boot"] == 9
+        assert not world.dead_letters("desk-power")
+        assert not (flash / "resets.json").exists()  # no crash counted: power cuts are none
+    finally:
+        dial.close()
+
+
+def test_a_wiped_board_is_numbered_above_what_the_server_has_and_reaches_the_map(world):
+    flash = world.provision("desk-wiped")
+    dial = world.dial(flash)
+    try:
+        for _ in range(3):  # a few starts: the server has boot 3
+            dial.power_on()
+            ready(dial)
+            dial.power_cut()
+        dial.power_on()
+        ready(dial)
+        dial.turn(5)
+        dial.wait_screen("SAVED", 30)
+        assert wait_until(lambda: world.current("desk-wiped")).boot == 4
+        dial.power_cut()
+        for name in ("state.json", "state.json.boot", "resets.json"):  # esptool erase_flash
+            (flash / name).unlink(missing_ok=True)
+        dial.power_on()
+        ready(dial)
+        dial.turn(2)
+        dial.wait_log("renumbering", 30)
+        dial.wait_screen("SAVED", 30)
+        wait_until(lambda: world.current("desk-wiped").occupied == 2)
+        assert world.current("desk-wiped").boot == 5  # above the server's 4
+    finally:
+        dial.close()
+
+
+def test_seven_days_of_uptime_keep_telemetry_valid(world):
+    flash = world.provision("desk-week", telemetry_s=10)
+    with world.dial(flash).power_on() as dial:
+        ready(dial)
+        for _ in range(7):  # a day at a time: no span the tick clock cannot measure
+            dial.advance_ticks(24 * 3600 * 1000)
+            dial.turn(1)
+            dial.wait_screen("SAVED", 60)
+        wait_until(lambda: world.device("desk-week").free_heap is not None, 30)
+        letters = world.dead_letters("desk-week")
+        assert not letters, [(d.topic, d.reason) for d in letters]
+
+
+def test_without_ntp_commits_flow_and_a_set_clock_survives_a_reset(world):
+    ntp = TimeServer()
+    ntp.answering = False
+    flash = world.provision("desk-clock", ntp_host="ntp.signal.test", ntp_port=ntp.port)
+    dial = world.dial(flash)
+    dial.hosts["ntp.signal.test"] = "127.0.0.1"
+    dial.write_hosts()
+    try:
+        dial.power_on()
+        ready(dial)
+        dial.turn(1)
+        dial.wait_screen("SAVED", 30)
+        assert world.readings("desk-clock")[-1].device_ts is None  # no time yet: ts null
+
+        assert max(dial.stalls) < STALL_MS  # waiting for NTP does not stop the dial
+        ntp.answering = True
+        dial.wait_log("ntp: clock set", 60)
+        ntp.answering = False
+        dial.power_cut()  # then the watchdog's reset: the RTC keeps counting
+        dial.power_on(WDT_RESET)
+        ready(dial)
+        dial.turn(1)
+
+        wait_until(lambda: len(world.readings("desk-clock")) == 2, 30)
+        assert not world.dead_letters("desk-clock")
+        assert world.readings("desk-clock")[-1].device_ts is not None
+    finally:
+        dial.close()
+        ntp.close()
+
+
+def test_wifi_loss_broker_restart_and_a_stalled_tls_handshake_are_survived(world):
+    link = FaultyLink(world.broker.tls_port)
+    flash = world.provision("desk-faults", mqtt_port=link.port)
+    try:
+        with world.dial(flash).power_on() as dial:
+            ready(dial)
+            dial.turn(2)
+            dial.wait_screen("SAVED", 30)
+            # Wi-Fi gone: offline, counting goes on, saved once it is back
+            dial.set_wifi(False)
+            dial.wait_screen("OFFLINE", 60)
+            dial.turn(1)
+            dial.set_wifi(True)
+            wait_until(lambda: world.current("desk-faults").occupied == 3, 90)
+            # The broker answers TCP and then nothing: TLS handshakes stall
+            link.set("stall")
+            dial.wait_screen("OFFLINE", 90)
+            dial.turn(1)
+            dial.wait_screen("4", 10)  # the screen and the knob are alive meanwhile
+            link.set("pass")
+            wait_until(lambda: world.current("desk-faults").occupied == 4, 120)
+            # The broker restarts
+            world.broker.restart()
+            dial.turn(1)
+            wait_until(lambda: world.current("desk-faults").occupied == 5, 120)
+            assert max(dial.stalls) < STALL_MS
+            assert len(dial.starts) == 1  # never restarted, never in safe mode
+            assert not dial.logged("safe mode", ever=True)
+    finally:
+        link.close()
+
+
+def test_a_missing_library_is_named_on_the_screen(world, tmp_path):
+    lib = tmp_path / "lib"
+    shutil.copytree(world.lib, lib)
+    shutil.rmtree(lib / "mqtt_as")
+    flash = world.provision("desk-nolib")
+    with world.dial(flash, lib=lib).power_on() as dial:
+        dial.wait_screen("NOT INSTALLED", 30)
+        assert "mqtt_as" in json.loads((flash / "resets.json").read_text())["why"]

@@ -25,6 +25,13 @@ from tests.support.waiting import wait_until
 
 SECRET = "s3cret-token-for-tests"
 
+# The commits the virtual dial runs (../shared/vendor/README.md): a board gets exactly these.
+MQTT_AS = "github:peterhinch/micropython-mqtt@7b6a11dd7910f7bb8275341fdc24b89ed1dfbc47"
+SSD1306 = (
+    "github:micropython/micropython-lib/micropython/drivers/display/ssd1306/ssd1306.py"
+    "@ee4bb8ff139e24c42b739935fbd8ec7c4d061e02"
+)
+
 
 def _config(**changes):
     values = {
@@ -45,7 +52,7 @@ def test_the_config_is_complete_and_what_the_firmware_accepts():
     assert config["pins"] == {name: gpio for name, gpio, _ in devconfig.PINS}
     assert (config["mqtt_tls"], config["mqtt_ca_file"]) == (False, None)
     tls = _config(tls=True, mqtt_port=8883)
-    assert (tls["mqtt_tls"], tls["mqtt_ca_file"]) == (True, "/ca.der")
+    assert (tls["mqtt_tls"], tls["mqtt_ca_file"]) == (True, "ca.der")
 
 
 def test_a_bad_setting_is_refused_by_the_firmwares_own_check():
@@ -125,8 +132,8 @@ def test_flash_commands_install_the_libraries_then_copy_and_reset(tmp_path):
     flash = provision.stage(folder)
     connect = ["mpremote", "connect", "/dev/ttyUSB0"]
     assert provision.flash_commands(flash, "/dev/ttyUSB0") == [
-        [*connect, "mip", "install", "github:peterhinch/micropython-mqtt"],
-        [*connect, "mip", "install", "ssd1306"],
+        [*connect, "mip", "install", MQTT_AS],
+        [*connect, "mip", "install", SSD1306],
         [*connect, "cp", "-r", str(flash / "board"), str(flash / "dialcore"), ":"],
         [*connect, "cp", str(flash / "device_config.json"), str(flash / "main.py"), ":"],
         [*connect, "reset"],
@@ -290,8 +297,8 @@ def test_device_flash_dry_run_shows_the_commands_without_a_board(fleet_db, tmp_p
     assert shown.returncode == 0, shown.stderr
     flash = "devices/desk-01/flash"
     assert shown.stdout.splitlines()[1:] == [
-        "mpremote connect /dev/ttyUSB0 mip install github:peterhinch/micropython-mqtt",
-        "mpremote connect /dev/ttyUSB0 mip install ssd1306",
+        f"mpremote connect /dev/ttyUSB0 mip install {MQTT_AS}",
+        f"mpremote connect /dev/ttyUSB0 mip install {SSD1306}",
         f"mpremote connect /dev/ttyUSB0 cp -r {flash}/board {flash}/dialcore :",
         f"mpremote connect /dev/ttyUSB0 cp {flash}/device_config.json {flash}/main.py :",
         "mpremote connect /dev/ttyUSB0 reset",

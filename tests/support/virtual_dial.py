@@ -165,7 +165,8 @@ class VirtualDial:
         self.write_hosts()
         self.env = dict(env or {})
         self.screen = Screen()
-        self.log: list[str] = []
+        self.log: list[str] = []  # this start's lines; earlier starts' are in history
+        self.history: list[str] = []
         self.stalls: list[int] = []  # the event loop's longest stall, per half second
         self.starts: list[int] = []  # the reset cause of every start, in order
         self.rtc_offset: str = "unset"
@@ -230,6 +231,10 @@ class VirtualDial:
         }
         self._wdt_ms = None
         self.starts.append(cause)
+        with self._lock:  # what a test waits for is this start's: the log and screen begin anew
+            self.history += self.log
+            self.log = []
+        self.screen = Screen()
         self._process = subprocess.Popen(
             self._command(),
             cwd=self.flash,
@@ -333,9 +338,10 @@ class VirtualDial:
 
     # -- what a test looks at ---------------------------------------------------------------------
 
-    def logged(self, text: str) -> bool:
+    def logged(self, text: str, ever: bool = False) -> bool:
+        """Whether a line of this start's log (or any start's, with ever) holds text."""
         with self._lock:
-            return any(text in line for line in self.log)
+            return any(text in line for line in (self.history + self.log if ever else self.log))
 
     def wait_log(self, text: str, timeout: float = 30) -> None:
         wait_until(
@@ -353,3 +359,90 @@ class VirtualDial:
     def tail(self, lines: int = 40) -> str:
         with self._lock:
             return "\n".join(self.log[-lines:])
+
+
+class FaultyLink:
+    """A TCP hop between the dial and its broker that the test can make misbehave.
+
+    `mode` "pass" forwards both ways; "stall" accepts connections and then says nothing
+    (what a dial sees when the broker's host is overloaded or a middlebox eats packets:
+    its TLS handshake gets no answer); "refuse" closes every new connection at once.
+    """
+
+    def __init__(self, target_port: int):
+        self.target_port = target_port
+        self.mode = "pass"
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.port = self._server.getsockname()[1]
+        self._open: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def set(self, mode: str) -> None:
+        """Change the mode; the connections under way are cut, as by a lost route."""
+        self.mode = mode
+        for conn in self._open:
+            conn.close()
+        self._open.clear()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            if self.mode == "refuse":
+                client.close()
+            elif self.mode == "stall":
+                self._open.append(client)  # read nothing, answer nothing
+            else:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port))
+                self._open += [client, upstream]
+                for a, b in ((client, upstream), (upstream, client)):
+                    threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(4096):
+                sink.sendall(data)
+        except OSError:
+            pass
+        for conn in (source, sink):
+            conn.close()
+
+    def close(self) -> None:
+        self._server.close()
+        self.set("refuse")
+
+
+class TimeServer:
+    """An SNTP server on a free UDP port, answering with this machine's time (or not)."""
+
+    NTP_TO_UNIX = 2208988800
+
+    def __init__(self):
+        self.answering = True
+        self.queries = 0
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._socket.bind(("127.0.0.1", 0))
+        self.port = self._socket.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                _request, sender = self._socket.recvfrom(512)
+            except OSError:
+                return
+            self.queries += 1
+            if not self.answering:
+                continue
+            seconds = int(time.time()) + self.NTP_TO_UNIX
+            answer = bytearray(48)
+            answer[0] = 0x24  # version 4, mode 4 (server)
+            answer[1] = 2  # stratum 2
+            answer[40:44] = seconds.to_bytes(4, "big")
+            self._socket.sendto(bytes(answer), sender)
+
+    def close(self) -> None:
+        self._socket.close()

@@ -24,13 +24,13 @@ def rtc_offset():
 
 def set_rtc(unix_seconds):
     global _rtc
-    _rtc = str(unix_seconds - utime.time())
+    _rtc = str(int(unix_seconds - utime.time()))  # whole seconds, as the RTC's
     _link.send(b"rtc " + _rtc.encode())
 
 
 def time():
     offset = rtc_offset()
-    return utime.time() - _booted if offset is None else utime.time() + offset
+    return int(utime.time() - _booted if offset is None else utime.time() + offset)
 
 
 def gmtime(secs=None):
