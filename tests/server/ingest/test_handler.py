@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from sqlmodel import Session, select
 
 from firmware.dialcore import protocol
+from server.devices import reset_sequence
 from server.ingest.handler import handle
 from server.models import CurrentState, DeadLetter, Device, Program, Reading
 
@@ -82,6 +83,19 @@ def test_a_new_boot_counts_as_newer(session, site):
     ingest(session, STATE, state(40, count=9, boot=1))
     ingest(session, STATE, state(41, count=2, boot=2))
     assert session.exec(select(CurrentState)).one().occupied == 2
+
+
+def test_an_older_state_is_told_the_newest_boot_and_a_reset_forgets_the_numbering(session, site):
+    """A wiped board numbers from boot 1 again (docs/protocol.md): its ack says which boot
+    the server shows, and an admin's reset-sequence lets its next state through as well."""
+    assert "newest_boot" not in acks(ingest(session, STATE, state(3, count=9, boot=7)))[0]
+    [ack] = acks(ingest(session, STATE, state(1, count=2, boot=1)))
+    assert (ack["result"], ack["newest_boot"]) == ("saved", 7)
+    assert session.exec(select(CurrentState)).one().occupied == 9  # kept as older
+    reset_sequence(session, session.get(Device, "dial-01"))
+    session.commit()
+    assert "newest_boot" not in acks(ingest(session, STATE, state(2, count=4, boot=1)))[0]
+    assert session.exec(select(CurrentState)).one().occupied == 4
 
 
 def reason_for(session, topic, payload):
