@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from firmware.dialcore import devconfig, display
+from server import provision
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "firmware/README.md"
@@ -87,6 +88,6 @@ def test_every_screen_state_is_explained():
 
 def test_the_flashing_steps_name_the_libraries_main_py_imports():
     text = README.read_text()
-    assert "mpremote mip install ssd1306" in text
-    assert "mpremote mip install github:peterhinch/micropython-mqtt" in text
+    for package in provision.MIP_PACKAGES:  # at the commits `device flash` installs
+        assert f"mpremote mip install {package}" in text
     assert "mpremote cp -r firmware/dialcore firmware/board :" in text
