@@ -12,6 +12,24 @@ from amqtt.broker import Broker
 log = logging.getLogger(__name__)
 
 
+class _Subscriptions(dict):
+    """amqtt's table of subscriptions (topic filter -> sessions), walked over a copy.
+
+    amqtt 0.12 walks this table with awaits inside the loop: a connecting client is sent
+    the retained messages of every filter, one `await` each. A client that subscribes to
+    a new filter meanwhile ends that walk with "RuntimeError: dictionary changed size
+    during iteration", and the connecting client is left connected with nobody reading
+    its messages. Dials connecting together (the demo's first start, a loaded machine)
+    make it likely. A copy per walk is cheap: one entry per topic filter.
+    """
+
+    def __iter__(self):
+        return iter(list(super().__iter__()))
+
+    def items(self):
+        return list(super().items())
+
+
 class EmbeddedBroker:
     def __init__(self, host: str, port: int):
         self.url = f"mqtt://{host}:{port}"
@@ -22,6 +40,7 @@ class EmbeddedBroker:
             },
         }
         self._broker = Broker(config)
+        self._broker._subscriptions = _Subscriptions()
 
     async def start(self) -> None:
         await self._broker.start()

@@ -19,8 +19,18 @@ from pathlib import Path
 import pytest
 
 from tests.support.services import Mosquitto, Postgres, chromium_launch_options
+from tests.support.waiting import scaled
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+PAGE_WAIT_MS = scaled(30) * 1000  # Playwright's default wait (30 s), scaled like every other
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    """pytest-timeout's limit per test (pyproject.toml) is scaled like every other wait,
+    unless --timeout or PYTEST_TIMEOUT sets it."""
+    if config.option.timeout is None and "PYTEST_TIMEOUT" not in os.environ:
+        config.option.timeout = scaled(float(config.getini("timeout")))
 
 
 @pytest.fixture(scope="session")
@@ -56,8 +66,28 @@ def browser():
     options = chromium_launch_options()  # raises a clear error if Chromium is missing
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(**options)
-        yield chromium
+        yield _ScaledWaits(chromium)
         chromium.close()
+
+
+class _ScaledWaits:
+    """A Playwright browser whose contexts and pages wait PAGE_WAIT_MS by default."""
+
+    def __init__(self, browser):
+        self._browser = browser
+
+    def __getattr__(self, name):
+        return getattr(self._browser, name)
+
+    def new_context(self, **options):
+        context = self._browser.new_context(**options)
+        context.set_default_timeout(PAGE_WAIT_MS)
+        return context
+
+    def new_page(self, **options):
+        page = self._browser.new_page(**options)
+        page.context.set_default_timeout(PAGE_WAIT_MS)
+        return page
 
 
 @pytest.fixture(scope="session")

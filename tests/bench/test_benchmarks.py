@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bench.__main__ import BENCHMARKS
+from tests.support.waiting import scaled
 
 ROOT = Path(__file__).parents[2]
 
@@ -20,7 +21,7 @@ def test_every_benchmark_runs_and_prints_ratios_against_its_baseline():
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=110,
+        timeout=scaled(110),
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     sections = done.stdout.split("\n=== bench.")[1:]

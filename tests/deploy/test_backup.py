@@ -19,6 +19,7 @@ from server.db import make_engine, migrate
 from server.demo import seed
 from server.ingest.handler import handle
 from server.models import DeviceChannel, Program, Site
+from tests.support.waiting import scaled
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 MAX_PAYLOAD = 4096  # the default SIGNAL_MAX_PAYLOAD_BYTES
@@ -33,7 +34,7 @@ def _script(postgres, name: str, *args: str, database_url: str) -> subprocess.Co
         "PATH": f"{postgres.bin_dir}{os.pathsep}{os.environ['PATH']}",
     }
     return subprocess.run(
-        [str(DEPLOY / name), *args], env=env, capture_output=True, text=True, timeout=60
+        [str(DEPLOY / name), *args], env=env, capture_output=True, text=True, timeout=scaled(60)
     )
 
 

@@ -26,6 +26,7 @@ from server.runner import System
 from server.settings import Settings
 from tests.support.deploy_files import swapped, write_certificate
 from tests.support.services import LOOPBACK, free_port, wait_for_port
+from tests.support.waiting import scaled
 
 CONF = Path(__file__).resolve().parents[2] / "deploy" / "nginx" / "shelter-signal.conf"
 HOST = "signal.example.org"  # the conf's server_name, which the test certificate is for
@@ -53,7 +54,7 @@ class _Answer(BaseHTTPRequestHandler):
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
             self._chunk(b"data: first\n\n")
-            self.server.release.wait(30)
+            self.server.release.wait(scaled(30))
             self._chunk(b"")
             return
         body = json.dumps(
@@ -128,7 +129,7 @@ class Nginx:
     def close(self) -> None:
         if self.process is not None:
             self.process.terminate()
-            self.process.wait(10)
+            self.process.wait(scaled(10))
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -168,7 +169,7 @@ def test_nginx_accepts_the_configuration(upstreams):
             nginx.command("-t", "-e", str(nginx.dir / "error.log")),
             capture_output=True,
             text=True,
-            timeout=30,
+            timeout=scaled(30),
         )
     finally:
         nginx.close()
@@ -207,7 +208,10 @@ def test_the_event_stream_is_passed_on_as_it_comes(proxy, upstreams):
     """The stand-in sends one event and holds the stream open: a buffering proxy would sit
     on it until the stream ends, and the read would time out."""
     try:
-        with _client(proxy) as client, client.stream("GET", "/api/v1/events", timeout=10) as s:
+        with (
+            _client(proxy) as client,
+            client.stream("GET", "/api/v1/events", timeout=scaled(10)) as s,
+        ):
             assert s.headers["content-type"] == "text/event-stream"
             assert next(s.iter_lines()) == "data: first"
     finally:
@@ -231,11 +235,11 @@ def api(tmp_path_factory):
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
-    asyncio.run_coroutine_threadsafe(system.start(), loop).result(30)
+    asyncio.run_coroutine_threadsafe(system.start(), loop).result(scaled(30))
     yield settings.http_port
-    asyncio.run_coroutine_threadsafe(system.stop(), loop).result(30)
+    asyncio.run_coroutine_threadsafe(system.stop(), loop).result(scaled(30))
     loop.call_soon_threadsafe(loop.stop)
-    thread.join(10)
+    thread.join(scaled(10))
 
 
 def test_the_public_rate_limit_counts_each_client_behind_the_proxy(api):

@@ -13,6 +13,7 @@ import pytest
 
 from server.cli import parser
 from server.settings import Settings
+from tests.support.waiting import scaled
 
 REPO = Path(__file__).resolve().parents[2]
 SYSTEMD = REPO / "deploy" / "systemd"
@@ -78,7 +79,7 @@ def test_systemd_analyze_verify_accepts_every_unit(tmp_path):
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=scaled(60),
     )
     # Unknown or misspelt keys are only warnings to systemd: any output fails the test.
     assert (verified.returncode, verified.stdout + verified.stderr) == (0, "")

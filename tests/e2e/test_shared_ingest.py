@@ -16,7 +16,7 @@ from server.db import make_engine, migrate
 from server.models import Reading
 from tests.support.services import IngestorProcess, Mosquitto
 from tests.support.stack import add_paired_site
-from tests.support.waiting import wait_until
+from tests.support.waiting import scaled, wait_until
 
 pytestmark = [pytest.mark.mosquitto, pytest.mark.postgres]
 DEVICES = 10
@@ -61,7 +61,7 @@ class Publisher(threading.Thread):
                 count = (seq + number) % 20  # any count within the capacity of 20
                 payload = protocol.encode_state(1, seq, "occupied", 1, [(count, 20)])
                 info = self.client.publish(protocol.topic(device, "state"), payload, qos=1)
-                info.wait_for_publish(timeout=10)
+                info.wait_for_publish(timeout=scaled(10))
                 self.sent.append((device, 1, seq))
                 time.sleep(PACE_S)
         self.client.disconnect()
@@ -104,7 +104,7 @@ def test_two_ingestors_share_the_stream_and_a_killed_one_loses_nothing(broker, p
         wait_until(lambda: handed_to(broker, victim.client_id) >= 20, message="victim's share")
         victim.kill()
         assert publisher.is_alive(), "the kill must come mid-stream"
-        publisher.join(timeout=60)
+        publisher.join(timeout=scaled(60))
         victim.start()  # same client id: its session, with what it had not acked, is waiting
 
         def stored():

@@ -8,6 +8,7 @@ import pytest
 
 from hardware.tools import DOCS_IMG, ROOT, enclosure
 from tests.hardware.test_guide import GUIDE, _guide_commands
+from tests.support.waiting import scaled
 
 FAST = {"$fn": 16}  # coarser circles: the same shapes in a fraction of the time
 
@@ -30,7 +31,7 @@ def test_the_guides_commands_export_clean_stl_files(tmp_path):
         words = shlex.split(line)
         out = tmp_path / f"{number}.stl"
         words[words.index("-o") + 1] = str(out)
-        done = subprocess.run(words, cwd=ROOT, capture_output=True, text=True, timeout=300)
+        done = subprocess.run(words, cwd=ROOT, capture_output=True, text=True, timeout=scaled(300))
         log = done.stdout + done.stderr
         assert done.returncode == 0 and "WARNING" not in log and "ERROR" not in log, log
         sizes[line] = _size(out)

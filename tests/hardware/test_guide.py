@@ -26,7 +26,7 @@ from server.models import Device, Program, Sector, Site
 from server.simulator.host_transport import HostTransport
 from tests.hardware.mosquitto_setup import GuideBroker
 from tests.support.stack import Stack, settings_for
-from tests.support.waiting import wait_until
+from tests.support.waiting import scaled, wait_until
 
 GUIDE = (HARDWARE / "README.md").read_text()
 
@@ -101,7 +101,7 @@ def test_a_dial_registered_as_the_guide_says_shows_up_live(tmp_path):
                 "--mqtt-host", broker.host, "--mqtt-port", str(broker.port),
                 "--mosquitto-passwd", str(passwd),
             ],
-            capture_output=True, text=True, timeout=60, cwd=tmp_path,
+            capture_output=True, text=True, timeout=scaled(60), cwd=tmp_path,
             env={**os.environ, "SIGNAL_DATABASE_URL": database},
         )  # fmt: skip
         assert added.returncode == 0, added.stderr

@@ -5,7 +5,7 @@ import uuid
 
 from firmware.dialcore import display
 from tests.map.conftest import DESKTOP
-from tests.support.waiting import wait_until
+from tests.support.waiting import scaled, wait_until
 
 
 def test_a_dial_turn_updates_marker_popup_list_and_totals_in_place(
@@ -74,5 +74,5 @@ def test_the_page_says_when_it_is_offline_and_reconnects(small_system, open_page
     assert "reconnecting" in banner.inner_text()
     page.context.set_offline(False)
     page.wait_for_function(
-        "document.querySelector('#ss-connection').dataset.state === 'live'", timeout=15000
+        "document.querySelector('#ss-connection').dataset.state === 'live'", timeout=scaled(15_000)
     )

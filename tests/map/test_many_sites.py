@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 from server.models import CurrentState, Program, Reading, Sector, Site, utcnow
 from tests.map.conftest import DESKTOP
+from tests.support.waiting import scaled
 
 SITES = 10_000
 SECTORS = list(Sector)
@@ -71,7 +72,7 @@ def test_ten_thousand_sites_group_on_the_map_and_page_in_the_list(small_system, 
     stack = small_system(tiles_url="")
     seed_many(stack.system.engine, SITES)
     page = open_page(stack.http + "/", **DESKTOP)
-    page.locator("#ss-list .ss-entry").first.wait_for(timeout=60_000)
+    page.locator("#ss-list .ss-entry").first.wait_for(timeout=scaled(60_000))
 
     on_screen = page.locator(".ss-marker, .ss-group").count()
     assert 0 < on_screen < 300  # grouped: a screenful of markers, not 10,000
@@ -88,7 +89,8 @@ def test_ten_thousand_sites_group_on_the_map_and_page_in_the_list(small_system, 
     assert page.locator("#ss-list .ss-entry").count() == 100
     assert page.evaluate("document.activeElement.dataset.siteId") is not None  # entry 51
 
-    women = httpx.get(stack.http + "/api/v1/shelters?sector=women", timeout=60).json()["items"]
+    listed = httpx.get(stack.http + "/api/v1/shelters?sector=women", timeout=scaled(60))
+    women = listed.json()["items"]
     page.get_by_role("button", name="Filters").click()
     page.get_by_label("Women", exact=True).check()
     page.wait_for_function(

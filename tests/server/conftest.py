@@ -16,6 +16,7 @@ from server.api.main import create_app
 from server.db import make_engine, migrate
 from server.models import Device, DeviceChannel, Program, Sector, Site
 from server.settings import Settings
+from tests.support.waiting import scaled
 
 
 @pytest.fixture(scope="session")
@@ -76,7 +77,7 @@ def command(database_url):
             [sys.executable, "-m", "server", *args],
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=scaled(60),
             env=env,
         )
 

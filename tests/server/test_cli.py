@@ -16,7 +16,7 @@ from sqlmodel import SQLModel
 from server.db import MIGRATIONS, make_engine
 from server.models import Program, Sector, Site
 from tests.support.services import free_port
-from tests.support.waiting import wait_until
+from tests.support.waiting import scaled, wait_until
 
 
 def test_run_starts_everything_with_a_demo_and_stops_on_ctrl_c(tmp_path):
@@ -55,7 +55,7 @@ def test_run_starts_everything_with_a_demo_and_stops_on_ctrl_c(tmp_path):
         # (server/webdial/send.py); httpx's own default of 5 s could give up first on a busy
         # machine.
         saved = httpx.post(
-            f"{base}/api/v1/dial/web-demo/commits", json=commit, headers=staff, timeout=15
+            f"{base}/api/v1/dial/web-demo/commits", json=commit, headers=staff, timeout=scaled(15)
         )
         assert saved.json()["result"] == "saved", saved.text
 
@@ -72,7 +72,7 @@ def test_run_starts_everything_with_a_demo_and_stops_on_ctrl_c(tmp_path):
         assert stream.recv(4096).startswith(b"HTTP/1.1 200")
     finally:
         process.send_signal(signal.SIGINT)
-        out, _ = process.communicate(timeout=30)
+        out, _ = process.communicate(timeout=scaled(30))
     assert process.returncode == 0, out
     assert "Traceback" not in out, out
 
@@ -108,7 +108,7 @@ def test_migrate_brings_postgresql_to_the_newest_schema_then_exits(postgres):
         env={**os.environ, "SIGNAL_DATABASE_URL": url},
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=scaled(60),
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == f"database schema at revision {head}\n"

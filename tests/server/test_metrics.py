@@ -13,7 +13,7 @@ from firmware.dialcore import protocol
 from server import metrics, mqtt_url
 from server.ingest.client import Ingestor
 from tests.support.services import Mosquitto, free_port
-from tests.support.stack import add_paired_site
+from tests.support.stack import add_paired_site, start_subscribed
 from tests.support.waiting import wait_until
 
 LIMIT = 4096  # SIGNAL_MAX_PAYLOAD_BYTES's default
@@ -57,13 +57,12 @@ def test_counters_follow_what_the_ingestor_stores_and_refuses(broker, engine):
     before = snapshot()
     queued = value("signal_ingest_queued_messages")
     ingestor = Ingestor(engine, broker.url, f"ingest-{uuid.uuid4().hex[:6]}", LIMIT)
-    ingestor.start()
     host, port = mqtt_url.parse(broker.url)
     dial = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=device_id)
     dial.connect(host, port)
     dial.loop_start()
     try:
-        assert ingestor.connected.wait(10)
+        start_subscribed(ingestor)  # else the first states may reach the broker before it
         assert value("signal_ingest_broker_connected") >= 1
         state = protocol.topic(device_id, "state")
         sent = [

@@ -12,6 +12,7 @@ import trustme
 
 from server import mqtt_url, provision
 from tests.hardware.mosquitto_setup import SERVER_USER, GuideBroker
+from tests.support.waiting import scaled
 
 
 @pytest.mark.parametrize(
@@ -82,8 +83,8 @@ def _connect(url: str, ca_file=None) -> mqtt.ReasonCode:
     replies = []
     client.on_connect = lambda _c, _u, _f, code, _p: replies.append(code)
     client.connect(*mqtt_url.parse(url))
-    for _ in range(10):  # one network round a try, a second at most each
-        client.loop(timeout=1)
+    for _ in range(10):  # one network round a try, scaled(1) s at most each
+        client.loop(timeout=scaled(1))
         if replies:
             break
     client.disconnect()

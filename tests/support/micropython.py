@@ -20,6 +20,8 @@ import pathlib
 import shutil
 import subprocess
 
+from tests.support.waiting import scaled
+
 RUNNER = pathlib.Path(__file__).with_name("micropython_runner.mjs")
 
 
@@ -51,8 +53,9 @@ def run_micropython(
 
     Raises MicroPythonError, with stdout and stderr, if the code raised (also
     ``SystemExit``), an asyncio task died with an unretrieved exception, Node
-    failed, or the run took longer than ``timeout`` seconds.
+    failed, or the run took longer than ``scaled(timeout)`` seconds.
     """
+    timeout = scaled(timeout)
     node = shutil.which("node")
     if node is None:
         raise MicroPythonError("`node` not found: install Node.js 20+")

@@ -32,6 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.support.waiting import scaled
+
 LOOPBACK = "127.0.0.1"
 
 
@@ -43,12 +45,13 @@ class ServiceError(RuntimeError):
 
 
 def _end(process: subprocess.Popen | None, how: signal.Signals, timeout: float) -> None:
-    """Send `how` to a running `process` and wait for it; kill it if it takes longer."""
+    """Send `how` to a running `process` and wait for it; kill it if it takes longer than
+    `scaled(timeout)`."""
     if process is None or process.poll() is not None:
         return
     process.send_signal(how)
     try:
-        process.wait(timeout=timeout)
+        process.wait(timeout=scaled(timeout))
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
@@ -72,11 +75,12 @@ def wait_for_port(
     *,
     process: subprocess.Popen | None = None,
 ) -> None:
-    """Block until something accepts TCP connections on host:port.
+    """Block until something accepts TCP connections on host:port, for `scaled(timeout)`.
 
     If ``process`` is given and exits while we wait, fail at once instead of waiting for
     the whole timeout (the service crashed; its log says why).
     """
+    timeout = scaled(timeout)
     deadline = time.monotonic() + timeout
     while True:
         if process is not None and process.poll() is not None:
@@ -247,6 +251,7 @@ class Postgres:
     """
 
     user = "postgres"  # the cluster's superuser (initdb -U)
+    wait = ("-w", "-t", str(round(scaled(60))))  # pg_ctl waits until the server is up
 
     def __init__(self, database: str = "shelter_signal", durable: bool = False) -> None:
         self.bin_dir = _postgres_bin_dir()
@@ -304,7 +309,7 @@ class Postgres:
             text=True,
             # Run from our temp dir: as 'postgres', the caller's cwd may be unreadable.
             cwd=self.dir,
-            timeout=60,
+            timeout=scaled(60),
         )
         if result.returncode != 0:
             raise ServiceError(
@@ -349,8 +354,8 @@ class Postgres:
             with open(self.data_dir / "postgresql.conf", "a") as conf:
                 conf.write("\n# Added by tests/support/services.py\n")
                 conf.writelines(f"{key} = {value}\n" for key, value in settings.items())
-        # -w waits until the server accepts connections; -l is its log file.
-        self._run("pg_ctl", "start", "-w", "-D", str(self.data_dir), "-l", str(self.log_path))
+        # -l is the server's log file.
+        self._run("pg_ctl", "start", *self.wait, "-D", str(self.data_dir), "-l", str(self.log_path))
         self._started = True
         self.new_database(self.database)
         return self
@@ -361,7 +366,7 @@ class Postgres:
         "immediate" is what a killed server looks like to its clients (no orderly goodbye).
         """
         self._run(
-            "pg_ctl", "restart", "-w", "-m", "immediate",
+            "pg_ctl", "restart", *self.wait, "-m", "immediate",
             "-D", str(self.data_dir), "-l", str(self.log_path),
         )  # fmt: skip
         return self

@@ -15,11 +15,13 @@ from sqlmodel import Session
 from firmware.dialcore.app import App
 from firmware.dialcore.store import Store
 from server import mqtt_url
+from server.ingest.client import Ingestor
 from server.models import Device, DeviceChannel, Program, Sector, Site
 from server.runner import System
 from server.settings import Settings
 from server.simulator.host_transport import HostTransport
 from tests.support.services import free_port
+from tests.support.waiting import scaled
 
 
 def settings_for(database_url: str, mqtt_url: str | None) -> Settings:
@@ -50,6 +52,19 @@ def add_paired_site(
     return site.id
 
 
+def start_subscribed(ingestor: Ingestor) -> None:
+    """Start `ingestor`; return once the broker has confirmed its subscription (SUBACK).
+
+    `ingestor.connected` is set in paho's CONNACK callback, when the SUBSCRIBE is only
+    queued: a message published as soon as it is set can reach the broker first, and be
+    delivered to nobody (a loaded machine makes that likely).
+    """
+    subscribed = threading.Event()
+    ingestor.client.on_subscribe = lambda *_: subscribed.set()
+    ingestor.start()
+    assert subscribed.wait(scaled(10)), "the ingestor did not subscribe"
+
+
 class Stack:
     def __init__(self, settings: Settings):
         self.system = System(settings, parts=("ingest", "web"))
@@ -59,17 +74,17 @@ class Stack:
     def __enter__(self) -> "Stack":
         self._thread.start()
         self.call(self.system.start())
-        assert self.system.ingestor.connected.wait(10), "ingestor did not connect"
+        assert self.system.ingestor.connected.wait(scaled(10)), "ingestor did not connect"
         return self
 
     def __exit__(self, *_exc) -> None:
         self.call(self.system.stop())
         self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(10)
+        self._thread.join(scaled(10))
 
     def call(self, coro, timeout: float = 30):
         """Run a coroutine on the system's loop and return its result."""
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(scaled(timeout))
 
     def do(self, fn, *args):
         """Run a plain function on the system's loop (App is single-threaded, like the device)."""
@@ -102,7 +117,7 @@ class Stack:
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
         client.connect(host, port)
         client.loop_start()
-        client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
+        client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(scaled(5))
         client.disconnect()
         client.loop_stop()
 

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from tests.support.services import Mosquitto, Postgres, free_port
-from tests.support.waiting import wait_until
+from tests.support.waiting import scaled, wait_until
 
 
 def _connected_client(broker: Mosquitto) -> mqtt.Client:
@@ -33,7 +33,7 @@ def test_retained_qos1_message_survives_broker_restart(mosquitto: Mosquitto) -> 
 
     publisher = _connected_client(mosquitto)
     info = publisher.publish(topic, b"42 beds", qos=1, retain=True)
-    info.wait_for_publish(timeout=5)  # QoS 1: returns once the broker sent PUBACK
+    info.wait_for_publish(timeout=scaled(5))  # QoS 1: returns once the broker sent PUBACK
     assert info.is_published()
     publisher.disconnect()
     publisher.loop_stop()
@@ -47,7 +47,7 @@ def test_retained_qos1_message_survives_broker_restart(mosquitto: Mosquitto) -> 
     subscriber.subscribe(topic, qos=1)
     subscriber.loop_start()
     try:
-        message = received.get(timeout=5)
+        message = received.get(timeout=scaled(5))
     finally:
         subscriber.disconnect()
         subscriber.loop_stop()
@@ -118,13 +118,13 @@ def test_a_durable_cluster_keeps_its_commits_through_a_crash_restart() -> None:
 def test_a_crashed_broker_forgets_what_it_had_not_saved() -> None:
     with Mosquitto() as broker:  # saves every 30 minutes (Mosquitto's default)
         publisher = _connected_client(broker)
-        publisher.publish("test/unsaved", b"1", qos=1, retain=True).wait_for_publish(5)
+        publisher.publish("test/unsaved", b"1", qos=1, retain=True).wait_for_publish(scaled(5))
         publisher.disconnect()
         publisher.loop_stop()
         broker.crash()
         broker.start()
         publisher = _connected_client(broker)
-        publisher.publish("test/after", b"2", qos=1, retain=True).wait_for_publish(5)
+        publisher.publish("test/after", b"2", qos=1, retain=True).wait_for_publish(scaled(5))
         publisher.disconnect()
         publisher.loop_stop()
 
@@ -137,7 +137,7 @@ def test_a_crashed_broker_forgets_what_it_had_not_saved() -> None:
         try:
             # Retained messages come with the subscription, in the order of its topics: had
             # "test/unsaved" survived, it would arrive first.
-            assert received.get(timeout=5) == "test/after"
+            assert received.get(timeout=scaled(5)) == "test/after"
         finally:
             subscriber.disconnect()
             subscriber.loop_stop()

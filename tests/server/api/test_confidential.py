@@ -34,10 +34,11 @@ from server.exports.toronto_csv import latest_date, snapshot_time
 from server.ingest.handler import make_current
 from server.models import Program, Reading, Role, Sector, Site, utcnow
 from server.settings import Settings
+from tests.support.waiting import scaled
 
 EXAMPLES = 15  # generated cities per run: each builds a database and an app (~0.5 s)
 POLL_S = 0.05  # how often the event stream looks for changes: quick, for the test
-STREAM_WAIT_S = 20  # at most this long for the stream's events (they come within a poll)
+STREAM_WAIT_S = scaled(20)  # at most this long for the stream's events (they come within a poll)
 DECIMALS = range(3, 7)  # 3 decimals place a site within ~100 m, 6 within ~10 cm
 
 

@@ -17,7 +17,8 @@ from server.ingest.handler import handle
 from server.models import Device, Program, utcnow
 from server.settings import Settings
 from tests.support import aio
-from tests.support.stack import add_paired_site
+from tests.support.stack import add_paired_site, start_subscribed
+from tests.support.waiting import scaled
 
 
 def test_an_admin_edit_is_sent_to_the_live_map(client, headers, site, session, engine, settings):
@@ -103,12 +104,11 @@ def test_a_commit_by_another_ingestor_wakes_the_stream_at_once(shared, mosquitto
         await feed.start()
         queue = feed.subscribe()
         try:
-            ingestor.start()
-            await asyncio.to_thread(ingestor.connected.wait, 10)
+            await asyncio.to_thread(start_subscribed, ingestor)
             await asyncio.to_thread(count, 1, 7)
-            first = await asyncio.wait_for(queue.get(), 20)  # maybe from the first look
+            first = await asyncio.wait_for(queue.get(), scaled(20))  # maybe from the first look
             await asyncio.to_thread(count, 2, 8)
-            return first, await asyncio.wait_for(queue.get(), 20)  # from a notification
+            return first, await asyncio.wait_for(queue.get(), scaled(20))  # from a notification
         finally:
             await feed.stop()
             ingestor.stop()

@@ -14,7 +14,7 @@ from server.db import make_engine, migrate
 from server.ingest import client as ingest_client
 from server.ingest.client import Ingestor
 from server.models import DeadLetter, Reading
-from tests.support.stack import add_paired_site
+from tests.support.stack import add_paired_site, start_subscribed
 from tests.support.waiting import wait_until
 
 
@@ -62,8 +62,7 @@ def readings(engine) -> int:
 
 def started(engine, url, **options) -> Ingestor:
     ingestor = Ingestor(engine, url, f"ingest-{uuid.uuid4().hex[:6]}", 4096, **options)
-    ingestor.start()
-    assert ingestor.connected.wait(10)
+    start_subscribed(ingestor)
     return ingestor
 
 

@@ -7,6 +7,7 @@ from server.models import CurrentState, DeadLetter, Device, Reading
 from server.webdial.lockout import MAX_FAILURES
 from tests.server.webdial.webapp import Dials, WebApp, ingestor_down
 from tests.support.stack import Stack, settings_for
+from tests.support.waiting import scaled
 
 
 def _auth(secret: str) -> dict[str, str]:
@@ -18,7 +19,7 @@ def _commit(web, device_id, secret, counts):
         f"{web.url}/api/v1/dial/{device_id}/commits",
         json={"counts": counts},
         headers=_auth(secret),
-        timeout=30,
+        timeout=scaled(30),
     )
 
 
@@ -27,7 +28,7 @@ def _repeat(web, device_id, secret, commit):
         f"{web.url}/api/v1/dial/{device_id}/commits/{commit['boot']}/{commit['seq']}",
         json={"counts": commit["counts"], "ts": commit["ts"]},
         headers=_auth(secret),
-        timeout=30,
+        timeout=scaled(30),
     )
 
 

@@ -6,6 +6,7 @@ from sqlmodel import Session, select
 
 from server.models import Reading
 from tests.server.webdial.webapp import ingestor_down
+from tests.support.waiting import scaled
 
 
 def test_staff_open_the_dial_set_a_count_and_see_it_saved(stack, web, dials, browser):
@@ -61,10 +62,10 @@ def test_the_page_sends_an_unconfirmed_save_again_until_it_is_saved(stack, web, 
         with ingestor_down(stack):
             page.get_by_label("Room 1", exact=True).fill("6")
             page.get_by_role("button", name="Save").click()
-            page.locator('#state[data-state="pending"]').wait_for(timeout=20_000)
+            page.locator('#state[data-state="pending"]').wait_for(timeout=scaled(20_000))
             assert state.inner_text().startswith("NOT CONFIRMED YET: no answer from the server yet")
 
-        page.locator('#state[data-state="saved"]').wait_for(timeout=20_000)
+        page.locator('#state[data-state="saved"]').wait_for(timeout=scaled(20_000))
         with Session(stack.system.engine) as session:
             readings = session.exec(select(Reading).where(Reading.device_id == device_id)).all()
         assert [(r.occupied, r.source) for r in readings] == [(6, "web")]

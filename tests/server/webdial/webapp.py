@@ -20,6 +20,7 @@ from server.ingest.client import Ingestor
 from server.models import Device, Program, Sector, Site
 from tests.support.services import free_port
 from tests.support.stack import Stack
+from tests.support.waiting import scaled
 
 
 class WebApp:
@@ -95,4 +96,4 @@ def ingestor_down(stack: Stack):
             system.engine, system.mqtt_url, settings.ingest_client_id, settings.max_payload_bytes
         )
         system.ingestor.start()
-        assert system.ingestor.connected.wait(10), "ingestor did not reconnect"
+        assert system.ingestor.connected.wait(scaled(10)), "ingestor did not reconnect"
