@@ -5,12 +5,22 @@ web dial and the server all use these functions. The JSON Schemas in server/sche
 describe the same payloads and the tests hold the two together.
 """
 
+import binascii
 import json
 
 VERSION = 1
 ROOT = "signal/v1"
-SUFFIXES = ("state", "status", "telemetry", "ack", "config")
+# Device -> server: state, status, telemetry, fetch, update; server -> device: ack, config,
+# ota, chunk (docs/protocol.md).
+SUFFIXES = ("state", "status", "telemetry", "ack", "config", "ota", "fetch", "chunk", "update")
 MODES = ("occupied", "free")
+# Over-the-air updates (docs/protocol.md, "Updates over the air"): a file comes in chunks of
+# at most CHUNK bytes, base64 in JSON (about 2.8 KB a message: well under the broker's
+# 8 KiB packet limit, and little heap on the ESP32 at a time).
+CHUNK = 2048
+UPDATE_STATES = ("downloading", "staged", "trial", "done", "rolled_back", "failed")
+MAX_FILES = 64  # the firmware has about 25 files; a manifest stays a few KB
+_PACKAGES = ("board/", "dialcore/")  # what an update may replace; main.py, the loader, never
 
 
 def topic(device_id, suffix):
@@ -154,3 +164,109 @@ def decode_config(payload):
             raise ValueError("config channel needs a label and a capacity >= 0")
         pairs.append((label, cap))
     return {"version": version, "shelter": shelter, "mode": mode, "channels": pairs}
+
+
+# -- updates over the air ---------------------------------------------------------------------
+
+
+def valid_update_path(path):
+    """A file an update may write: <package>/<name>.py or .mpy, names of a-z, 0-9 and '_'."""
+    if not isinstance(path, str) or path.count("/") != 1:
+        return False
+    package, name = path.split("/")
+    if package + "/" not in _PACKAGES:
+        return False
+    stem = name[:-4] if name.endswith(".mpy") else name[:-3] if name.endswith(".py") else ""
+    return 0 < len(stem) <= 32 and all("a" <= c <= "z" or "0" <= c <= "9" or c == "_" for c in stem)
+
+
+def _valid_version(version):
+    return isinstance(version, str) and 0 < len(version) <= 32 and version.isprintable()
+
+
+def encode_ota(version, files):
+    """The retained update order: files is a list of (path, size, sha256 hex); version None
+    withdraws any order (the dial stops downloading and stays on what it runs)."""
+    return _dump(
+        {
+            "version": version,
+            "files": [{"path": p, "size": n, "sha256": h} for p, n, h in files],
+        }
+    )
+
+
+def decode_ota(payload):
+    """{"version": str or None, "files": [(path, size, sha256)]}; ValueError if malformed."""
+    m = decode(payload)
+    version, files = m.get("version"), m.get("files")
+    if version is None:
+        return {"version": None, "files": []}
+    if not _valid_version(version):
+        raise ValueError("ota version must be 1-32 printable characters")
+    if not isinstance(files, list) or not 1 <= len(files) <= MAX_FILES:
+        raise ValueError("ota files must be a list of 1 to " + str(MAX_FILES) + " entries")
+    out = []
+    for f in files:
+        if not isinstance(f, dict):
+            raise ValueError("ota file must be an object")
+        path, size, digest = f.get("path"), f.get("size"), f.get("sha256")
+        if not valid_update_path(path):
+            raise ValueError("ota file path not allowed: " + repr(path))
+        if not isinstance(size, int) or not 0 <= size <= 1 << 20:
+            raise ValueError("ota file size must be 0 to 1 MiB")
+        if not isinstance(digest, str) or len(digest) != 64:
+            raise ValueError("ota file sha256 must be 64 hex digits")
+        out.append((path, size, digest.lower()))
+    return {"version": version, "files": out}
+
+
+def encode_fetch(version, path, offset):
+    return _dump({"version": version, "path": path, "offset": offset})
+
+
+def decode_fetch(payload):
+    """(version, path, offset) the dial asks for; ValueError if malformed."""
+    m = decode(payload)
+    version, path, offset = m.get("version"), m.get("path"), m.get("offset")
+    if not _valid_version(version) or not valid_update_path(path):
+        raise ValueError("fetch needs a version and an update path")
+    if not isinstance(offset, int) or offset < 0 or offset % CHUNK:
+        raise ValueError("fetch offset must be a multiple of " + str(CHUNK))
+    return version, path, offset
+
+
+def encode_chunk(version, path, offset, data):
+    text = binascii.b2a_base64(data).decode().strip()
+    return _dump({"version": version, "path": path, "offset": offset, "data": text})
+
+
+def decode_chunk(payload):
+    """{"version", "path", "offset", "data": bytes}; ValueError if malformed."""
+    m = decode(payload)
+    version, path, offset, text = m.get("version"), m.get("path"), m.get("offset"), m.get("data")
+    if not _valid_version(version) or not valid_update_path(path):
+        raise ValueError("chunk needs a version and an update path")
+    if not isinstance(offset, int) or offset < 0 or not isinstance(text, str):
+        raise ValueError("chunk needs an offset and data")
+    try:
+        data = binascii.a2b_base64(text)
+    except ValueError:
+        raise ValueError("chunk data is not base64") from None
+    if len(data) > CHUNK:
+        raise ValueError("chunk larger than " + str(CHUNK) + " bytes")
+    return {"version": version, "path": path, "offset": offset, "data": data}
+
+
+def encode_update(version, state, reason=None):
+    """What the dial reports of an update: its state, and why when it failed or rolled back."""
+    return _dump({"version": version, "state": state, "reason": reason})
+
+
+def decode_update(payload):
+    m = decode(payload)
+    version, state, reason = m.get("version"), m.get("state"), m.get("reason")
+    if not _valid_version(version) or state not in UPDATE_STATES:
+        raise ValueError("update needs a version and a state")
+    if reason is not None and not isinstance(reason, str):
+        raise ValueError("update reason must be text")
+    return {"version": version, "state": state, "reason": reason}
