@@ -181,7 +181,10 @@ def valid_update_path(path):
 
 
 def _valid_version(version):
-    return isinstance(version, str) and 0 < len(version) <= 32 and version.isprintable()
+    """1-32 of 0-9, a-z, A-Z, '.', '+', '-': semver, and safe as part of a folder name."""
+    if not isinstance(version, str) or not 0 < len(version) <= 32:
+        return False
+    return all("a" <= c.lower() <= "z" or "0" <= c <= "9" or c in ".+-" for c in version)
 
 
 def encode_ota(version, files):
@@ -202,7 +205,7 @@ def decode_ota(payload):
     if version is None:
         return {"version": None, "files": []}
     if not _valid_version(version):
-        raise ValueError("ota version must be 1-32 printable characters")
+        raise ValueError("ota version must be 1-32 of 0-9, a-z, A-Z, '.', '+' and '-'")
     if not isinstance(files, list) or not 1 <= len(files) <= MAX_FILES:
         raise ValueError("ota files must be a list of 1 to " + str(MAX_FILES) + " entries")
     out = []
