@@ -1,4 +1,4 @@
-"""Shelter Signal dial on an ESP32: MicroPython runs this file at every start.
+"""Start-up of the Shelter Signal dial: main.py (the loader) calls run() at every start.
 
 It starts the dial in one of three ways:
 
@@ -22,6 +22,14 @@ import sys
 import time
 
 import machine
+from dialcore import FIRMWARE_VERSION, devconfig, display
+from dialcore.app import App
+from dialcore.clock import ticks_ms
+from dialcore.resets import INTERRUPTED, Resets, offline_too_long
+from dialcore.store import Store
+from dialcore.update import Updater
+from machine import I2C, Pin
+
 from board.button import Button
 from board.led import FAST, OFF, Led, pattern_for
 from board.net import Net
@@ -29,12 +37,6 @@ from board.safe_mode import SafeReporter
 from board.screen import Screen, wrap
 from board.setup_ap import SetupAP
 from board.supervisor import Heartbeats, supervise
-from dialcore import FIRMWARE_VERSION, devconfig, display
-from dialcore.app import App
-from dialcore.clock import ticks_ms
-from dialcore.resets import INTERRUPTED, Resets, offline_too_long
-from dialcore.store import Store
-from machine import I2C, Pin
 
 # Relative to the working directory, which is the flash's root on the ESP32 ("/"); the
 # virtual dial in the tests runs in a folder of its own.
@@ -145,6 +147,7 @@ async def safe_mode(cfg, raw, transport, screen, led, button, resets):
 async def run_dial(cfg, transport, screen, led, button, resets, Encoder):
     pins = cfg["pins"]
     net = Net(cfg["ntp_host"], cfg["ntp_port"], lambda: transport.connected)
+    updater = Updater(cfg["device_id"], transport)
     app = App(
         cfg["device_id"],
         Store(STATE_PATH),
@@ -153,6 +156,7 @@ async def run_dial(cfg, transport, screen, led, button, resets, Encoder):
         telemetry_s=cfg["telemetry_s"],
         unix_time=net.unix_time,
         health=net.health,
+        extras=[updater],
     )
     encoder = Encoder(pins["encoder_a"], pins["encoder_b"])
     print("boot", app.store.boot, "- uptime counted from here")
@@ -183,6 +187,7 @@ async def run_dial(cfg, transport, screen, led, button, resets, Encoder):
             led.run(lambda: pattern_for(display.state(app)), beats.beater("led"))
         ),
         "clock": asyncio.create_task(net.keep_time(beats.beater("clock"))),
+        "update": asyncio.create_task(updater.run(app, restart)),
     }
 
     def check(now, healthy):
@@ -243,19 +248,20 @@ async def main():
         await run_dial(cfg, transport, screen, led, button, resets, Encoder)
 
 
-try:
-    asyncio.run(main())
-except KeyboardInterrupt:  # Ctrl-C (mpremote): to the REPL, and the watchdog's reset is no crash
-    Resets(RESETS_PATH).last_words(INTERRUPTED)
-    raise
-except Exception as e:
-    sys.print_exception(e)
+def run():
     try:
-        Resets(RESETS_PATH).crashed(type(e).__name__ + ": " + str(e))
-    except OSError as failed:  # a failing flash must not keep the board from restarting
-        print("resets: crash not recorded:", repr(failed))
-    print("restarting in", RESTART_S, "s")
-    time.sleep(RESTART_S)
-    machine.reset()
-finally:
-    asyncio.new_event_loop()  # a clean scheduler if main() is run again from the REPL
+        asyncio.run(main())
+    except KeyboardInterrupt:  # Ctrl-C (mpremote): to the REPL; the watchdog's reset is no crash
+        Resets(RESETS_PATH).last_words(INTERRUPTED)
+        raise
+    except Exception as e:
+        sys.print_exception(e)
+        try:
+            Resets(RESETS_PATH).crashed(type(e).__name__ + ": " + str(e))
+        except OSError as failed:  # a failing flash must not keep the board from restarting
+            print("resets: crash not recorded:", repr(failed))
+        print("restarting in", RESTART_S, "s")
+        time.sleep(RESTART_S)
+        machine.reset()
+    finally:
+        asyncio.new_event_loop()  # a clean scheduler if main() is run again from the REPL

@@ -40,6 +40,7 @@ class App:
         source="dial",
         unix_time=None,
         health=None,
+        extras=None,
     ):
         self.device_id = device_id
         self.store = store
@@ -48,6 +49,10 @@ class App:
         self.telemetry_s = telemetry_s
         self.unix_time = unix_time  # returns Unix seconds once the clock is synced, else None
         self.health = health  # returns {"rssi": dBm, "free_heap": bytes} on the device
+        # More of the server's messages, for parts beside the App (dialcore/update.py): an
+        # object with handlers() -> {suffix: function(payload)} and `async on_up()`.
+        self.extras = extras or []
+        self.acks_saved = 0  # acks "saved" for a pending commit since start
         self.uptime = Uptime()
         self.alive_at = ticks_ms()  # the settle loop's heartbeat, for the device's watchdog
         self.sending_since = None  # ticks when the publish under way began, for the watchdog
@@ -123,6 +128,11 @@ class App:
                 self._on_ack(protocol.decode_ack(payload))
             elif suffix == "config":
                 self._on_config(protocol.decode_config(payload))
+            else:
+                for extra in self.extras:
+                    handler = extra.handlers().get(suffix)
+                    if handler:
+                        handler(payload)
         except ValueError as e:  # a bad message from the server must not stop the dial
             print("ignored message on", topic, ":", e)
 
@@ -142,6 +152,7 @@ class App:
             return
         self.store.pending = None
         if ack["result"] == "saved":
+            self.acks_saved += 1
             self.store.acked_seq = ack["seq"]
             self.rejected = None
         else:
@@ -200,10 +211,15 @@ class App:
         self.offline_since = None
         await self.transport.subscribe(self._topic("ack"), 1)
         await self.transport.subscribe(self._topic("config"), 1)
+        for extra in self.extras:
+            for suffix in extra.handlers():
+                await self.transport.subscribe(self._topic(suffix), 1)
         self._announce = False  # this birth message already carries any config applied so far
         await self.transport.publish(self._topic("status"), self._status("online"), True, 1)
         self._sent_at = None
         self._wake.set()  # replay the newest unacknowledged commit
+        for extra in self.extras:
+            await extra.on_up()
 
     def _on_down(self):
         if self.offline_since is None:

@@ -5,7 +5,6 @@ web dial and the server all use these functions. The JSON Schemas in server/sche
 describe the same payloads and the tests hold the two together.
 """
 
-import binascii
 import json
 
 VERSION = 1
@@ -239,6 +238,8 @@ def decode_fetch(payload):
 
 
 def encode_chunk(version, path, offset, data):
+    import binascii  # only when updating: a module of its own on some ports, heap taken
+
     text = binascii.b2a_base64(data).decode().strip()
     return _dump({"version": version, "path": path, "offset": offset, "data": text})
 
@@ -251,6 +252,8 @@ def decode_chunk(payload):
         raise ValueError("chunk needs a version and an update path")
     if not isinstance(offset, int) or offset < 0 or not isinstance(text, str):
         raise ValueError("chunk needs an offset and data")
+    import binascii  # as in encode_chunk
+
     try:
         data = binascii.a2b_base64(text)
     except ValueError:
