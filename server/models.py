@@ -121,6 +121,34 @@ class Device(SQLModel, table=True):
     rssi: int | None = None
     free_heap: int | None = None
     queue: int | None = None
+    # Over-the-air updates (server/firmware.py): the release rolled out to it (None: none),
+    # and what the ingestor last published on its retained `ota` topic: it publishes the
+    # manifest, or the withdrawal, again while the two differ.
+    target_firmware: str | None = Field(default=None, max_length=32)
+    published_target_firmware: str | None = Field(default=None, max_length=32)
+    # The dial's newest `update` report: which version, its state, why (failed, rolled back)
+    update_version: str | None = Field(default=None, max_length=32)
+    update_state: str | None = None  # downloading, staged, trial, done, rolled_back, failed
+    update_reason: str | None = None
+    update_at: datetime | None = None  # when the report last changed
+
+
+class FirmwareRelease(SQLModel, table=True):
+    """A firmware version dials can be updated to; its files are FirmwareFile rows. A release
+    never changes: storing a version again with other files is refused (server/firmware.py)."""
+
+    version: str = Field(primary_key=True, max_length=32)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class FirmwareFile(SQLModel, table=True):
+    """One file of a release, as the dial writes it: board/*.py or dialcore/*.py."""
+
+    version: str = Field(foreign_key="firmwarerelease.version", primary_key=True, max_length=32)
+    path: str = Field(primary_key=True, max_length=64)
+    size: int = Field(ge=0)
+    sha256: str = Field(max_length=64)  # hex, lower case
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class DeviceChannel(SQLModel, table=True):

@@ -37,6 +37,7 @@ from sqlmodel import Session, col, select
 from server import metrics, mqtt_url
 from server.db import notify_changes
 from server.devices import config_message
+from server.firmware import ota_due, ota_message
 from server.ingest.handler import Outcome, handle_batch, internal_error
 from server.models import Device
 
@@ -46,7 +47,7 @@ KEEPALIVE_S = 30  # the broker notices a dead ingestor within 1.5x this
 SESSION_EXPIRY_S = 7 * 24 * 3600  # MQTT 5: the broker keeps our queue through a week-long outage
 RETRY_MAX_S = 30  # longest pause between attempts while the database is down
 WAIT_S = 0.2  # how long the worker waits for a message before checking whether to stop
-CONFIG_CHECK_S = 1.0  # how often changed device configs (admin edits) are looked for
+CONFIG_CHECK_S = 1.0  # how often changed configs and firmware targets (admin edits) are looked for
 CONFIG_PUBLISH_TIMEOUT_S = 10  # a config the broker has not taken by then waits for a reconnect
 
 
@@ -91,6 +92,7 @@ class Ingestor:
         mqtt_url.secure(self.client, url, ca_file)
         self.client.on_socket_open = _no_delay
         self.client.on_connect = self._on_connect
+        self.client.on_subscribe = self._on_subscribe
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
@@ -126,23 +128,50 @@ class Ingestor:
                         col(Device.published_config_version) != col(Device.config_version),
                     )
                 )
-            sent = []  # all published first, then waited for: one round trip, not one each
-            for device in session.exec(query).all():
-                topic, payload = config_message(session, device)
-                info = self.client.publish(topic, payload, qos=1, retain=True)
-                if info.rc != mqtt.MQTT_ERR_SUCCESS:
-                    break  # not connected: the next connection sends them all again
-                sent.append((device, device.config_version, info))
-            deadline = time.monotonic() + CONFIG_PUBLISH_TIMEOUT_S
-            for device, version, info in sent:
-                while not info.is_published() and time.monotonic() < deadline:
-                    if self._stopping.wait(0.005):  # shutting down: don't hold Ctrl-C up
-                        return
-                if not info.is_published():
-                    break  # the broker went away: the next connection sends them all again
+            messages = [
+                (device, *config_message(session, device), device.config_version)
+                for device in session.exec(query).all()
+            ]
+            for device, version in self._publish_retained(messages):
                 device.published_config_version = version
                 session.add(device)
             session.commit()
+
+    def publish_otas(self, every: bool = False) -> None:
+        """Publish the retained `ota` order of every device whose firmware target changed
+        (the manifest, or the withdrawal when a rollout stopped), or after a reconnect of
+        `every` device with a target, and note what was sent (server/firmware.py)."""
+        with Session(self.engine) as session:
+            manifests: dict[str, list] = {}  # one query per release, not one per dial
+            messages = [
+                (device, *ota_message(session, device, manifests), device.target_firmware)
+                for device in session.exec(ota_due(every)).all()
+            ]
+            for device, target in self._publish_retained(messages):
+                device.published_target_firmware = target
+                session.add(device)
+            session.commit()
+
+    def _publish_retained(self, messages: list[tuple[Device, str, bytes, object]]) -> list:
+        """Publish (device, topic, payload, note) retained at QoS 1; return the (device, note)
+        pairs the broker took. All are published first, then waited for: one round trip, not
+        one each. Whatever is not taken waits for the next connection, which sends again."""
+        sent = []
+        for device, topic, payload, note in messages:
+            info = self.client.publish(topic, payload, qos=1, retain=True)
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                break  # not connected
+            sent.append((device, note, info))
+        deadline = time.monotonic() + CONFIG_PUBLISH_TIMEOUT_S
+        taken = []
+        for device, note, info in sent:
+            while not info.is_published() and time.monotonic() < deadline:
+                if self._stopping.wait(0.005):  # shutting down: don't hold Ctrl-C up
+                    return taken
+            if not info.is_published():
+                break  # the broker went away
+            taken.append((device, note))
+        return taken
 
     def _on_message(self, _client, _userdata, message: mqtt.MQTTMessage) -> None:
         self._inbox.put(message)
@@ -152,12 +181,24 @@ class Ingestor:
         if reason_code.is_failure:
             log.error("broker refused the ingestor: %s", reason_code)
             return
+        log.info("ingestor connected to %s:%s (%s)", self.host, self.port, self.topic)
+        self._configs_due = "every"  # the worker publishes them (waiting here would block paho)
+        if flags.session_present:  # a kept session keeps its subscription too; subscribing
+            self._set_connected()  # again would replay every retained message
+        else:  # connected once the broker confirms the subscription: a message published
+            client.subscribe(self.topic, qos=1)  # before that would reach nobody
+
+    def _on_subscribe(self, _client, _userdata, _mid, reason_codes, _properties):
+        if any(code.is_failure for code in reason_codes):
+            log.error(
+                "broker refused the ingestor's subscription to %s: %s", self.topic, reason_codes
+            )
+            return
+        self._set_connected()
+
+    def _set_connected(self) -> None:
         if not self.connected.is_set():
             metrics.CONNECTED.inc()
-        log.info("ingestor connected to %s:%s (%s)", self.host, self.port, self.topic)
-        if not flags.session_present:  # a kept session keeps its subscription too; subscribing
-            client.subscribe(self.topic, qos=1)  # again would replay every retained message
-        self._configs_due = "every"  # the worker publishes them (waiting here would block paho)
         self.connected.set()
 
     def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties):
@@ -188,11 +229,13 @@ class Ingestor:
             metrics.QUEUED.dec(len(batch))
 
     def _send_configs(self) -> None:
+        """Publish changed configs and update orders (all of them after a reconnect)."""
         every, self._configs_due = self._configs_due == "every", None
-        try:
-            self.publish_configs(every)
-        except Exception:  # never let the worker die of it: ingest matters more
-            log.exception("could not publish device configs; trying again shortly")
+        for publish in (self.publish_configs, self.publish_otas):
+            try:
+                publish(every)
+            except Exception:  # never let the worker die of it: ingest matters more
+                log.exception("could not publish device %s; trying again shortly", publish.__name__)
 
     def _store(self, batch: list[mqtt.MQTTMessage]) -> None:
         """Commit the batch, then answer and acknowledge each message, in arrival order."""

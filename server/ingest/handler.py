@@ -20,6 +20,7 @@ from sqlalchemy import insert, tuple_
 from sqlmodel import Session, col, select
 
 from firmware.dialcore import protocol
+from server import firmware
 from server import protocol as schemas
 from server.models import (
     CurrentState,
@@ -32,6 +33,9 @@ from server.models import (
 )
 
 log = logging.getLogger(__name__)
+# What the server publishes to devices: seen on signal/#, never handled (a chunk can be larger
+# than a device may send, so these are recognised before the size check)
+OWN_SUFFIXES = ("ack", "config", "ota", "chunk")
 DEAD_LETTER_PAYLOAD_CAP = 2048  # bytes kept of a refused payload: enough to see what went wrong
 # Why a message was refused, as a short code (the metrics' label: a fixed, small set)
 REASONS = (
@@ -42,6 +46,8 @@ REASONS = (
     "unpaired_channel",  # a channel no program is paired with
     "over_capacity",  # a count above the channel's capacity
     "conflicting_duplicate",  # a (boot, seq) stored before with other counts
+    "unknown_firmware",  # a fetch of a release, or a file of one, that is not stored
+    "bad_offset",  # a fetch past the end of the file
     "internal_error",  # our own code failed on it
 )
 
@@ -52,7 +58,7 @@ class Outcome:
     changed: bool = False  # current state or device status changed: the map should know
     reason: str | None = None  # why it was refused, when it was
     code: str | None = None  # the reason's code, one of REASONS
-    result: str = "stored"  # stored, duplicate, rejected or ignored (metrics)
+    result: str = "stored"  # stored, duplicate, answered (a fetch), rejected or ignored
     readings: int = 0  # readings stored (one per channel of a new state)
     ts: int | None = None  # a stored state's own time (the dial's clock), Unix seconds
 
@@ -119,6 +125,10 @@ def handle_batch(
                 outcome = states.add(device, message, now)
             elif suffix == "status":
                 outcome = _status(device, message, now)
+            elif suffix == "fetch":
+                outcome = _fetch(session, device, message)
+            elif suffix == "update":
+                outcome = _update(device, message, now)
             else:
                 outcome = _telemetry(device, message)
         except Refused as refused:
@@ -149,14 +159,14 @@ def _parse(
 ) -> tuple[str, str, dict] | Outcome | Refused:
     """(device id, suffix, message) of a message to look up in the database; else its outcome
     (ignored) or why it is refused, found without the database."""
-    if len(payload) > max_payload:
-        return Refused("too_large", f"payload too large: {len(payload)} bytes, limit {max_payload}")
     try:
         device_id, suffix = protocol.parse_topic(topic)
     except ValueError as e:
         return Refused("bad_topic", f"bad topic: {e}")
-    if suffix in ("ack", "config"):  # ours to devices, seen because we subscribe to signal/#
+    if suffix in OWN_SUFFIXES:  # ours to devices, seen because we subscribe to signal/#
         return Outcome(result="ignored")
+    if len(payload) > max_payload:
+        return Refused("too_large", f"payload too large: {len(payload)} bytes, limit {max_payload}")
     try:
         message = protocol.decode(payload)
         schemas.check(suffix, message)
@@ -394,6 +404,27 @@ def _status(device: Device, message: dict, now: datetime) -> Outcome:
     device.firmware = message.get("fw", device.firmware)
     device.applied_config_version = message.get("config_version", device.applied_config_version)
     return Outcome(changed=changed)
+
+
+def _fetch(session: Session, device: Device, message: dict) -> Outcome:
+    """Answer a dial's fetch with the chunk of the release file it asks for."""
+    version, path, offset = message["version"], message["path"], message["offset"]
+    try:
+        data = firmware.chunk(session, version, path, offset)
+    except firmware.FetchRefused as refused:
+        raise Refused(refused.code, str(refused)) from None
+    reply = protocol.topic(device.id, "chunk"), protocol.encode_chunk(version, path, offset, data)
+    return Outcome(replies=[reply], result="answered")
+
+
+def _update(device: Device, message: dict, now: datetime) -> Outcome:
+    """Keep the dial's newest update report; update_at moves only when the report changes
+    (a retained report comes again after every resubscribe)."""
+    report = (message["version"], message["state"], message.get("reason"))
+    if report != (device.update_version, device.update_state, device.update_reason):
+        device.update_version, device.update_state, device.update_reason = report
+        device.update_at = now
+    return Outcome()
 
 
 def _telemetry(device: Device, message: dict) -> Outcome:

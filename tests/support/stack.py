@@ -53,16 +53,11 @@ def add_paired_site(
 
 
 def start_subscribed(ingestor: Ingestor) -> None:
-    """Start `ingestor`; return once the broker has confirmed its subscription (SUBACK).
-
-    `ingestor.connected` is set in paho's CONNACK callback, when the SUBSCRIBE is only
-    queued: a message published as soon as it is set can reach the broker first, and be
-    delivered to nobody (a loaded machine makes that likely).
-    """
-    subscribed = threading.Event()
-    ingestor.client.on_subscribe = lambda *_: subscribed.set()
+    """Start `ingestor`; return once the broker has confirmed its subscription: the ingestor
+    sets `connected` at the SUBACK (or at once when the broker kept its session), so a
+    message published after this reaches it."""
     ingestor.start()
-    assert subscribed.wait(scaled(10)), "the ingestor did not subscribe"
+    assert ingestor.connected.wait(scaled(10)), "the ingestor did not subscribe"
 
 
 class Stack:
