@@ -3,7 +3,8 @@
 The dial opens its own WPA2 network, ShelterSignal-<last 3 bytes of its MAC>, with a
 password drawn at every start and shown only on the screen: whoever can read the screen
 can change the settings, nobody else. A phone joins it, opens http://192.168.4.1/ and
-saves the form; the dial writes device_config.json and main.py restarts it.
+saves the form; the dial writes the broker's CA certificate if one was pasted (ca.der),
+then device_config.json, and main.py restarts it.
 
 main.py opens it when the dial cannot run (no or a broken device_config.json, button
 held at power-up) and in safe mode, next to the dial's own Wi-Fi connection.
@@ -18,6 +19,18 @@ from dialcore import devconfig, setup_form
 
 PORT = 80  # plain HTTP: the network's WPA2 password is what keeps strangers out
 READ_S = 10  # a phone sends a whole request at once; a client still sending after 10 s is dropped
+
+
+def write_file(path, data):
+    """Write bytes through a temporary file renamed over path: a power cut leaves old or new."""
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    try:
+        os.rename(tmp, path)  # littlefs (the ESP32 default) replaces atomically
+    except OSError:  # FAT refuses to rename over an existing file
+        os.remove(path)
+        os.rename(tmp, path)
 
 
 class SetupAP:
@@ -68,16 +81,20 @@ class SetupAP:
         return head + b"\r\n\r\n" + body
 
     async def _client(self, reader, writer):
-        new = None
+        new = der = None
         try:
             try:
                 request = await asyncio.wait_for(self._read(reader), READ_S)
             except setup_form.HttpError as e:  # too large: answer without reading it all
                 response = setup_form.refuse(e)
             else:
-                response, new = setup_form.handle(request, self.raw, self.problem)
+                response, new, der = setup_form.handle(request, self.raw, self.problem)
             if new is not None:
                 try:
+                    # The CA first, the config last: a power cut between leaves the old config
+                    # in use (with the new CA if it read the same file; saving again fixes it).
+                    if der is not None:
+                        write_file(new["mqtt_ca_file"], der)
                     devconfig.write(self.config_path, new)
                 except OSError as e:  # flash full or failing: say so, keep the old file
                     new = None

@@ -54,11 +54,7 @@ class World:
         """Register `device_id` (a site, a 20-bed program on channel 0, a broker account) and
         stage its flash as `device add` + `device flash` do; the flash folder is returned."""
         secret = password or f"secret-{device_id}"
-        with Session(self.engine) as session:
-            add_paired_site(session, device_id)
-            session.commit()
-        provision.set_mosquitto_password(self.broker.passwd_file, device_id, secret)
-        self.broker.reload()
+        self.register(device_id, secret)
         folder = provision.device_dir(self.folder, device_id)
         cfg = provision.build_config(
             device_id,
@@ -75,6 +71,15 @@ class World:
         der.write_bytes(_der(self.broker))
         provision.add_ca(folder, der)
         return provision.stage(folder)
+
+    def register(self, device_id: str, secret: str) -> None:
+        """`device add` on the server (a site, a 20-bed program on channel 0) and the
+        device's broker account, with no config for the dial."""
+        with Session(self.engine) as session:
+            add_paired_site(session, device_id)
+            session.commit()
+        provision.set_mosquitto_password(self.broker.passwd_file, device_id, secret)
+        self.broker.reload()
 
     def dial(self, flash: Path, lib: Path | None = None, **options) -> VirtualDial:
         hosts = {BROKER_NAME: "127.0.0.1"}

@@ -5,12 +5,20 @@ requests also go through the module on the real MicroPython interpreter, which m
 byte-for-byte the same responses and the same new config.
 """
 
+import base64
+import datetime
 import json
 import pathlib
 import re
+from functools import cache
 from urllib.parse import urlencode
 
 import pytest
+import trustme
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from firmware.dialcore import devconfig, setup_form
 from tests.support.micropython import run_micropython
@@ -79,7 +87,8 @@ def values(html):
 
 
 def handle(request, raw=None, problem=None):
-    response, new = setup_form.handle(request, raw, problem)
+    response, new, der = setup_form.handle(request, raw, problem)
+    assert der is None or new is not None, "a CA is only saved with its config"
     status, headers, html = split(response)
     return status, headers, html, new
 
@@ -225,13 +234,171 @@ def test_body_length_reads_the_header_and_refuses_too_much():
     assert setup_form.body_length(head) == 42
     assert setup_form.body_length(b"GET / HTTP/1.1\r\nHost: x") == 0
     with pytest.raises(setup_form.HttpError) as large:
-        setup_form.body_length(b"POST / HTTP/1.1\r\nContent-Length: 4097")
+        setup_form.body_length(b"POST / HTTP/1.1\r\nContent-Length: %d" % (setup_form.MAX_BODY + 1))
     assert large.value.status == "413 Content Too Large"
     with pytest.raises(setup_form.HttpError) as long_head:
         setup_form.body_length(b"GET / HTTP/1.1\r\nCookie: " + b"x" * setup_form.MAX_HEAD)
     assert long_head.value.status == "431 Request Header Fields Too Large"
     status, _, _ = split(setup_form.refuse(large.value))
     assert status == "HTTP/1.1 413 Content Too Large"
+
+
+# -- TLS: the checkbox and the broker's CA certificate ------------------------------------------
+
+CA = trustme.CA()
+CA_PEM = CA.cert_pem.bytes().decode().replace("\n", "\r\n")  # a browser sends CRLF lines
+CA_DER = x509.load_pem_x509_certificate(CA.cert_pem.bytes()).public_bytes(Encoding.DER)
+TLS_RAW = {**EXAMPLE, "mqtt_tls": True, "mqtt_ca_file": "ca.der", "mqtt_port": 8883}
+
+
+@cache
+def big_ca_pem() -> str:
+    """A self-signed RSA-4096 root with a long name: 2 KB of PEM, the largest kind in common
+    use (ISRG Root X1, Let's Encrypt's, is 1.9 KB)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=4096)
+    oid = x509.oid.NameOID
+    name = x509.Name(
+        [
+            x509.NameAttribute(oid.COUNTRY_NAME, "CA"),
+            x509.NameAttribute(oid.STATE_OR_PROVINCE_NAME, "Ontario"),
+            x509.NameAttribute(oid.LOCALITY_NAME, "Toronto"),
+            x509.NameAttribute(oid.ORGANIZATION_NAME, "Shelter Signal Volunteer Network"),
+            x509.NameAttribute(oid.ORGANIZATIONAL_UNIT_NAME, "Broker Certificate Authority"),
+            x509.NameAttribute(oid.COMMON_NAME, "Shelter Signal Root CA 2025"),
+        ]
+    )
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(Encoding.PEM).decode()
+
+
+def tls_controls(html):
+    """(whether the TLS box is ticked, the CA text box's text) of a page."""
+    box = re.search(r'<input type="checkbox" name="mqtt_tls" value="1"( checked)?>', html)
+    text = re.search(r'<textarea name="mqtt_ca"[^>]*>([^<]*)</textarea>', html)
+    assert box and text, "the page has the TLS box and the CA text box"
+    return bool(box.group(1)), text.group(1)
+
+
+def save(fields, raw=None):
+    """Post fields as a browser does (the hidden "0" then the ticked box's "1"):
+    (status, page, new config, CA bytes)."""
+    pairs = list(fields.items())
+    if fields.get("mqtt_tls") == "1":
+        pairs.insert(list(fields).index("mqtt_tls"), ("mqtt_tls", "0"))
+    body = urlencode(pairs).encode()
+    head = f"POST / HTTP/1.1\r\nHost: 192.168.4.1\r\nContent-Length: {len(body)}\r\n\r\n"
+    response, new, der = setup_form.handle(head.encode() + body, raw)
+    status, _, html = split(response)
+    return status, html, new, der
+
+
+def tls_form(**changes):
+    return {**FORM, "mqtt_user": "front-desk-1", "mqtt_tls": "1", "mqtt_ca": CA_PEM, **changes}
+
+
+def test_the_form_offers_tls_with_a_ca_text_box_and_says_what_to_paste():
+    _, _, html, _ = handle(get())
+    assert tls_controls(html) == (False, "")
+    assert "Open the broker&#39;s CA file (.pem or .crt) as text" in html
+    _, _, html, _ = handle(get(), TLS_RAW)
+    assert tls_controls(html) == (True, ""), "ticked as saved; the CA is not shown again"
+    assert "Leave empty to keep the one saved on the dial." in html.split("mqtt_ca")[1]
+    assert values(html)["mqtt_port"] == "8883"
+
+
+def test_a_pasted_ca_is_saved_as_der_with_tls_on_and_the_tls_port():
+    status, html, new, der = save(tls_form())
+    assert status == "HTTP/1.1 200 OK", html
+    assert der == CA_DER
+    assert new is not None
+    assert (new["mqtt_tls"], new["mqtt_ca_file"], new["mqtt_port"]) == (True, "ca.der", 8883)
+    assert devconfig.load(new)["mqtt_ca_file"] == setup_form.CA_FILE
+
+
+def test_a_typed_port_stays_and_a_pasted_ca_replaces_the_saved_one():
+    _, _, new, der = save(tls_form(mqtt_port="18883"), {**TLS_RAW, "mqtt_ca_file": "/old.der"})
+    assert der == CA_DER and new is not None
+    assert (new["mqtt_port"], new["mqtt_ca_file"]) == (18883, "ca.der")
+
+
+def test_an_empty_ca_keeps_the_saved_one_and_unticking_turns_tls_off():
+    raw = {**TLS_RAW, "mqtt_ca_file": "/ca.der"}
+    _, _, new, der = save(tls_form(mqtt_ca="", mqtt_port=""), raw)
+    assert der is None and new is not None
+    assert (new["mqtt_tls"], new["mqtt_ca_file"], new["mqtt_port"]) == (True, "/ca.der", 8883)
+    _, _, new, der = save({**FORM, "mqtt_tls": "0", "mqtt_ca": "", "mqtt_port": "1883"}, raw)
+    assert der is None and new is not None
+    assert (new["mqtt_tls"], new["mqtt_port"]) == (False, 1883)
+
+
+def test_a_ca_pasted_without_the_tls_box_turns_tls_on():
+    # a form without the TLS field (an older page still open on the phone) keeps the file's
+    # TLS setting (test_empty_passwords_keep_the_saved_ones_and_other_settings_stay); a CA
+    # serves only TLS
+    _, _, new, der = save({**FORM, "mqtt_ca": CA_PEM})
+    assert der == CA_DER and new is not None and new["mqtt_tls"] is True
+
+
+def _without_a_line(pem):
+    lines = pem.split("\r\n")
+    return "\r\n".join(lines[:3] + lines[4:])
+
+
+WRONG_CAS = [
+    ("", "mqtt_ca: TLS needs the broker's CA certificate: paste it"),
+    ("ca.der", "mqtt_ca: not a PEM certificate: paste from -----BEGIN CERTIFICATE-----"),
+    (CA.private_key_pem.bytes().decode(), "mqtt_ca: this is a private key: never share it"),
+    (CA_PEM + CA_PEM, "mqtt_ca: holds several certificates: paste only the CA's"),
+    (CA_PEM.replace("\r\n-----END", "!\r\n-----END"), "mqtt_ca: the text between the BEGIN"),
+    (_without_a_line(CA_PEM), "mqtt_ca: not a whole certificate (a line missing?)"),
+    (  # base64 all right, but not DER: a volunteer's own text in PEM armour
+        "-----BEGIN CERTIFICATE-----\naGVsbG8gd29ybGQh\n-----END CERTIFICATE-----",
+        "mqtt_ca: not a whole certificate",
+    ),
+    ("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----", "mqtt_ca: the text between"),
+    ("-----BEGIN CERTIFICATE-----\nMIIB====\n-----END CERTIFICATE-----", "mqtt_ca: the text"),
+]
+
+
+@pytest.mark.parametrize(("pem", "message"), WRONG_CAS)
+def test_a_wrong_ca_is_named_and_nothing_is_saved(pem, message):
+    status, html, new, der = save(tls_form(mqtt_ca=pem))
+    assert status == "HTTP/1.1 422 Unprocessable Content"
+    assert (new, der) == (None, None)
+    assert '<p class="problem">Not saved: ' + message.replace("'", "&#39;") in html
+    assert tls_controls(html) == (True, pem), "what was pasted stays, to be fixed"
+
+
+def test_a_ca_with_the_tls_box_unticked_is_refused():
+    status, html, new, _ = save({**tls_form(), "mqtt_tls": "0"})
+    assert (status, new) == ("HTTP/1.1 422 Unprocessable Content", None)
+    assert "Not saved: mqtt_tls: tick TLS to use the CA certificate" in html
+    assert tls_controls(html)[0] is False
+
+
+def test_a_4096_bit_ca_fully_percent_encoded_fits_in_a_request():
+    pem = big_ca_pem().replace("\n", "\r\n")
+    assert len(pem) >= 2048
+    fields = tls_form(mqtt_ca=pem, mqtt_password="p" * 63)
+    # the worst a browser can do: every byte of every field as %XX
+    body = "&".join(k + "=" + "".join(f"%{b:02X}" for b in v.encode()) for k, v in fields.items())
+    assert len(body) <= setup_form.MAX_BODY
+    request = f"POST / HTTP/1.1\r\nContent-Length: {len(body)}\r\n\r\n{body}".encode()
+    assert setup_form.body_length(request.split(b"\r\n\r\n")[0]) == len(body)
+    _, new, der = setup_form.handle(request, None)
+    assert new is not None and der == base64.b64decode("".join(pem.splitlines()[1:-1]))
 
 
 # -- the setup network's name and password -------------------------------------------------------
@@ -255,23 +422,27 @@ SAME_ON_MICROPYTHON = [
     (post(FORM), EXAMPLE, None),
     (post(form(device_id="Front Desk", mqtt_port="18a3")), EXAMPLE, "CONFIG ERROR: x"),
     (post(form(device_id='"><script>')), None, None),
-] + [(request_bytes, EXAMPLE, None) for request_bytes, _ in BAD_REQUESTS]
+    (get(), TLS_RAW, None),
+    (post(tls_form()), None, None),  # a CA pasted, CRLF lines: the same DER bytes
+    (post(tls_form(mqtt_ca="", mqtt_port="")), TLS_RAW, None),
+    (post({**FORM, "mqtt_tls": "0"}), TLS_RAW, None),
+] + [(post(tls_form(mqtt_ca=pem)), None, None) for pem, _ in WRONG_CAS]
+SAME_ON_MICROPYTHON += [(request_bytes, EXAMPLE, None) for request_bytes, _ in BAD_REQUESTS]
 
 MICROPYTHON_CODE = """
 import binascii, json
 from dialcore import setup_form
 
 for request, raw, problem in json.loads(CASES):
-    response, new = setup_form.handle(binascii.a2b_base64(request.encode()), raw, problem)
-    print("@", json.dumps([binascii.b2a_base64(response).decode().strip(), new]))
+    response, new, der = setup_form.handle(binascii.a2b_base64(request.encode()), raw, problem)
+    der = der and binascii.b2a_base64(der).decode().strip()
+    print("@", json.dumps([binascii.b2a_base64(response).decode().strip(), new, der]))
 print("@", json.dumps([setup_form.ap_ssid(b"\\x24\\x0a\\xc4\\xa1\\xb2\\xc3"),
                        setup_form.ap_key(bytes(range(0, 250, 25)))]))
 """
 
 
 def test_micropython_answers_byte_for_byte_the_same():
-    import base64
-
     cases = [
         [base64.b64encode(request).decode(), raw, problem]
         for request, raw, problem in SAME_ON_MICROPYTHON
@@ -281,8 +452,11 @@ def test_micropython_answers_byte_for_byte_the_same():
     results = [json.loads(line[2:]) for line in printed.splitlines() if line.startswith("@ ")]
     assert results.pop() == ["ShelterSignal-a1b2c3", "2tkd6xqha3"]
     assert len(results) == len(SAME_ON_MICROPYTHON)
-    for (request, raw, problem), (response, new) in zip(SAME_ON_MICROPYTHON, results, strict=True):
-        expected, expected_new = setup_form.handle(request, raw, problem)
+    cases = zip(SAME_ON_MICROPYTHON, results, strict=True)
+    for (request, raw, problem), (response, new, der) in cases:
+        expected, expected_new, expected_der = setup_form.handle(request, raw, problem)
         assert base64.b64decode(response) == expected, request[:40]
         assert new == expected_new
-    assert sum(new is not None for _, new in results) == 2  # the two valid posts
+        assert (der and base64.b64decode(der)) == expected_der
+    assert sum(new is not None for _, new, _ in results) == 5  # the valid posts
+    assert [base64.b64decode(der) for _, _, der in results if der] == [CA_DER]
