@@ -21,7 +21,7 @@ from pathlib import Path
 from alembic.migration import MigrationContext
 from sqlmodel import Session, select
 
-from server import devices, provision
+from server import devices, firmware, provision
 from server.credentials import hash_secret, new_secret
 from server.db import make_engine, migrate
 from server.devices import register
@@ -245,6 +245,67 @@ def _device_flash(args: argparse.Namespace, _settings: Settings) -> None:
     print(f"{args.device_id} is flashed and restarting")
 
 
+def _firmware_release(args: argparse.Namespace, settings: Settings) -> None:
+    """Store the firmware of a folder (this checkout's by default) as a release."""
+    folder = args.source
+    try:
+        version = args.version or firmware.folder_version(folder)
+        files = firmware.folder_files(folder)
+        with _database(settings) as session:
+            new = firmware.store_release(session, version, files)
+            session.commit()
+    except firmware.FirmwareError as e:
+        sys.exit(f"firmware release: {e}")
+    size = sum(len(data) for _path, data in files)
+    said = "stored" if new else "already stored, with the same files"
+    print(f"release {version} {said}: {len(files)} files, {size} bytes, from {folder}")
+    if new:
+        print(f"next: shelter-signal firmware rollout {version} --device ID (or --percent N)")
+
+
+def _firmware_rollout(args: argparse.Namespace, settings: Settings) -> None:
+    with _database(settings) as session:
+        try:
+            chosen = firmware.roll_out(session, args.version, args.device, args.percent)
+        except firmware.FirmwareError as e:
+            sys.exit(f"firmware rollout: {e}")
+        session.commit()
+        names = [device.id for device in chosen]
+    print(f"{args.version} rolled out to {len(names)} dial(s): {', '.join(names) or 'none'}")
+    print("the ingestor sends the order within seconds; `shelter-signal firmware list` follows it")
+
+
+def _firmware_stop(args: argparse.Namespace, settings: Settings) -> None:
+    with _database(settings) as session:
+        try:
+            stopped = firmware.stop(session, args.version)
+        except firmware.FirmwareError as e:
+            sys.exit(f"firmware stop: {e}")
+        session.commit()
+    print(f"{args.version} stopped: withdrawn from {len(stopped.withdrawn)} dial(s)")
+    if stopped.running:
+        print(f"already running it, and staying on it: {', '.join(stopped.running)}")
+
+
+def _firmware_list(_args: argparse.Namespace, settings: Settings) -> None:
+    with _database(settings) as session:
+        releases = firmware.releases(session)
+        fleet = session.exec(select(Device).order_by(Device.id)).all()
+    print("releases:" if releases else "no releases: `shelter-signal firmware release` stores one")
+    for release, files, size in releases:
+        stored = release.created_at.strftime("%Y-%m-%d %H:%M")
+        print(f"  {release.version:<16} {files:>3} files {size:>8} bytes  stored {stored} UTC")
+    print(f"{'device':<20} {'running':<14} {'target':<14} {'update':<28} {'reported (UTC)':<16}")
+    for d in fleet:
+        update = f"{d.update_version} {d.update_state}" if d.update_state else ""
+        at = d.update_at.strftime("%Y-%m-%d %H:%M") if d.update_at else ""
+        print(
+            f"{d.id:<20} {d.firmware or '':<14} {d.target_firmware or '':<14} {update:<28} {at:<16}"
+        )
+        if d.update_reason:
+            print(f"{'':<20} why: {d.update_reason}")
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="shelter-signal",
@@ -355,6 +416,45 @@ def parser() -> argparse.ArgumentParser:
     )
     flash.add_argument("--dry-run", action="store_true", help="only show the commands")
     flash.set_defaults(func=_device_flash)
+
+    fw = commands.add_parser("firmware", help="update dials over the air: releases, rollouts")
+    fw_commands = fw.add_subparsers(dest="firmware_command", required=True)
+    release = fw_commands.add_parser(
+        "release", help="store the firmware of this checkout (or --from DIR) as a release"
+    )
+    release.add_argument(
+        "--version",
+        help="the release's version (default: FIRMWARE_VERSION in dialcore/__init__.py, "
+        "which it must equal)",
+    )
+    release.add_argument(
+        "--from",
+        dest="source",
+        type=Path,
+        default=provision.FIRMWARE,
+        metavar="DIR",
+        help="the firmware folder, holding board/ and dialcore/ (default: this checkout's)",
+    )
+    release.set_defaults(func=_firmware_release)
+    rollout = fw_commands.add_parser("rollout", help="order dials to update to a release")
+    rollout.add_argument("version")
+    which = rollout.add_mutually_exclusive_group(required=True)
+    which.add_argument("--device", action="append", metavar="ID", help="a dial (repeatable)")
+    which.add_argument(
+        "--percent",
+        type=int,
+        metavar="N",
+        help="N %% of the fleet, chosen by device id: raising N later only adds dials",
+    )
+    rollout.set_defaults(func=_firmware_rollout)
+    stop = fw_commands.add_parser(
+        "stop", help="withdraw a release from the dials not yet running it"
+    )
+    stop.add_argument("version")
+    stop.set_defaults(func=_firmware_stop)
+    fw_commands.add_parser(
+        "list", aliases=["status"], help="releases, and each dial's version, target and update"
+    ).set_defaults(func=_firmware_list)
     return top
 
 

@@ -28,6 +28,9 @@ PACKAGES = ("board", "dialcore")  # what a release holds; main.py never (protoco
 # `fw` may add "+safe", which is why "+" is not the first character.
 VERSION = r"^[0-9A-Za-z][0-9A-Za-z._+-]{0,31}$"
 MAX_SIZE = 1 << 20  # bytes per file: what protocol.decode_ota accepts
+# The file whose FIRMWARE_VERSION a dial reports as the version it runs (`fw`), and compares
+# with an order's: a release must carry it, saying the release's own version.
+INIT = "dialcore/__init__.py"
 
 
 class FirmwareError(ValueError):
@@ -51,11 +54,19 @@ def valid_version(version: str) -> bool:
 def folder_version(folder: Path) -> str:
     """FIRMWARE_VERSION as firmware/dialcore/__init__.py in `folder` sets it (read, not
     imported: the folder may be another checkout's)."""
-    source = folder / "dialcore" / "__init__.py"
+    source = folder / INIT
     try:
-        tree = ast.parse(source.read_text())
-    except (OSError, SyntaxError, UnicodeDecodeError) as e:
+        return declared_version(source.read_bytes(), str(source))
+    except OSError as e:
         raise FirmwareError(f"cannot read {source}: {e}") from None
+
+
+def declared_version(source: bytes, where: str = INIT) -> str:
+    """The FIRMWARE_VERSION string a dialcore/__init__.py assigns."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError) as e:
+        raise FirmwareError(f"cannot read {where}: {e}") from None
     for node in tree.body:
         if (
             isinstance(node, ast.Assign)
@@ -64,7 +75,7 @@ def folder_version(folder: Path) -> str:
             and isinstance(node.value.value, str)
         ):
             return node.value.value
-    raise FirmwareError(f"{source} sets no FIRMWARE_VERSION string")
+    raise FirmwareError(f"{where} sets no FIRMWARE_VERSION string")
 
 
 def folder_files(folder: Path) -> list[tuple[str, bytes]]:
@@ -93,6 +104,15 @@ def store_release(session: Session, version: str, files: list[tuple[str, bytes]]
             raise FirmwareError(f"{path}: not a file an update may write (board/ or dialcore/)")
         if len(data) > MAX_SIZE:
             raise FirmwareError(f"{path}: {len(data)} bytes, more than {MAX_SIZE}")
+    init = dict(files).get(INIT)
+    if init is None:
+        raise FirmwareError(f"a release needs {INIT}: the dial reads its version there")
+    declared = declared_version(init)
+    if declared != version:
+        raise FirmwareError(
+            f"{INIT} says FIRMWARE_VERSION = {declared!r}, not {version!r}: a dial reports the "
+            "version its files say, so it would take this update again and again"
+        )
     wanted = sorted((path, len(data), _sha256(data)) for path, data in files)
     if session.get(FirmwareRelease, version) is not None:
         if manifest(session, version) != wanted:

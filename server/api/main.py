@@ -20,6 +20,7 @@ from server.api.routes import (
     dial,
     events,
     exports,
+    firmware,
     health,
     history,
     metrics,
@@ -82,7 +83,17 @@ def create_app(settings: Settings, engine: Engine) -> FastAPI:
     app.state.metrics = prometheus.combined(prometheus.API)
     app.state.keyring = Keyring(settings.admin_api_key)
     app.state.limiter = RateLimiter(settings.public_rate_per_minute, settings.public_rate_burst)
-    for module in (shelters, programs, summary, history, devices, api_keys, events, exports):
+    for module in (
+        shelters,
+        programs,
+        summary,
+        history,
+        devices,
+        firmware,
+        api_keys,
+        events,
+        exports,
+    ):
         app.include_router(
             module.router, prefix=API_PREFIX, dependencies=[Depends(get_role)], responses=ERRORS
         )

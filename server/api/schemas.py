@@ -6,10 +6,10 @@ has a hash in it: a secret leaves the server once, in the answer that issues it.
 """
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ValidationError, model_validator
+from pydantic import BaseModel, StringConstraints, ValidationError, model_validator
 from sqlmodel import Field, SQLModel
 
 from server.models import MAX_CAPACITY, CapacityType, ProgramBase, Role, Sector, SiteBase
@@ -245,6 +245,11 @@ class DevicePublic(SQLModel):
     published_config_version: int | None  # the newest the ingestor has sent
     applied_config_version: int | None  # what the device reports it runs
     has_credentials: bool
+    target_firmware: str | None = None  # the release rolled out to it (docs/operations.md)
+    update_version: str | None = None  # the newest update report: its version,
+    update_state: str | None = None  # state (downloading ... done, rolled_back, failed)
+    update_reason: str | None = None  # and why, when it failed or rolled back
+    update_at: datetime | None = None
 
 
 class DeviceList(BaseModel):
@@ -256,6 +261,71 @@ class DeviceCredentials(BaseModel):
 
     device_id: str
     secret: str
+
+
+# ----------------------------------------------------------------------------- firmware
+
+FIRMWARE_VERSION = r"^[0-9A-Za-z][0-9A-Za-z._+-]{0,31}$"  # server/firmware.py VERSION
+UpdateState = Literal["downloading", "staged", "trial", "done", "rolled_back", "failed"]
+
+
+class FirmwareFilePublic(BaseModel):
+    path: str  # board/... or dialcore/...
+    size: int  # bytes
+    sha256: str  # hex
+
+
+class ReleasePublic(BaseModel):
+    version: str
+    created_at: datetime
+    size: int  # bytes of all its files
+    files: list[FirmwareFilePublic]
+
+
+class DeviceFirmware(BaseModel):
+    """A dial's firmware: what it runs, what it was told to run, how its update goes."""
+
+    id: str
+    status: str
+    firmware: str | None  # the version it says it runs (`fw`; "+safe": in safe mode)
+    target_firmware: str | None  # the release rolled out to it; null: none
+    update_version: str | None  # its newest update report: which version,
+    update_state: UpdateState | None  # how far it got,
+    update_reason: str | None  # and why it failed or rolled back
+    update_at: datetime | None  # when that report came
+
+
+class FirmwareOverview(BaseModel):
+    releases: list[ReleasePublic]  # newest first
+    devices: list[DeviceFirmware]
+
+
+class RolloutCreate(SQLModel):
+    """Roll a release out to the listed dials, or to a percentage of the fleet chosen by
+    device id (stable: raising it later only adds dials)."""
+
+    version: str = Field(schema_extra={"pattern": FIRMWARE_VERSION})
+    devices: list[Annotated[str, StringConstraints(pattern=DEVICE_ID)]] | None = Field(
+        default=None, min_length=1, max_length=10_000
+    )
+    percent: int | None = Field(default=None, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if (self.devices is None) == (self.percent is None):
+            raise ValueError("give either devices or percent")
+        return self
+
+
+class Rollout(BaseModel):
+    version: str
+    devices: list[str]  # the dials this call chose (each gets the order)
+
+
+class RolloutStopped(BaseModel):
+    version: str
+    withdrawn: list[str]  # dials that had not finished: their order is withdrawn
+    running: list[str]  # dials already running the version: they stay on it
 
 
 # ----------------------------------------------------------------------------- API keys

@@ -12,6 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from firmware.dialcore import protocol
+from server import firmware
 from server.api.main import create_app
 from server.db import make_engine, migrate
 from server.models import Device, DeviceChannel, Program, Sector, Site
@@ -103,3 +105,27 @@ def site(session):
     session.add(DeviceChannel(device_id="dial-01", channel=0, program_id=program.id, label="Men"))
     session.commit()
     return site
+
+
+RELEASE = "0.2.0"
+
+
+@pytest.fixture
+def release_files() -> dict[str, bytes]:
+    """The files of a small firmware release 0.2.0: one of several chunks and a short last
+    one, one exactly two chunks long, and an empty one."""
+    chunk = protocol.CHUNK
+    return {
+        "board/big.py": bytes(range(256)) * (5 * chunk // 2 // 256) + b"# end\n",
+        "dialcore/__init__.py": f'FIRMWARE_VERSION = "{RELEASE}"\n'.encode(),
+        "dialcore/exact.py": b"#" * (2 * chunk),
+        "dialcore/empty.py": b"",
+    }
+
+
+@pytest.fixture
+def release(session, release_files) -> str:
+    """Release 0.2.0 (release_files) stored; its version."""
+    firmware.store_release(session, RELEASE, list(release_files.items()))
+    session.commit()
+    return RELEASE

@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from sqlmodel import Session, col, select
 
 from firmware.dialcore import protocol
+from server import firmware
 from server.db import make_engine
 from server.ingest.handler import DEAD_LETTER_PAYLOAD_CAP, REASONS, Outcome, handle, handle_batch
 from server.models import DeadLetter, Device, DeviceChannel, Program, Reading, Sector, Site
@@ -37,15 +38,22 @@ MESSAGES = int(os.environ.get("SIGNAL_FUZZ_EXAMPLES", "5000"))
 BATCH = 8  # messages per generated example: one example also tries resends and their order
 LIMIT = Settings(_env_file=None).max_payload_bytes  # the ingestor's default payload limit
 PAIRED, UNPAIRED = "dial-01", "dial-02"  # registered dials: two channels paired, and none
+GHOST = "dial-99"  # a valid id no dial is registered under
 MAX_INT = 2**31 - 1  # the protocol's and the database's largest integer (boot, seq)
+# A firmware release the dials may fetch from: one file shorter than a chunk, one of several
+RELEASE = "1.2.3"
+RELEASE_FILES = {
+    "dialcore/__init__.py": f'FIRMWARE_VERSION = "{RELEASE}"\n'.encode(),
+    "board/big.py": b"x" * (3 * protocol.CHUNK + 5),
+}
 
 # The handler's reason codes, but for "internal_error": a crash of ours, not a specific reason
 SPECIFIC = set(REASONS) - {"internal_error"}
 
 # --- topics --------------------------------------------------------------------------------
 
-SUFFIXES = ("state", "status", "telemetry")
-OWN_SUFFIXES = ("ack", "config")  # what the server publishes; it sees them on signal/#
+SUFFIXES = ("state", "status", "telemetry", "fetch", "update")
+OWN_SUFFIXES = ("ack", "config", "ota", "chunk")  # what the server publishes; seen on signal/#
 ODD_TOPICS = [
     "",
     "#",
@@ -86,8 +94,8 @@ DEVICE_IDS = st.one_of(
     st.from_regex(r"[a-z0-9][a-z0-9-]{2,31}", fullmatch=True),  # valid ids, not registered
     TOPIC_TEXT.filter(lambda s: "/" not in s),
 )
-VALID_TOPICS = st.builds(
-    protocol.topic, st.sampled_from([PAIRED, PAIRED, UNPAIRED]), st.sampled_from(SUFFIXES)
+VALID_TOPICS = st.builds(  # now and then a dial that is not registered (or no longer)
+    protocol.topic, st.sampled_from([PAIRED, PAIRED, UNPAIRED, GHOST]), st.sampled_from(SUFFIXES)
 )
 TOPICS = st.one_of(
     VALID_TOPICS,
@@ -169,6 +177,22 @@ VALID = {
             "free_heap": st.none() | st.integers(0, MAX_INT),
             "last_acked_seq": st.none() | SMALL_INTS,
         },
+    ),
+    "fetch": st.fixed_dictionaries(
+        {
+            "v": st.just(1),
+            "version": st.sampled_from([RELEASE, RELEASE, "9.9.9"]),
+            "path": st.sampled_from([*RELEASE_FILES, "board/other.py"]),
+            "offset": st.integers(0, 4).map(lambda n: n * protocol.CHUNK),
+        }
+    ),
+    "update": st.fixed_dictionaries(
+        {
+            "v": st.just(1),
+            "version": st.sampled_from([RELEASE, "9.9.9"]),
+            "state": st.sampled_from(protocol.UPDATE_STATES),
+        },
+        optional={"reason": st.none() | st.text(max_size=40)},
     ),
 }
 
@@ -331,6 +355,7 @@ def fuzzed(migrated, tmp_path_factory, request) -> Counter:
 
 def _register_dials(engine) -> None:
     with Session(engine) as session:
+        firmware.store_release(session, RELEASE, list(RELEASE_FILES.items()))
         site = Site(name="Fuzz House", lat=43.65, lon=-79.38)
         session.add(site)
         session.flush()
@@ -349,9 +374,11 @@ def _register_dials(engine) -> None:
 
 def _judge(session: Session, topic: str, payload: bytes, outcome: Outcome) -> str:
     """Check what became of one message, and name the outcome."""
-    for reply_topic, reply in outcome.replies:  # acks only, to the sender, as the schema says
-        assert reply_topic == protocol.topic(protocol.parse_topic(topic)[0], "ack")
-        VALIDATORS["ack"].validate(json.loads(reply))
+    for reply_topic, reply in outcome.replies:  # acks or chunks, to the sender, valid
+        sender, suffix = protocol.parse_topic(topic)
+        kind = "chunk" if suffix == "fetch" else "ack"
+        assert reply_topic == protocol.topic(sender, kind)
+        VALIDATORS[kind].validate(json.loads(reply))
     if outcome.result == "rejected":
         assert outcome.code in SPECIFIC, (outcome.code, outcome.reason, topic, payload[:200])
         assert outcome.reason and outcome.reason != outcome.code
@@ -362,7 +389,7 @@ def _judge(session: Session, topic: str, payload: bytes, outcome: Outcome) -> st
     if outcome.result == "ignored":
         assert suffix in OWN_SUFFIXES and not outcome.replies and not outcome.changed
         return f"ignored: our own {suffix}"
-    assert outcome.result in ("stored", "duplicate"), outcome.result
+    assert outcome.result in ("stored", "duplicate", "answered"), outcome.result
     assert len(payload) <= LIMIT
     message = json.loads(payload)
     VALIDATORS[suffix].validate(message)
@@ -380,13 +407,19 @@ def _judge(session: Session, topic: str, payload: bytes, outcome: Outcome) -> st
         for channel, occupied, capacity in stored:
             assert 0 <= occupied <= capacity == message["channels"][channel]["capacity"]
         assert [json.loads(reply)["result"] for _, reply in outcome.replies] == ["saved"]
+    if suffix == "fetch":  # the chunk is the file's bytes from the offset asked for
+        [(_topic, reply)] = outcome.replies
+        data = RELEASE_FILES[message["path"]]
+        offset = message["offset"]
+        assert protocol.decode_chunk(reply)["data"] == data[offset : offset + protocol.CHUNK]
     return f"{outcome.result}: {suffix}"
 
 
 def test_every_message_is_stored_valid_or_refused_with_a_specific_reason(fuzzed):
     assert fuzzed.total() >= MESSAGES
     # the mix reaches every path: each kind stored, each reason given
-    assert {f"stored: {suffix}" for suffix in SUFFIXES} <= set(fuzzed)
+    assert {f"stored: {suffix}" for suffix in SUFFIXES if suffix != "fetch"} <= set(fuzzed)
+    assert fuzzed["answered: fetch"]
     assert {f"rejected: {code}" for code in SPECIFIC} <= set(fuzzed)
     assert fuzzed["duplicate: state"] and fuzzed["ignored: our own ack"]
 

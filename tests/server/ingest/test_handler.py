@@ -1,12 +1,15 @@
 """What the ingestor does with each message: store once, in order, or dead-letter with a reason."""
 
+import hashlib
 import json
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session, select
 
 from firmware.dialcore import protocol
+from server import firmware
 from server.devices import reset_sequence
 from server.ingest.handler import handle
 from server.models import CurrentState, DeadLetter, Device, Program, Reading
@@ -180,3 +183,83 @@ def test_any_order_with_duplicates_ends_with_the_newest_count(engine, site, orde
             ingest(session, STATE, state(seq, count=seq))
         assert sorted(session.exec(select(Reading.seq)).all()) == list(range(1, 9))
         assert session.exec(select(CurrentState)).one().occupied == 8
+
+
+# --- updates over the air -----------------------------------------------------------------
+
+FETCH = protocol.topic("dial-01", "fetch")
+UPDATE = protocol.topic("dial-01", "update")
+
+
+def test_fetches_are_answered_with_chunks_that_make_up_each_file(session, site, release):
+    for path, size, digest in firmware.manifest(session, "0.2.0"):
+        data = b""
+        for offset in range(0, size + 1, protocol.CHUNK):  # the last may be empty
+            outcome = ingest(session, FETCH, protocol.encode_fetch("0.2.0", path, offset))
+            assert outcome.result == "answered" and not outcome.changed
+            [(topic, payload)] = outcome.replies
+            assert topic == protocol.topic("dial-01", "chunk")
+            chunk = protocol.decode_chunk(payload)
+            assert (chunk["version"], chunk["path"], chunk["offset"]) == ("0.2.0", path, offset)
+            data += chunk["data"]
+        assert len(data) == size and hashlib.sha256(data).hexdigest() == digest, path
+    assert session.exec(select(DeadLetter)).all() == []
+
+
+@pytest.mark.parametrize(
+    ("version", "path", "offset", "code", "reason"),
+    [
+        ("0.9.0", "board/big.py", 0, "unknown_firmware", "unknown firmware version: 0.9.0"),
+        ("0.2.0", "board/led.py", 0, "unknown_firmware", "firmware 0.2.0 has no file board/led.py"),
+        ("0.2.0", "board/big.py", 8192, "bad_offset", "fetch offset 8192 past the end of board/"),
+    ],
+)
+def test_a_fetch_of_what_is_not_there_is_dead_lettered(
+    session, site, release, version, path, offset, code, reason
+):
+    payload = protocol.encode_fetch(version, path, offset)
+    outcome = ingest(session, FETCH, payload)
+    assert (outcome.result, outcome.code, outcome.replies) == ("rejected", code, [])
+    [letter] = session.exec(select(DeadLetter)).all()
+    assert letter.reason.startswith(reason) and letter.payload == payload
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b'{"v": 1, "version": "0.2.0", "path": "board/big.py", "offset": 100}', "fetch.offset"),
+        (b'{"v": 1, "version": "0.2.0", "path": "main.py", "offset": 0}', "fetch.path"),
+        (b'{"v": 1, "version": "", "path": "board/big.py", "offset": 0}', "fetch.version"),
+        (b'{"v": 1, "version": "0.2.0", "state": "flying"}', "update.state"),
+    ],
+)
+def test_malformed_update_messages_are_refused_by_their_schema(session, site, payload, reason):
+    topic = FETCH if b"path" in payload else UPDATE
+    outcome = ingest(session, topic, payload)
+    assert (outcome.result, outcome.code) == ("rejected", "bad_payload")
+    assert outcome.reason.startswith(reason)
+
+
+def test_update_reports_are_kept_on_the_device(session, site):
+    outcome = ingest(session, UPDATE, protocol.encode_update("0.2.0", "downloading"))
+    assert outcome.result == "stored" and not outcome.replies
+    device = session.get(Device, "dial-01")
+    first = device.update_at
+    assert (device.update_version, device.update_state, device.update_reason) == (
+        "0.2.0",
+        "downloading",
+        None,
+    )
+    ingest(session, UPDATE, protocol.encode_update("0.2.0", "downloading"))  # retained, again
+    assert session.get(Device, "dial-01").update_at == first
+    ingest(session, UPDATE, protocol.encode_update("0.2.0", "rolled_back", "crashed twice"))
+    device = session.get(Device, "dial-01")
+    assert (device.update_state, device.update_reason) == ("rolled_back", "crashed twice")
+    assert device.update_at > first
+
+
+def test_the_servers_own_update_messages_are_ignored_even_when_large(session, site):
+    big = protocol.encode_chunk("0.2.0", "board/big.py", 0, bytes(protocol.CHUNK))
+    for suffix, payload in (("ota", protocol.encode_ota(None, [])), ("chunk", big)):
+        outcome = handle(session, protocol.topic("dial-01", suffix), payload, 256)
+        assert outcome.result == "ignored", suffix
