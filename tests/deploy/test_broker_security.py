@@ -86,8 +86,12 @@ def test_the_acl_gives_each_topic_suffix_one_direction():
         "state": "write",
         "status": "write",
         "telemetry": "write",
+        "fetch": "write",
+        "update": "write",
         "ack": "read",
         "config": "read",
+        "ota": "read",
+        "chunk": "read",
     }
 
 
@@ -108,17 +112,21 @@ def test_a_wrong_password_and_an_unknown_user_are_refused(broker):
     assert unknown.connected.getName() == "Not authorized"
 
 
+DIAL_SENDS = ("state", "status", "telemetry", "fetch", "update")
+SERVER_SENDS = ("config", "ack", "ota", "chunk")
+
+
 def test_a_dial_cannot_publish_as_another_dial(broker):
     server = _server(broker)
-    for suffix in ("state", "status", "telemetry"):  # no retained messages on these
+    for suffix in DIAL_SENDS:  # no retained messages on these
         server.subscribe(protocol.topic("desk-01", suffix))
     server.subscribe(protocol.topic("desk-02", "state"))
     dial = _dial(broker, "desk-02")
     try:
-        for suffix in ("state", "status", "telemetry"):
+        for suffix in DIAL_SENDS:
             refused = dial.publish(protocol.topic("desk-01", suffix))
             assert refused.getName() == "Not authorized", suffix
-        for suffix in ("config", "ack"):  # nor speak for the server, even to itself
+        for suffix in SERVER_SENDS:  # nor speak for the server, even to itself
             assert dial.publish(protocol.topic("desk-02", suffix)).getName() == "Not authorized"
         assert not dial.publish(protocol.topic("desk-02", "state")).is_failure
         # The broker passes a client's messages on in order: its own state arriving first
@@ -130,22 +138,25 @@ def test_a_dial_cannot_publish_as_another_dial(broker):
         server.close()
 
 
-def test_a_dial_cannot_read_another_dials_config_or_ack(broker):
+def test_a_dial_cannot_read_another_dials_config_ack_ota_or_chunk(broker):
     server = _server(broker)
     for device_id in ("desk-01", "desk-02"):
-        server.publish(protocol.topic(device_id, "config"), retain=True)
+        for suffix in ("config", "ota"):  # retained
+            server.publish(protocol.topic(device_id, suffix), retain=True)
     dial = _dial(broker, "desk-02")
     try:
         # Mosquitto accepts the subscriptions but delivers only what the ACL lets it read.
-        dial.subscribe(protocol.topic("desk-01", "config"))
-        dial.subscribe(protocol.topic("desk-01", "ack"))
+        for suffix in SERVER_SENDS:
+            dial.subscribe(protocol.topic("desk-01", suffix))
         dial.subscribe("signal/#")
-        assert dial.messages.get(timeout=10) == protocol.topic("desk-02", "config")
-        server.publish(protocol.topic("desk-01", "ack"))
-        server.publish(protocol.topic("desk-02", "ack"))
-        # The server's two acks reach the broker in order: the dial's own arriving next and
-        # alone shows the other dial's was withheld.
-        assert dial.messages.get(timeout=10) == protocol.topic("desk-02", "ack")
+        own = {dial.messages.get(timeout=10), dial.messages.get(timeout=10)}
+        assert own == {protocol.topic("desk-02", "config"), protocol.topic("desk-02", "ota")}
+        for suffix in ("ack", "chunk"):
+            server.publish(protocol.topic("desk-01", suffix))
+            server.publish(protocol.topic("desk-02", suffix))
+            # The server's two messages reach the broker in order: the dial's own arriving
+            # next and alone shows the other dial's was withheld.
+            assert dial.messages.get(timeout=10) == protocol.topic("desk-02", suffix)
         assert dial.messages.empty()
     finally:
         dial.close()
