@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -13,8 +14,10 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlmodel import SQLModel
 
+from server import firmware
 from server.db import MIGRATIONS, make_engine
 from server.models import Program, Sector, Site
+from server.provision import FIRMWARE
 from tests.support.services import free_port
 from tests.support.waiting import scaled, wait_until
 
@@ -116,3 +119,36 @@ def test_migrate_brings_postgresql_to_the_newest_schema_then_exits(postgres):
     with engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), SQLModel.metadata) == []
     engine.dispose()
+
+
+def test_firmware_release_rollout_list_and_stop(command, site, tmp_path):
+    done = command("firmware", "release")  # this checkout's firmware, its own version
+    assert done.returncode == 0, done.stderr
+    version = firmware.folder_version(FIRMWARE)
+    assert done.stdout.startswith(f"release {version} stored: ")
+    again = command("firmware", "release")
+    assert again.returncode == 0 and "already stored, with the same files" in again.stdout
+    shutil.copytree(FIRMWARE / "board", tmp_path / "board")
+    shutil.copytree(FIRMWARE / "dialcore", tmp_path / "dialcore")
+    (tmp_path / "board" / "led.py").write_text("# changed\n")
+    changed = command("firmware", "release", "--from", str(tmp_path))
+    assert changed.returncode == 1
+    assert changed.stderr.strip() == (
+        f"firmware release: version {version} is stored already, with other files"
+    )
+    other = command("firmware", "release", "--from", str(tmp_path), "--version", "9.0")
+    assert other.returncode == 1 and "says FIRMWARE_VERSION" in other.stderr
+
+    rolled = command("firmware", "rollout", version, "--device", "dial-01")
+    assert rolled.returncode == 0, rolled.stderr
+    assert rolled.stdout.startswith(f"{version} rolled out to 1 dial(s): dial-01")
+    unknown = command("firmware", "rollout", version, "--device", "nobody")
+    assert unknown.returncode == 1 and "no device nobody" in unknown.stderr
+    listed = command("firmware", "list")
+    assert listed.returncode == 0, listed.stderr
+    [row] = [line for line in listed.stdout.splitlines() if line.startswith("dial-01")]
+    assert row.split() == ["dial-01", version]  # runs nothing known yet; its target
+    assert command("firmware", "status").stdout == listed.stdout
+    stopped = command("firmware", "stop", version)
+    assert stopped.returncode == 0, stopped.stderr
+    assert stopped.stdout.startswith(f"{version} stopped: withdrawn from 1 dial(s)")

@@ -1,6 +1,8 @@
 """The ingestor against a real Mosquitto: batches, shared subscriptions, database outages."""
 
+import hashlib
 import json
+import queue
 import threading
 import uuid
 
@@ -9,13 +11,13 @@ from sqlalchemy import text
 from sqlmodel import Session, func, select
 
 from firmware.dialcore import protocol
-from server import mqtt_url
+from server import firmware, mqtt_url
 from server.db import make_engine, migrate
 from server.ingest import client as ingest_client
 from server.ingest.client import Ingestor
-from server.models import DeadLetter, Reading
+from server.models import DeadLetter, Device, Reading
 from tests.support.stack import add_paired_site, start_subscribed
-from tests.support.waiting import wait_until
+from tests.support.waiting import scaled, wait_until
 
 
 class Device_:
@@ -190,6 +192,105 @@ def test_a_value_the_database_refuses_is_dead_lettered_and_ingest_goes_on(mosqui
         wait_until(
             lambda: letters() == [protocol.topic(device_id, "telemetry")], message="set aside"
         )
+    finally:
+        dial.close()
+        ingestor.stop()
+
+
+class UpdatingDial:
+    """A raw MQTT client doing a dial's part of an update: it reads its `ota` orders and
+    downloads files chunk by chunk with `fetch`."""
+
+    def __init__(self, url: str, device_id: str):
+        host, port = mqtt_url.parse(url)
+        self.device_id = device_id
+        self.inbox: queue.Queue[tuple[str, bytes]] = queue.Queue()
+        subscribed = threading.Event()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=device_id)
+        self.client.on_message = lambda _c, _u, m: self.inbox.put((m.topic, m.payload))
+        self.client.on_subscribe = lambda *_: subscribed.set()
+        self.client.connect(host, port)
+        self.client.loop_start()
+        topics = [(protocol.topic(device_id, suffix), 1) for suffix in ("ota", "chunk")]
+        self.client.subscribe(topics)
+        assert subscribed.wait(scaled(10)), "the dial did not subscribe"
+
+    def next(self, suffix: str) -> bytes:
+        topic, payload = self.inbox.get(timeout=scaled(10))
+        assert topic == protocol.topic(self.device_id, suffix), topic
+        return payload
+
+    def publish(self, suffix: str, payload: bytes, retain: bool = False) -> None:
+        topic = protocol.topic(self.device_id, suffix)
+        self.client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(scaled(5))
+
+    def download(self, version: str, path: str, size: int) -> bytes:
+        data = b""
+        for offset in range(0, size + 1, protocol.CHUNK):
+            self.publish("fetch", protocol.encode_fetch(version, path, offset))
+            chunk = protocol.decode_chunk(self.next("chunk"))
+            assert (chunk["version"], chunk["path"], chunk["offset"]) == (version, path, offset)
+            data += chunk["data"]
+        return data
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def test_a_dial_is_ordered_to_update_downloads_the_release_and_reports(
+    mosquitto, engine, release_files
+):
+    device_id = f"ota-{uuid.uuid4().hex[:6]}"
+    seed(engine, device_id)
+    with Session(engine) as session:
+        firmware.store_release(session, "0.2.0", list(release_files.items()))
+        firmware.roll_out(session, "0.2.0", [device_id])
+        session.commit()
+    client_id = f"ingest-{uuid.uuid4().hex[:6]}"
+    ingestor = Ingestor(engine, mosquitto.url, client_id, 4096)
+    start_subscribed(ingestor)
+    dial = UpdatingDial(mosquitto.url, device_id)
+    try:
+        order = protocol.decode_ota(dial.next("ota"))  # retained: there before the dial came
+        assert order["version"] == "0.2.0" and len(order["files"]) == len(release_files)
+        for path, size, digest in order["files"]:
+            data = dial.download("0.2.0", path, size)
+            assert data == release_files[path] and hashlib.sha256(data).hexdigest() == digest
+        dial.publish("update", protocol.encode_update("0.2.0", "done"), retain=True)
+
+        def device() -> Device:
+            with Session(engine) as session:
+                return session.get(Device, device_id)
+
+        wait_until(lambda: device().update_state == "done", message="the report stored")
+        assert device().published_target_firmware == "0.2.0"
+
+        # A fetch of what is not there gets no chunk, and a dead letter says why
+        dial.publish("fetch", protocol.encode_fetch("0.2.0", "board/big.py", 1 << 20))
+
+        def reasons():
+            with Session(engine) as session:
+                query = select(DeadLetter.reason).where(DeadLetter.topic.contains(device_id))
+                return session.exec(query).all()
+
+        wait_until(lambda: reasons() != [], message="the bad fetch dead-lettered")
+        assert reasons() == ["fetch offset 1048576 past the end of board/big.py (5126 bytes)"]
+
+        # After a restart the ingestor publishes the order again (say the broker lost it)
+        ingestor.stop()
+        dial.publish("ota", b"", retain=True)  # (only a test may: the ACL forbids dials)
+        assert dial.next("ota") == b""
+        ingestor = Ingestor(engine, mosquitto.url, client_id, 4096)
+        start_subscribed(ingestor)
+        assert protocol.decode_ota(dial.next("ota"))["version"] == "0.2.0"
+
+        # Stopped: the order is withdrawn, retained
+        with Session(engine) as session:
+            assert firmware.stop(session, "0.2.0").running == [device_id]
+            session.commit()
+        assert protocol.decode_ota(dial.next("ota")) == {"version": None, "files": []}
+        wait_until(lambda: device().published_target_firmware is None, message="noted")
     finally:
         dial.close()
         ingestor.stop()
