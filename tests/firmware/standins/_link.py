@@ -3,13 +3,15 @@
 MicroPython code, imported by the stand-in `machine`, `network` and `time` modules. A test
 drives the board through UDP datagrams to this process (turn the knob, press the button,
 drop the Wi-Fi, move the tick clock) and hears from it the same way (the watchdog's feeds,
-each frame the screen driver sends, the RTC when it is set, the event loop's longest stall).
+each frame the screen driver sends, the RTC when it is set, the event loop's longest stall,
+and the most GC heap in use at a poll, garbage included: gc.mem_alloc()).
 
 poll() is called by every stand-in the firmware reads (pins, encoder, Wi-Fi state): those
 are read every 20 ms by the encoder and button tasks, so the gap between two polls is
 how long the event loop was blocked, which is what the test bounds.
 """
 
+import gc
 import os
 import socket
 
@@ -29,8 +31,11 @@ tick_offset = [int(os.getenv("DIAL_TICK_OFFSET", "0"))]
 
 _last_poll = [utime.ticks_ms()]
 _longest = [0]  # the longest gap between two polls since the last report
+_heap = [0]  # the most gc.mem_alloc() seen at a poll since the last report
 _reported = [utime.ticks_ms()]
-REPORT_MS = 500  # how often the longest stall is reported
+REPORT_MS = 500  # how often the longest stall and the heap are reported
+# Set by a bench: gc.collect() before each report, which then also says the live heap.
+COLLECT = os.getenv("DIAL_HEAP_COLLECT") == "1"
 BUTTON_PIN = int(os.getenv("DIAL_BUTTON_PIN", "27"))  # pins.encoder_switch
 
 
@@ -59,9 +64,16 @@ def poll():
     _last_poll[0] = now
     if gap > _longest[0]:
         _longest[0] = gap
+    used = gc.mem_alloc()
+    if used > _heap[0]:
+        _heap[0] = used
     if utime.ticks_diff(now, _reported[0]) >= REPORT_MS:
         send(b"stall " + str(_longest[0]).encode())
-        _longest[0] = 0
+        send(b"heap " + str(_heap[0]).encode())
+        if COLLECT:
+            gc.collect()
+            send(b"live " + str(gc.mem_alloc()).encode())
+        _longest[0] = _heap[0] = 0
         _reported[0] = now
     while True:
         try:
