@@ -42,8 +42,9 @@ BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
 MESSAGES = Counter(
     "signal_ingest_messages",
     "MQTT messages the ingestor committed and acknowledged, by outcome: stored (new), "
-    "duplicate (a resend, confirmed again), rejected (dead-lettered), ignored (our own acks "
-    "and configs, seen on signal/#)",
+    "duplicate (a resend, confirmed again), answered (a firmware fetch, answered with a "
+    "chunk), rejected (dead-lettered), ignored (our own acks, configs, ota orders and chunks, "
+    "seen on signal/#)",
     ["outcome"],
     registry=INGEST,
 )
