@@ -68,7 +68,7 @@ class World:
         cfg.update(settle_ms=300, **config)
         provision.write_config(folder, cfg)
         der = folder.parent / f"{device_id}-ca.der"
-        der.write_bytes(_der(self.broker))
+        der.write_bytes(der(self.broker))
         provision.add_ca(folder, der)
         return provision.stage(folder)
 
@@ -108,7 +108,7 @@ class World:
         return [d for d in letters if d.topic.startswith(protocol.topic(device_id, ""))]
 
 
-def _der(broker: GuideBroker) -> bytes:
+def der(broker: GuideBroker) -> bytes:
     """The test CA in DER, as `openssl x509 -outform der` writes it (firmware/README.md)."""
     from cryptography import x509
     from cryptography.hazmat.primitives.serialization import Encoding

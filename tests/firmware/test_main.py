@@ -7,12 +7,20 @@ with it); measured on a 2-core machine running the whole suite: see docs/benchma
 """
 
 import json
+import os
 import random
 import shutil
+import subprocess
+import sys
 import time
+from pathlib import Path
 
+from sqlmodel import Session
+
+from server.models import Program, Sector, Site
+from tests.firmware.conftest import BROKER_NAME, der
 from tests.support.virtual_dial import WDT_RESET, FaultyLink, TimeServer
-from tests.support.waiting import wait_until
+from tests.support.waiting import scaled, wait_until
 
 STALL_MS = 1500
 
@@ -38,6 +46,40 @@ def test_a_provisioned_dial_connects_over_tls_and_a_turn_is_saved(world):
         assert current.occupied == 3
         assert dial.screen.shows("3")
         assert max(dial.stalls) < STALL_MS
+
+
+def test_a_dial_provisioned_with_the_cli_connects_over_tls(world, tmp_path):
+    """`shelter-signal device add` and `device flash --dry-run`, as hardware/README.md says."""
+    with Session(world.engine) as session:
+        site = Site(name="Cli House", lat=43.7, lon=-79.4)
+        session.add(site)
+        session.flush()
+        program = Program(site_id=site.id, name="Beds", sector=Sector.men, capacity=20)
+        session.add(program)
+        session.commit()
+        site_id, program_id = site.id, program.id
+    ca = tmp_path / "ca.der"
+    ca.write_bytes(der(world.broker))
+    env = {**os.environ, "SIGNAL_DATABASE_URL": str(world.engine.url)}
+    cli = [str(Path(sys.executable).with_name("shelter-signal")), "device"]
+    added = subprocess.run(
+        [*cli, "add", "desk-cli", "--site", str(site_id), "--channel", f"{program_id}:Beds",
+         "--wifi-ssid", "ShelterStaff", "--wifi-password", "staff-wifi-pass",
+         "--mqtt-host", BROKER_NAME, "--mqtt-port", str(world.broker.tls_port),
+         "--mqtt-ca", str(ca), "--mosquitto-passwd", str(world.broker.passwd_file)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=scaled(60),
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    world.broker.reload()
+    flashed = subprocess.run(
+        [*cli, "flash", "desk-cli", "--dry-run"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=scaled(60),
+    )  # fmt: skip
+    assert flashed.returncode == 0, flashed.stderr
+    with world.dial(tmp_path / "devices" / "desk-cli" / "flash").power_on() as dial:
+        ready(dial)
+        dial.turn(2)
+        wait_until(lambda: world.current("desk-cli") and world.current("desk-cli").occupied == 2)
 
 
 def test_a_non_ascii_broker_password_connects(world):
