@@ -67,9 +67,9 @@ class World:
         )
         cfg.update(settle_ms=300, **config)
         provision.write_config(folder, cfg)
-        der = folder.parent / f"{device_id}-ca.der"
-        der.write_bytes(der(self.broker))
-        provision.add_ca(folder, der)
+        ca_file = folder.parent / f"{device_id}-ca.der"
+        ca_file.write_bytes(der(self.broker))
+        provision.add_ca(folder, ca_file)
         return provision.stage(folder)
 
     def register(self, device_id: str, secret: str) -> None:

@@ -231,3 +231,12 @@ def test_a_missing_library_is_named_on_the_screen(world, tmp_path):
     with world.dial(flash, lib=lib).power_on() as dial:
         dial.wait_screen("NOT INSTALLED", 30)
         assert "mqtt_as" in json.loads((flash / "resets.json").read_text())["why"]
+
+
+def test_a_micropython_without_the_pcnt_encoder_is_named_on_the_screen(world):
+    """MicroPython before 1.26 has no machine.Encoder; pin interrupts there lose clicks, so the
+    dial says what it needs instead of counting badly."""
+    flash = world.provision("desk-old-mp")
+    with world.dial(flash, env={"DIAL_MICROPYTHON_BEFORE_1_26": "1"}).power_on() as dial:
+        dial.wait_screen("NOT INSTALLED", 30)
+        assert "1.26" in json.loads((flash / "resets.json").read_text())["why"]

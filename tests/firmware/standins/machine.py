@@ -60,6 +60,10 @@ class Encoder:
         return _link.knob[0] - self._start
 
 
+if os.getenv("DIAL_MICROPYTHON_BEFORE_1_26") == "1":  # as 1.24 and 1.25: no PCNT counter
+    del Encoder
+
+
 class I2C:
     """Passes the SSD1306's data writes (the whole 1 KB frame, after its address commands)
     to the test; its commands change nothing here."""
