@@ -47,7 +47,7 @@ def test_every_screen_state_is_explained_with_the_firmwares_own_words(tmp_path):
 
 
 def test_the_whole_screen_notices_are_the_ones_main_py_shows():
-    main = (ROOT / "firmware" / "main.py").read_text()
+    main = (ROOT / "firmware" / "board" / "start.py").read_text()  # what main.py starts
     for shown, state, _meaning in card.screen_lines():
         if state is None:
             assert f'"{shown}"' in main

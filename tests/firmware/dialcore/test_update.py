@@ -13,6 +13,7 @@ import pytest
 
 from firmware.dialcore import protocol
 from firmware.dialcore import update as updates
+from tests.support import aio
 
 FILES = {"board/a.py": b"A = 1\n" * 700, "dialcore/b.py": b"", "dialcore/c.py": b"C = 3\n"}
 
@@ -83,7 +84,7 @@ def run_update(server, order):
         with pytest.raises(Restarted):
             await asyncio.wait_for(updater.run(App(), restart), 10)
 
-    asyncio.run(go())
+    aio.run(go())
     return restarts
 
 
@@ -111,7 +112,7 @@ def test_a_corrupted_file_fails_the_update_and_nothing_switches(flash):
             await asyncio.sleep(0.01)
         task.cancel()
 
-    asyncio.run(go())
+    aio.run(go())
     assert "board/a.py" in server.reports[-1]["reason"]
     assert not (flash / "slot.json").exists()
 
@@ -138,7 +139,7 @@ def test_a_trial_is_confirmed_by_an_ack_and_frees_the_previous_copy(flash):
         app.acks_saved = 1
         await asyncio.wait_for(task, 5)
 
-    asyncio.run(go())
+    aio.run(go())
     assert json.loads((flash / "slot.json").read_text()) == {
         "active": "app-0.2.0",
         "version": "0.2.0",
@@ -161,7 +162,7 @@ def test_a_rolled_back_version_is_reported_and_not_tried_again(flash):
         await asyncio.sleep(0.1)
         task.cancel()
 
-    asyncio.run(go())
+    aio.run(go())
     assert server.reports == [
         {"version": "0.3.0", "state": "rolled_back", "reason": "import failed"}
     ]

@@ -162,8 +162,9 @@ def _keyed_operations(app) -> list[tuple[str, str, bool]]:
 
 
 @pytest.fixture
-def path_values(client, headers, city):
-    """A value for every path parameter: rows of the `city` fixture, and a key to revoke."""
+def path_values(client, headers, city, release):
+    """A value for every path parameter: rows of the `city` fixture, a key to revoke, and a
+    firmware release."""
     spare = client.post(
         "/api/v1/api-keys", json={"name": "spare", "role": "city"}, headers=headers["admin"]
     )
@@ -172,6 +173,7 @@ def path_values(client, headers, city):
         "program_id": city["Maple House"]["men"],
         "device_id": "dial-01",
         "key_id": spare.json()["id"],
+        "version": release,
     }
 
 
