@@ -104,11 +104,11 @@ class Dial:
     def _on_message(self, topic: str, payload: bytes) -> None:
         if protocol.parse_topic(topic)[1] != "ack":
             return  # the retained config: a dial would apply it; the counts stay valid
-        boot, seq, result, _reason = protocol.decode_ack(payload)
-        sent = self.sent.pop(seq, None) if boot == self.boot else None
+        ack = protocol.decode_ack(payload)
+        sent = self.sent.pop(ack["seq"], None) if ack["boot"] == self.boot else None
         if sent is not None:
             self.latencies.append(time.monotonic() - sent)
-            self.rejected += result != "saved"
+            self.rejected += ack["result"] != "saved"
 
 
 async def probe(host: str, port: int, until: float) -> list[float]:

@@ -168,12 +168,12 @@ class SimDial:
 
     def _on_ack(self, _topic: str, payload: bytes) -> None:
         now = time.monotonic()
-        boot, seq, result, _reason = protocol.decode_ack(payload)
-        sent = self.sent.pop(seq, None) if boot == self.boot else None
+        ack = protocol.decode_ack(payload)
+        sent = self.sent.pop(ack["seq"], None) if ack["boot"] == self.boot else None
         if sent is None:
             return  # a repeated ack (the broker redelivered a state): already counted
         self.latencies.append(now - sent)
-        self.rejected += result != "saved"
+        self.rejected += ack["result"] != "saved"
         if len(self.latencies) == self.total:
             self.done.set()
         else:
