@@ -3,8 +3,10 @@
 import pytest
 from sqlmodel import select
 
+from firmware.dialcore import protocol
 from server.credentials import verify
-from server.models import Device, DeviceChannel, Program
+from server.ingest.handler import handle
+from server.models import CurrentState, Device, DeviceChannel, Program
 
 
 def test_an_admin_creates_a_site_and_its_program(client, headers):
@@ -223,3 +225,23 @@ def test_device_credentials_are_shown_once_and_rotate(client, headers, site, ses
     assert verify(second["secret"], stored) and not verify(first["secret"], stored)
     shown = client.get("/api/v1/devices/dial-01", headers=headers["admin"]).json()
     assert shown["has_credentials"] is True and second["secret"] not in str(shown)
+
+
+def test_a_device_sequence_reset_keeps_the_count_and_lets_any_next_number_win(
+    client, headers, site, session
+):
+    state = protocol.encode_state(9, 40, "occupied", 1, [(6, 20)])
+    handle(session, protocol.topic("dial-01", "state"), state, 4096)
+    session.commit()
+    answer = client.post("/api/v1/devices/dial-01/reset-sequence", headers=headers["admin"])
+    assert answer.status_code == 200 and answer.json()["id"] == "dial-01"
+    session.expire_all()
+    current = session.exec(select(CurrentState)).one()
+    assert (current.boot, current.seq, current.occupied) == (0, 0, 6)  # still shown
+    later = protocol.encode_state(1, 1, "occupied", 1, [(3, 20)])  # a wiped board's first
+    handle(session, protocol.topic("dial-01", "state"), later, 4096)
+    session.commit()
+    session.expire_all()
+    assert session.exec(select(CurrentState)).one().occupied == 3
+    refused = client.post("/api/v1/devices/nobody/reset-sequence", headers=headers["admin"])
+    assert refused.status_code == 404
