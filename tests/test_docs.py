@@ -1,6 +1,7 @@
 """Docs that must not drift from the code: settings, README commands, protocol schemas."""
 
 import re
+import tomllib
 from pathlib import Path
 
 from server.settings import Settings
@@ -33,3 +34,13 @@ def test_protocol_doc_links_every_schema():
     text = (ROOT / "docs/protocol.md").read_text()
     for schema in sorted((ROOT / "server/protocol").glob("*.schema.json")):
         assert f"(../server/protocol/{schema.name})" in text
+
+
+def test_readme_names_the_python_versions_pyproject_allows():
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    lower, upper = re.fullmatch(
+        r">=3\.(\d+),<3\.(\d+)", pyproject["project"]["requires-python"]
+    ).groups()
+    minors = [f"3.{n}" for n in range(int(lower), int(upper))]
+    allowed = ", ".join(minors[:-1]) + f" or {minors[-1]}"
+    assert f"Needs Python {allowed} " in (ROOT / "README.md").read_text()
