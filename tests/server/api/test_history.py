@@ -21,8 +21,9 @@ def staff(settings):
     return {"Authorization": f"Bearer {settings.admin_api_key.get_secret_value()}"}
 
 
-def add(session, program_id, at, occupied, capacity=20, out_of_service=0):
-    seq = len(session.exec(select(Reading)).all()) + 1
+def add(session, program_id, at, occupied, capacity=20, out_of_service=0, seq=None):
+    """A reading from boot 1 of a dial; seq, unless given, in arrival order."""
+    seq = seq or len(session.exec(select(Reading)).all()) + 1
     session.add(
         Reading(
             program_id=program_id,
@@ -39,14 +40,20 @@ def add(session, program_id, at, occupied, capacity=20, out_of_service=0):
     session.commit()
 
 
-def morning(session) -> int:
-    """A 20-bed men's program with readings on 8 March 2025 (EST, UTC-5)."""
-    site = Site(name="Maple House")
+def new_program(session, site_name, sector, capacity=20) -> Program:
+    """A site with one program, named after its sector."""
+    site = Site(name=site_name)
     session.add(site)
     session.flush()
-    program = Program(site_id=site.id, name="Men", sector=Sector.men, capacity=20)
+    program = Program(site_id=site.id, name=sector.title(), sector=sector, capacity=capacity)
     session.add(program)
     session.commit()
+    return program
+
+
+def morning(session) -> int:
+    """A 20-bed men's program with readings on 8 March 2025 (EST, UTC-5)."""
+    program = new_program(session, "Maple House", Sector.men)
     add(session, program.id, "2025-03-08T10:05:00-05:00", 5)
     add(session, program.id, "2025-03-08T10:20:00-05:00", 9)
     add(session, program.id, "2025-03-08T10:50:00-05:00", 7, out_of_service=2)
@@ -196,12 +203,7 @@ def test_a_history_request_that_cannot_be_answered_says_why(
 
 def sectors_scenario(session, men):
     """Men: 10 in use from 14:00, 12 from 15:30; women (a new site): 3 of 10 from 16:15."""
-    women_site = Site(name="Willow Place")
-    session.add(women_site)
-    session.flush()
-    women = Program(site_id=women_site.id, name="Women", sector=Sector.women, capacity=10)
-    session.add(women)
-    session.commit()
+    women = new_program(session, "Willow Place", Sector.women, capacity=10)
     add(session, men, "2025-03-08T14:00:00-05:00", 10)
     add(session, men, "2025-03-08T15:30:00-05:00", 12)
     add(session, women.id, "2025-03-08T16:15:00-05:00", 3, capacity=10)
@@ -232,6 +234,44 @@ def test_sector_history_carries_each_programs_last_count_forward(client, session
     check_sectors(client, staff)
 
 
+def late_arrival(session) -> int:
+    """A 20-bed youth program: seq 10 (3 in use) arrives at 13:10, then seq 9 (17 in use),
+    resent late, at 13:40, and seq 8 at 14:20. The map shows 3, the newest count, and so must
+    every figure of the history."""
+    program = new_program(session, "Birch Hall", Sector.youth)
+    add(session, program.id, "2025-03-08T13:10:00-05:00", 3, seq=10)
+    add(session, program.id, "2025-03-08T13:40:00-05:00", 17, seq=9)
+    add(session, program.id, "2025-03-08T14:20:00-05:00", 15, seq=8)  # alone in its hour
+    return program.id
+
+
+def check_late_arrival(client, staff, program_id):
+    body = history(
+        client,
+        staff,
+        program_id=program_id,
+        start="2025-03-08T13:00",
+        end="2025-03-08T15:00",
+        interval="hour",
+    )
+    numbers = ("start", "occupied_min", "occupied_max", "occupied_last", "available")
+    assert [tuple(p[k] for k in numbers) for p in body["series"][0]["points"]] == [
+        ("2025-03-08T13:00:00-05:00", 3, 17, 3, 17),
+        ("2025-03-08T14:00:00-05:00", 15, 15, 3, 17),  # seq 8 < 10: the map still shows 3
+    ]
+    body = client.get(  # from 14:00: seq 10 stood before it, though seq 9 arrived later
+        "/api/v1/history/sectors",
+        params={"start": "2025-03-08T14:00", "end": "2025-03-08T15:00", "interval": "hour"},
+        headers=staff,
+    ).json()
+    youth = next(s["points"] for s in body["sectors"] if s["sector"] == "youth")
+    assert [(p["occupied"], p["available"]) for p in youth] == [(3, 17)]
+
+
+def test_history_follows_the_newest_boot_and_seq_not_the_last_arrival(client, session, staff):
+    check_late_arrival(client, staff, late_arrival(session))
+
+
 def test_history_aggregates_the_same_on_postgres(postgres, settings, staff):
     url = postgres.new_database("history")
     migrate(url)
@@ -243,5 +283,8 @@ def test_history_aggregates_the_same_on_postgres(postgres, settings, staff):
         with TestClient(create_app(settings, engine)) as client:
             check_hourly(hourly(client, staff, program_id))
             check_sectors(client, staff)
+            with Session(engine) as session:
+                late_program_id = late_arrival(session)
+            check_late_arrival(client, staff, late_program_id)
     finally:
         engine.dispose()
