@@ -16,13 +16,14 @@ test: $(VENV)/.test node_modules/.installed
 	$(BIN)/pytest
 
 # Not needed by newcomers: the benchmarks (docs/benchmarks.md) and the long fault run
-# (docs/reliability.md: a day replayed under faults, then 100,000 fuzzed messages). Both
-# start their own Mosquitto and PostgreSQL, like the tests.
+# (docs/reliability.md: a day replayed under faults, the tests of the whole data in ../shared,
+# then 100,000 fuzzed messages). Both start their own Mosquitto and PostgreSQL, like the tests.
 bench: $(VENV)/.test
 	$(BIN)/python -m bench
 
 soak: $(VENV)/.test
 	$(BIN)/python -m bench.soak
+	$(BIN)/pytest -m long_data
 	SIGNAL_FUZZ_EXAMPLES=100000 $(BIN)/pytest tests/server/ingest/test_fuzz.py --timeout=0 -s
 
 lint: $(VENV)/.test

@@ -61,9 +61,6 @@ from server.models import CurrentState, DeadLetter, DeviceChannel, Program, Read
 from server.simulator.host_transport import HostTransport
 from tests.support.services import IngestorProcess, Mosquitto, Postgres, free_port
 
-DATA = "datasets/toronto-occupancy-2024q1/daily-shelter-overnight-occupancy-2024q1.csv"
-LOCATIONS = "datasets/toronto-locations/shelters.geojson"
-CENTROIDS = "datasets/toronto-fsa-centroids/Geospatial_Coordinates.csv"
 # The last night in the file: the importer takes capacities from each program's newest row,
 # so on this day the dials count against the capacities the city had that night.
 DAY = date(2024, 3, 25)
@@ -95,7 +92,9 @@ SETTLED_TIMEOUT_S = 120  # for every dial to be saved at the end: several 15 s r
 
 @dataclass
 class Config:
-    shared: Path  # the shared data folder (../shared)
+    data: Path  # the city's occupancy CSV, holding `day` and the night before
+    locations: Path | None = None  # geocoded points by LOCATION_ID, if any (import --locations)
+    centroids: Path | None = None  # postal-area centres, if any (import --centroids)
     day: date = DAY
     sites: int | None = None  # the first N sites (by city location id) of the day; None: all
     day_seconds: float = 600.0  # the whole day, compressed
@@ -163,14 +162,14 @@ def plan_steps(sites: dict[int, list[ProgramDay]], turnover: float, rng: random.
     return sorted(steps)
 
 
-def setup_database(url: str, shared: Path, sites: dict[int, list[ProgramDay]]) -> dict[str, int]:
+def setup_database(url: str, config: Config, sites: dict[int, list[ProgramDay]]) -> dict[str, int]:
     """Import the city's sites and programs and register a dial per site; return device ids
     -> its site's location id."""
     migrate(url)
     engine = make_engine(url)
     devices = {}
     with Session(engine) as session:
-        import_csv(session, shared / DATA, shared / LOCATIONS, shared / CENTROIDS)
+        import_csv(session, config.data, config.locations, config.centroids)
         programs = {p.source_id: p for p in session.exec(select(Program))}
         for location, day in sites.items():
             device_id = f"dial-{location}"
@@ -614,11 +613,11 @@ class Day:
         config, result = self.config, self.result
         began = time.monotonic()
         self.broker, self.postgres = broker, postgres
-        sites = read_day(config.shared / DATA, config.day)
+        sites = read_day(config.data, config.day)
         if config.sites is not None:
             sites = dict(list(sites.items())[: config.sites])
         database = postgres.new_database(f"soak_{uuid.uuid4().hex[:8]}")
-        devices = await asyncio.to_thread(setup_database, database, config.shared, sites)
+        devices = await asyncio.to_thread(setup_database, database, config, sites)
         result.programs = sum(len(p) for p in sites.values())
         result.dials = len(devices)
         steps = plan_steps(sites, config.turnover, self.rng)

@@ -27,6 +27,10 @@ from bench.faults import (
 )
 
 REPO = Path(__file__).resolve().parent.parent
+# The whole quarter of the city's data and its places, in the shared data folder
+DATA = "datasets/toronto-occupancy-2024q1/daily-shelter-overnight-occupancy-2024q1.csv"
+LOCATIONS = "datasets/toronto-locations/shelters.geojson"
+CENTROIDS = "datasets/toronto-fsa-centroids/Geospatial_Coordinates.csv"
 
 
 def main() -> None:
@@ -64,7 +68,9 @@ def main() -> None:
         print(line, flush=True)
 
     config = Config(
-        shared=args.shared,
+        data=args.shared / DATA,
+        locations=args.shared / LOCATIONS,
+        centroids=args.shared / CENTROIDS,
         day=args.day,
         sites=args.sites,
         day_seconds=args.minutes * 60,

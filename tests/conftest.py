@@ -92,11 +92,10 @@ class _ScaledWaits:
 
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
-    """The shared data folder: $SIGNAL_SHARED_DIR, else <repo>/../shared."""
+    """The shared data folder: $SIGNAL_SHARED_DIR, else <repo>/../shared. Only the long runs
+    need it (marked long_data; `make soak` runs them): without it they skip, saying why, and
+    the samples in tests/fixtures cover the same behaviour."""
     path = Path(os.environ.get("SIGNAL_SHARED_DIR") or REPO_ROOT.parent / "shared")
     if not path.is_dir():
-        pytest.fail(
-            f"shared data folder not found at {path}; set SIGNAL_SHARED_DIR to its location",
-            pytrace=False,
-        )
+        pytest.skip(f"long data run: no shared data folder at {path} (SIGNAL_SHARED_DIR)")
     return path

@@ -211,13 +211,13 @@ def _program(session, site, row, checked, report, source) -> None:
             source_id=source_id, site_id=site.id, name="", sector=Sector.mixed, capacity=0
         )
         report.programs_added += 1
-    else:
-        report.programs_updated += 1
     program.site_id = site.id
     program.name = row["PROGRAM_NAME"].strip()
     program.sector = SECTORS[row["SECTOR"]]
     program.capacity_type = checked["kind"]
     program.capacity = checked["capacity"]
+    if program.id is not None and session.is_modified(program):
+        report.programs_updated += 1  # changed by the file: an unchanged one is not counted
     _mark_edited(session, program, site)
     session.add(program)
 

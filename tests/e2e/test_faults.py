@@ -5,13 +5,14 @@ import pytest
 
 from bench.faults import FAULTS, Config, run
 from tests.support import aio
+from tests.support.data import TORONTO_NIGHTS
 
 pytestmark = [pytest.mark.mosquitto, pytest.mark.postgres]
 
 
-def test_a_day_under_every_fault_keeps_every_commit_exactly_once(shared_dir, tmp_path):
+def test_a_day_under_every_fault_keeps_every_commit_exactly_once(tmp_path):
     config = Config(
-        shared=shared_dir,
+        data=TORONTO_NIGHTS,  # holds the day (2024-03-25) and the night before
         sites=8,  # a few sites, some with several programs (channels)
         day_seconds=15,
         faults=dict.fromkeys(FAULTS, 1),

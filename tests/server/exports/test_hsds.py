@@ -1,61 +1,25 @@
-"""HSDS 3.1 export, checked against Open Referral's official schemas (../shared, read-only)."""
+"""HSDS 3.1 export, checked against Open Referral's official schemas (tests/fixtures)."""
 
 import json
 import uuid
-from datetime import datetime
 
 import pytest
-from jsonschema import Draft202012Validator, FormatChecker
 from sqlmodel import select
 
 from firmware.dialcore import protocol
 from server.exports import hsds
 from server.ingest.handler import handle
 from server.models import CapacityType, Program, Sector, Site
-
-HSDS = "schemas/hsds-3.1-dev"
+from tests.support.data import hsds_errors, hsds_validators
 
 
 @pytest.fixture(scope="module")
-def validators(shared_dir):
-    """(page, service) validators from the official files, closed to fields outside the spec."""
-    service = json.loads((shared_dir / HSDS / "compiled/service_with_definitions.json").read_text())
-    openapi = json.loads((shared_dir / HSDS / "openapi.json").read_text())
-    page = openapi["components"]["schemas"]["Page"]
-    return (
-        Draft202012Validator(page, format_checker=_formats()),
-        Draft202012Validator(_closed(service), format_checker=_formats()),
-    )
-
-
-def _formats() -> FormatChecker:
-    formats = FormatChecker()  # checks uuid and email itself; date-time needs a helper
-
-    @formats.checks("date-time", raises=ValueError)
-    def _date_time(value) -> bool:  # RFC 3339: a full date and time with its offset
-        return not isinstance(value, str) or datetime.fromisoformat(value).tzinfo is not None
-
-    return formats
-
-
-def _closed(schema):
-    """The schema with additionalProperties false on each object: the spec's fields only."""
-    if isinstance(schema, list):
-        return [_closed(item) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    closed = {key: _closed(value) for key, value in schema.items()}
-    if isinstance(schema.get("properties"), dict):
-        closed["additionalProperties"] = False
-    return closed
+def validators():
+    return hsds_validators()
 
 
 def assert_valid(document, validators):
-    page, service = validators
-    errors = [f"page: {e.message}" for e in page.iter_errors(document)]
-    for item in document["contents"]:
-        errors += [f"{item['name']}: {e.json_path}: {e.message}" for e in service.iter_errors(item)]
-    assert errors == []
+    assert hsds_errors(document, validators) == []
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """The city's own CSV, imported, replayed as readings and exported again, matches itself.
 
-Real data (../shared, 2024-01-01 .. 2024-03-25). A few nights keep the test fast: two in a
-row (each export must take only its own night), a leap day, and the night the clocks went
+Real data (six nights of the city's 2024 file, tests/fixtures), five of them replayed: two in
+a row (each export must take only its own night), a leap day, the night the clocks went
 forward (its 4 AM count is at 08:00 UTC, not 09:00), and the last night.
 """
 
@@ -15,8 +15,8 @@ from server.exports.toronto_csv import occupancy_csv, snapshot_time
 from server.imports.replay import replay_csv
 from server.imports.toronto import COLUMNS, import_csv
 from server.models import CurrentState, Program, Reading, Site
+from tests.support.data import TORONTO_NIGHTS
 
-DATA = "datasets/toronto-occupancy-2024q1/daily-shelter-overnight-occupancy-2024q1.csv"
 NIGHTS = [
     date(2024, 1, 1),
     date(2024, 1, 2),
@@ -42,8 +42,8 @@ def database(engine_each_database):
 
 
 @pytest.fixture(scope="module")
-def original(shared_dir):
-    path = shared_dir / DATA
+def original():
+    path = TORONTO_NIGHTS
     with path.open(newline="", encoding="utf-8-sig") as f:
         return path, list(csv.DictReader(f))
 

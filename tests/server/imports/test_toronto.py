@@ -1,40 +1,74 @@
 """Importing the City of Toronto's occupancy CSV: real data, bad rows, idempotency, privacy."""
 
 import csv
+import json
 
 import pytest
 from sqlmodel import select
 
 from server.imports.toronto import COLUMNS, import_csv
 from server.models import Program, Site
+from tests.support.data import TORONTO_NIGHTS
 
-DATA = "datasets/toronto-occupancy-2024q1/daily-shelter-overnight-occupancy-2024q1.csv"
+QUARTER = "datasets/toronto-occupancy-2024q1/daily-shelter-overnight-occupancy-2024q1.csv"
+
+
+def _ids(path, column) -> set[str]:
+    """The values of `column` in the rows that name their location (not confidential)."""
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        return {r[column] for r in csv.DictReader(f) if r["LOCATION_NAME"]}
 
 
 @pytest.fixture
-def toronto(shared_dir):
-    return {
-        "csv": shared_dir / DATA,
-        "locations": shared_dir / "datasets/toronto-locations/shelters.geojson",
-        "centroids": shared_dir / "datasets/toronto-fsa-centroids/Geospatial_Coordinates.csv",
-    }
+def places(tmp_path):
+    """Invented coordinates for the six nights' public sites: a point for every one but the
+    first, which is placed by its postal area; a postal area for every code seen."""
+    locations = sorted(_ids(TORONTO_NIGHTS, "LOCATION_ID"), key=int)
+    areas = sorted({code[:3] for code in _ids(TORONTO_NIGHTS, "LOCATION_POSTAL_CODE") if code})
+    features = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [-79.4 + n / 1000, 43.7]},
+            "properties": {"id": [int(location)]},
+        }
+        for n, location in enumerate(locations[1:])
+    ]
+    geojson = tmp_path / "places.geojson"
+    geojson.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    centroids = tmp_path / "areas.csv"
+    centroids.write_text(
+        "Postalcode,Latitude,Longitude\n" + "".join(f"{a},43.65,-79.38\n" for a in areas)
+    )
+    return geojson, centroids
 
 
-def test_the_real_quarter_loads_every_program_once_and_again_idempotently(session, toronto):
-    first = import_csv(session, toronto["csv"], toronto["locations"], toronto["centroids"])
+def test_real_nights_load_every_program_once_and_again_idempotently(session, places):
+    first = import_csv(session, TORONTO_NIGHTS, *places)
+    assert (first.rows, first.errors) == (816, [])
+    assert (first.sites_added, first.programs_added) == (105, 143)  # the file's distinct ids
+    again = import_csv(session, TORONTO_NIGHTS, *places)
+    assert (again.sites_added, again.programs_added, again.programs_updated) == (0, 0, 0)
+    assert len(session.exec(select(Program)).all()) == 143
+    hidden = session.exec(select(Site).where(Site.confidential)).all()
+    assert first.unplaced == [] and all(s.lat is None for s in hidden)
+    assert session.exec(select(Site).where(Site.lat == 43.65)).all()  # by postal area
+
+
+@pytest.mark.long_data
+def test_the_real_quarter_loads_every_program_once(session, shared_dir):
+    """The whole quarter, with the geocoded points and postal areas of ../shared."""
+    locations = shared_dir / "datasets/toronto-locations/shelters.geojson"
+    centroids = shared_dir / "datasets/toronto-fsa-centroids/Geospatial_Coordinates.csv"
+    first = import_csv(session, shared_dir / QUARTER, locations, centroids)
     assert (first.rows, first.errors) == (11459, [])
     assert (first.sites_added, first.programs_added) == (105, 143)  # SOURCE.txt: 105 / 143 ids
-    again = import_csv(session, toronto["csv"], toronto["locations"], toronto["centroids"])
-    assert (again.sites_added, again.programs_added, again.programs_updated) == (0, 0, 143)
-    assert len(session.exec(select(Program)).all()) == 143
-
     placed = session.exec(select(Site).where(Site.lat.is_not(None))).all()
     assert all(43.5 < s.lat < 43.9 and -79.7 < s.lon < -79.1 for s in placed)
-    assert sorted(first.unplaced) == sorted(again.unplaced) and len(first.unplaced) < 5
+    assert len(first.unplaced) < 5
 
 
-def test_sites_whose_location_the_city_withholds_become_confidential(session, toronto):
-    import_csv(session, toronto["csv"])
+def test_sites_whose_location_the_city_withholds_become_confidential(session):
+    import_csv(session, TORONTO_NIGHTS)
     hidden = session.exec(select(Site).where(Site.confidential)).all()
     assert hidden and all(s.address is None and s.lat is None for s in hidden)
 
