@@ -19,10 +19,11 @@ from sqlmodel import Session
 
 from server.models import Program, Sector, Site
 from tests.firmware.conftest import BROKER_NAME, der
-from tests.support.virtual_dial import WDT_RESET, FaultyLink, TimeServer
+from tests.support.virtual_dial import TICKS_PERIOD, WDT_RESET, FaultyLink, TimeServer
 from tests.support.waiting import scaled, wait_until
 
 STALL_MS = 1500
+DAY_MS = 24 * 3600 * 1000
 
 
 def ready(dial) -> None:
@@ -146,10 +147,16 @@ def test_a_wiped_board_is_numbered_above_what_the_server_has_and_reaches_the_map
 
 def test_seven_days_of_uptime_keep_telemetry_valid(world):
     flash = world.provision("desk-week", telemetry_s=10)
-    with world.dial(flash).power_on() as dial:
+    dial = world.dial(flash)
+    # Start 3 days before the board's tick clock wraps (the stand-in's ticks_ms is the
+    # process's CLOCK_MONOTONIC, as Python's monotonic(), plus this offset), so the week
+    # crosses the wrap and, after 6.2 days, spans the tick clock cannot measure at once.
+    now = int(time.monotonic() * 1000)
+    dial.tick_offset = TICKS_PERIOD - now % TICKS_PERIOD - 3 * DAY_MS
+    with dial.power_on():
         ready(dial)
-        for _ in range(7):  # a day at a time: no span the tick clock cannot measure
-            dial.advance_ticks(24 * 3600 * 1000)
+        for _ in range(7):  # a day at a time, as the dial's settle loop sees it pass
+            dial.advance_ticks(DAY_MS)
             dial.turn(1)
             dial.wait_screen("SAVED", 60)
         wait_until(lambda: world.device("desk-week").free_heap is not None, 30)

@@ -33,6 +33,7 @@ STANDINS = Path(__file__).resolve().parents[1] / "firmware" / "standins"
 RESET_EXIT = 77  # tests/firmware/standins/machine.py
 PWRON_RESET, WDT_RESET, SOFT_RESET = 1, 3, 5  # machine.reset_cause() values, as on the ESP32
 WIDTH, HEIGHT = 128, 64
+TICKS_PERIOD = 1 << 30  # the ESP32's ticks_ms wraps here (stand-in time.py)
 # The ESP32's MicroPython heap as the Unix port's -X heapsize (docs/benchmarks.md, "Firmware
 # heap on MicroPython"). On an ESP32 without PSRAM the GC heap grows once, to 111,936 B
 # (MicroPython PR 13219), leaving about 40 KB of the IDF heap for Wi-Fi and mbedTLS, whose
