@@ -22,7 +22,7 @@ from utime import *  # noqa: F403  everything else is MicroPython's own
 
 if "asyncio.core" in sys.modules:  # it would take the board's ticks below
     raise ImportError("the stand-in time must be imported before asyncio")
-import asyncio  # noqa: E402, F401  binds the native ticks (see above)
+import asyncio  # noqa: F401  binds the native ticks (see above)
 
 _rtc = os.getenv("DIAL_RTC_OFFSET", "unset")
 _booted = utime.time()
