@@ -33,7 +33,7 @@ from server.imports.mapping import TORONTO
 from server.imports.toronto import COLUMNS, import_csv
 from server.models import Device, utcnow
 from server.queries import sites
-from server.runner import STATE_DIR, run, until_stopped
+from server.runner import STATE_DIR, PortInUse, run, stop_signals, until_stopped
 from server.settings import Settings, get_settings
 from server.simulator.fleet import Fleet
 
@@ -55,7 +55,10 @@ def _migrate(_args: argparse.Namespace, settings: Settings) -> None:
 def _parts(*parts):
     def start(args: argparse.Namespace, settings: Settings) -> None:
         chosen = [p for p in parts if not (p == "demo" and getattr(args, "no_demo", False))]
-        asyncio.run(run(settings, chosen, getattr(args, "state_dir", STATE_DIR)))
+        try:
+            asyncio.run(run(settings, chosen, getattr(args, "state_dir", STATE_DIR)))
+        except PortInUse as e:
+            sys.exit(f"{args.command}: {e}")
 
     return start
 
@@ -67,8 +70,9 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> None:
         fleet = Fleet(url, args.device_ids, args.state_dir, settle_ms=args.settle_ms)
         await fleet.start()
         staff = asyncio.create_task(fleet.staff(args.interval, random.Random()))
+        stop = stop_signals()
         print(f"{len(args.device_ids)} simulated dials on {url}. Ctrl-C stops.", flush=True)
-        await until_stopped()
+        await until_stopped(stop)
         staff.cancel()
         await fleet.stop()
 

@@ -2,12 +2,16 @@
 
 import asyncio
 import contextlib
+import errno
 import gc
 import random
+import secrets
 import signal
+import socket
 from pathlib import Path
 
 import uvicorn
+from pydantic import SecretStr
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
 
@@ -22,6 +26,31 @@ from server.simulator.fleet import Fleet
 
 GRACEFUL_STOP_S = 5  # open requests get this long to finish at a stop (Ctrl-C, systemctl stop)
 STATE_DIR = Path("var/sim")  # where simulated dials keep their flash (a file each)
+DEMO_KEY_BYTES = 32  # of randomness in the demo's admin key, as docs/operations.md advises
+
+
+class PortInUse(Exception):
+    """A port a part must listen on is taken: the message names it and the setting to change."""
+
+
+def listen(host: str, port: int, setting: str, hint: str = "") -> socket.socket:
+    """A socket listening on host:port, or PortInUse naming the setting that chose the port."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family)
+    except OSError as e:
+        if e.errno != errno.EADDRINUSE:
+            raise
+        raise PortInUse(
+            f"port {port} on {host} is already in use: something else listens there. "
+            f"Stop it, or set {setting} to a free port{hint}."
+        ) from None
+
+
+def _check_free(host: str, port: int, setting: str, hint: str = "") -> None:
+    """PortInUse now, before a part that binds by itself (the broker, the metrics server)
+    fails on the port with a traceback of its own."""
+    listen(host, port, setting, hint).close()
 
 
 class _Server(uvicorn.Server):
@@ -48,8 +77,10 @@ class System:
         self.ingest_metrics = None  # the ingestor's metrics server, when it has a port
         self.web: _Server | None = None
         self.fleet: Fleet | None = None
+        self._web_socket: socket.socket | None = None  # bound at the start, before any part runs
         self._web_task: asyncio.Task | None = None
         self._staff_task: asyncio.Task | None = None
+        self.demo_admin_key: str | None = None  # made up at start when the demo has none
 
     @property
     def map_url(self) -> str:
@@ -57,7 +88,20 @@ class System:
 
     async def start(self) -> None:
         settings = self.settings
-        if "broker" in self.parts or (self.mqtt_url is None and self.parts & {"ingest", "demo"}):
+        # `broker` alone always starts one; with other parts, only when SIGNAL_MQTT_URL names none
+        embedded = self.parts == {"broker"} or (
+            self.mqtt_url is None and bool(self.parts & {"broker", "ingest", "demo"})
+        )
+        metrics_port = settings.ingest_metrics_port if "ingest" in self.parts else None
+        # Every port first: a taken one stops the start before any part runs.
+        if embedded:
+            hint = ", or set SIGNAL_MQTT_URL to use the broker already running there"
+            _check_free(settings.broker_host, settings.broker_port, "SIGNAL_BROKER_PORT", hint)
+        if metrics_port:
+            _check_free(settings.ingest_metrics_host, metrics_port, "SIGNAL_INGEST_METRICS_PORT")
+        if "web" in self.parts:
+            self._web_socket = listen(settings.http_host, settings.http_port, "SIGNAL_HTTP_PORT")
+        if embedded:
             self.broker = EmbeddedBroker(settings.broker_host, settings.broker_port)
             await self.broker.start()
             self.mqtt_url = self.broker.url
@@ -67,6 +111,10 @@ class System:
         if "demo" in self.parts:
             with Session(self.engine) as session:
                 device_ids = seed(session, settings.demo_sites, self.rng)
+            if settings.admin_api_key is None:  # so a newcomer can try pairing a dial at once
+                self.demo_admin_key = secrets.token_urlsafe(DEMO_KEY_BYTES)
+                key = SecretStr(self.demo_admin_key)
+                self.settings = settings = settings.model_copy(update={"admin_api_key": key})
         if "ingest" in self.parts:
             self.ingestor = Ingestor(
                 self.engine,
@@ -78,7 +126,7 @@ class System:
                 ca_file=settings.mqtt_ca_file,
             )
             self.ingestor.start()
-            if settings.ingest_metrics_port:
+            if metrics_port:
                 self.ingest_metrics = metrics.serve_ingest_metrics(
                     settings.ingest_metrics_host, settings.ingest_metrics_port
                 )
@@ -103,7 +151,8 @@ class System:
                 timeout_graceful_shutdown=GRACEFUL_STOP_S,
             )
         )
-        self._web_task = web = asyncio.create_task(self.web.serve())
+        serve = self.web.serve(sockets=[self._web_socket])
+        self._web_task = web = asyncio.create_task(serve)
         while not self.web.started:
             if web.done():
                 web.result()  # raises why the web server could not start (port in use...)
@@ -143,12 +192,18 @@ class System:
             await self.broker.stop()
 
 
-async def until_stopped() -> None:
-    """Return at Ctrl-C or SIGTERM (then the caller stops its parts in order)."""
+def stop_signals() -> asyncio.Event:
+    """An event that Ctrl-C or SIGTERM sets from now on: register before saying "Ctrl-C
+    stops", or a quick Ctrl-C ends in a traceback instead of an orderly stop."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def until_stopped(stop: asyncio.Event) -> None:
+    """Return once `stop` is set (then the caller stops its parts in order)."""
     await stop.wait()
     print("Stopping...", flush=True)
 
@@ -161,6 +216,7 @@ async def run(settings: Settings, parts, state_dir: Path = STATE_DIR) -> None:
     # otherwise walks it all, ~60 ms every ~60 requests (docs/benchmarks.md).
     gc.collect()
     gc.freeze()
+    stop = stop_signals()
     if system.broker:
         print(f"MQTT broker: {mqtt_url.redact(system.mqtt_url)}")
     if system.ingestor:
@@ -172,8 +228,11 @@ async def run(settings: Settings, parts, state_dir: Path = STATE_DIR) -> None:
     if system.web:
         print(f"\nShelter Signal is running. Map: {system.map_url}")
         print(f"API docs: {system.map_url}docs")
+    if system.demo_admin_key:
+        print(f"Admin key: {system.demo_admin_key}   (DEMO ONLY: a new one at every start;")
+        print("  set SIGNAL_ADMIN_API_KEY for a real server, docs/operations.md)")
     if system.fleet:
         print(f"Web dial: {system.map_url}dial/{WEB_DIAL}   (demo secret: {WEB_DIAL_SECRET})")
     print("Ctrl-C stops.\n", flush=True)
-    await until_stopped()
+    await until_stopped(stop)
     await system.stop()

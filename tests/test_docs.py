@@ -44,3 +44,12 @@ def test_readme_names_the_python_versions_pyproject_allows():
     minors = [f"3.{n}" for n in range(int(lower), int(upper))]
     allowed = ", ".join(minors[:-1]) + f" or {minors[-1]}"
     assert f"Needs Python {allowed} " in (ROOT / "README.md").read_text()
+
+
+def test_readme_names_the_ports_run_listens_on_and_their_settings():
+    readme = (ROOT / "README.md").read_text()
+    for host, port in (("http_host", "http_port"), ("broker_host", "broker_port")):
+        fields = Settings.model_fields
+        assert f"`{fields[host].default}:{fields[port].default}`" in readme
+        assert f"`SIGNAL_{port.upper()}`" in readme
+    assert "`SIGNAL_MQTT_URL`" in readme

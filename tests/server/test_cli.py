@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -9,6 +10,7 @@ import subprocess
 import sys
 
 import httpx
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -22,33 +24,60 @@ from tests.support.services import free_port
 from tests.support.waiting import scaled, wait_until
 
 
-def test_run_starts_everything_with_a_demo_and_stops_on_ctrl_c(tmp_path):
-    http_port = free_port()
+def run_env(tmp_path, **settings: str) -> dict:
+    """The environment of `shelter-signal run` on a database and ports of its own."""
     env = {
         **os.environ,
         "SIGNAL_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}",
-        "SIGNAL_HTTP_PORT": str(http_port),
+        "SIGNAL_HTTP_PORT": str(free_port()),
         "SIGNAL_BROKER_PORT": str(free_port()),
-        "SIGNAL_DEMO_INTERVAL_SECONDS": "0.2",
+        "SIGNAL_INGEST_CLIENT_ID": f"run-{tmp_path.name}",
     }
-    env.pop("SIGNAL_MQTT_URL", None)
+    for name in ("SIGNAL_MQTT_URL", "SIGNAL_ADMIN_API_KEY"):
+        env.pop(name, None)
+    return {**env, **settings}
+
+
+def start_run(tmp_path, env, *args: str, until: str) -> tuple[subprocess.Popen, str]:
+    """`shelter-signal run ARGS` started, and what it printed up to a line holding `until`."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "server", "run", "--state-dir", str(tmp_path / "sim")],
+        [sys.executable, "-m", "server", "run", "--state-dir", str(tmp_path / "sim"), *args],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if until in line:
+            break
+    return process, "".join(lines)
+
+
+def stop_run(process: subprocess.Popen) -> str:
+    """Ctrl-C, then all it printed after the start; it must stop cleanly."""
+    process.send_signal(signal.SIGINT)
+    out, _ = process.communicate(timeout=scaled(30))
+    assert process.returncode == 0, out
+    assert "Traceback" not in out, out
+    return out
+
+
+def test_run_starts_everything_with_a_demo_and_stops_on_ctrl_c(tmp_path):
+    env = run_env(tmp_path, SIGNAL_DEMO_INTERVAL_SECONDS="0.2")
+    http_port = env["SIGNAL_HTTP_PORT"]
+    process, printed = start_run(tmp_path, env, until="Web dial: ")
     try:
-        lines = []
-        for line in process.stdout:
-            lines.append(line)
-            if "Web dial: " in line:
-                break
         base = f"http://127.0.0.1:{http_port}"
-        assert f"Map: {base}/" in "".join(lines)
-        assert f"Web dial: {base}/dial/web-demo   (demo secret: demo-secret)" in lines[-1]
+        assert f"Map: {base}/" in printed
+        assert f"Web dial: {base}/dial/web-demo   (demo secret: demo-secret)" in printed
+        # a fresh admin key, marked as the demo's only, lets a newcomer pair a dial at once
+        admin_key = re.search(r"^Admin key: (\S+) +\(DEMO ONLY", printed, re.MULTILINE)[1]
+        assert len(admin_key) >= 32
+        admin = {"Authorization": f"Bearer {admin_key}"}
+        assert httpx.get(f"{base}/api/v1/api-keys", headers=admin).status_code == 200
 
         # the demo's one site without a hardware dial gets its count from the web dial
         staff = {"Authorization": "Bearer demo-secret"}
@@ -74,10 +103,45 @@ def test_run_starts_everything_with_a_demo_and_stops_on_ctrl_c(tmp_path):
         stream.sendall(b"GET /api/v1/events HTTP/1.1\r\nHost: x\r\n\r\n")
         assert stream.recv(4096).startswith(b"HTTP/1.1 200")
     finally:
-        process.send_signal(signal.SIGINT)
-        out, _ = process.communicate(timeout=scaled(30))
-    assert process.returncode == 0, out
-    assert "Traceback" not in out, out
+        stop_run(process)
+    again, printed = start_run(tmp_path, env, "--no-demo", until="Ctrl-C stops.")
+    stop_run(again)
+    assert "Admin key" not in printed  # the demo's only
+
+
+def test_run_uses_the_broker_signal_mqtt_url_names(tmp_path, mosquitto):
+    env = run_env(tmp_path, SIGNAL_MQTT_URL=mosquitto.url)
+    with socket.create_server(("127.0.0.1", int(env["SIGNAL_BROKER_PORT"]))):  # taken
+        process, printed = start_run(tmp_path, env, "--no-demo", until="Ctrl-C stops.")
+        stop_run(process)
+    assert f"Ingesting from {mosquitto.url} into sqlite" in printed
+    assert "MQTT broker:" not in printed  # no embedded one
+
+
+@pytest.mark.parametrize(
+    ("taken", "hint"),
+    [
+        ("SIGNAL_HTTP_PORT", "."),
+        ("SIGNAL_BROKER_PORT", ", or set SIGNAL_MQTT_URL to use the broker already running there."),
+    ],
+)
+def test_run_names_the_port_in_use_and_its_setting(tmp_path, taken, hint):
+    env = run_env(tmp_path)
+    port = env[taken]
+    with socket.create_server(("127.0.0.1", int(port))):
+        done = subprocess.run(
+            [sys.executable, "-m", "server", "run", "--no-demo"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=scaled(60),
+        )
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"run: port {port} on 127.0.0.1 is already in use: something else listens there. "
+        f"Stop it, or set {taken} to a free port{hint}\n"
+    ), done.stderr
 
 
 def test_device_add_pairs_programs_and_list_shows_it(session, command):
