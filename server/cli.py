@@ -90,14 +90,29 @@ def _export(args: argparse.Namespace, settings: Settings) -> None:
                 check_counted(day, now)
             except ValueError as e:
                 sys.exit(f"export: {e}")
-            args.output.write(occupancy_csv(session, day))
-            return
-        if args.format == "hsds":
-            body = hsds.export(session, settings)
+            text = occupancy_csv(session, day)
         else:
-            body = feature_collection(sites(session, settings))
-    json.dump(body, args.output, indent=1)
-    args.output.write("\n")
+            if args.format == "hsds":
+                body = hsds.export(session, settings)
+            else:
+                body = feature_collection(sites(session, settings))
+            text = json.dumps(body, indent=1) + "\n"
+    _write(args.output, text)
+
+
+def _write(output: Path | None, text: str) -> None:
+    """To stdout, or to a file only once the whole text is made: an export that fails never
+    leaves an empty or half-written file where the last good one was."""
+    if output is None:
+        sys.stdout.write(text)
+        return
+    partial = output.with_name(f".{output.name}.partial")
+    try:
+        partial.write_text(text)
+        partial.replace(output)
+    except OSError as e:
+        partial.unlink(missing_ok=True)
+        sys.exit(f"export: cannot write {output}: {e.strerror}")
 
 
 def _import(args: argparse.Namespace, settings: Settings) -> None:
@@ -351,7 +366,9 @@ def parser() -> argparse.ArgumentParser:
         type=date.fromisoformat,
         help="occupancy date (YYYY-MM-DD) of the toronto-csv; default: the newest one counted",
     )
-    export.add_argument("-o", "--output", type=argparse.FileType("w"), default=sys.stdout)
+    export.add_argument(
+        "-o", "--output", type=Path, help="file to write (replaced only when the export is made)"
+    )
     export.set_defaults(func=_export)
 
     imports = commands.add_parser("import", help="sites and programs from Toronto's CSV")

@@ -6,11 +6,13 @@ counts it); outreach sees its availability and intake line but not where it is; 
 and admins see everything.
 """
 
+import logging
 import math
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from pydantic import ValidationError
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
@@ -34,6 +36,7 @@ from server.models import (
 )
 from server.settings import Settings
 
+log = logging.getLogger(__name__)
 OFFLINE = ("offline", "lost")
 FRESHNESS = ("fresh", "aging", "stale", "unknown")  # from most to least trustworthy
 LOCATION = ("address", "city", "postal_code", "lat", "lon")  # what a hidden site never shows
@@ -166,7 +169,11 @@ def sites(
     programs = _programs(session, settings, [s["id"] for s in found])
     answer = []
     for site in found:
-        public = _site(site, programs[site["id"]], role)
+        try:
+            public = _site(site, programs[site["id"]], role)
+        except ValidationError as e:  # a stored value the public shape refuses: one site
+            log.error("site %s left out of the answer: %s", site["id"], _first(e))  # not all
+            continue
         if filters.near is not None and public.lat is not None and public.lon is not None:
             public.distance_km = round(distance_km(filters.near, (public.lat, public.lon)), 3)
         if _matches(public, filters):
@@ -237,8 +244,17 @@ def _programs(
             "freshness": freshness(updated_at, row["device_status"], now, settings),
         }
         stored = {c.name: row[c.name] for c in _PROGRAM_COLUMNS}
-        by_site[row["site_id"]].append(ProgramPublic(**(stored | computed)))
+        try:
+            by_site[row["site_id"]].append(ProgramPublic(**(stored | computed)))
+        except ValidationError as e:  # a stored value the public shape refuses: left out
+            log.error("program %s left out of the answer: %s", row["id"], _first(e))
     return by_site
+
+
+def _first(error: ValidationError) -> str:
+    """The first rule broken, without the value (it may be long)."""
+    first = error.errors()[0]
+    return f"{'.'.join(map(str, first['loc']))}: {first['msg']}"
 
 
 def _site(site, programs: list[ProgramPublic], role: Role) -> SitePublic:

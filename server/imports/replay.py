@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 from server.exports.toronto_csv import SUFFIXES, snapshot_time
 from server.imports.toronto import CITY_SOURCE, check_row, rows, whole_number
 from server.ingest.handler import make_current
-from server.models import Program, Reading
+from server.models import MAX_CAPACITY, Program, Reading
 
 SOURCE = "import"
 BOOT = 0  # no device boots: devices start counting at 1, so 0 can only be an import
@@ -51,7 +51,7 @@ def replay_csv(session: Session, path: Path, dates: Collection[date] | None = No
         ).all()
     )
     readings = []
-    for line, row in rows(path):
+    for line, row in rows(path, errors=report.errors):
         try:
             night = date.fromisoformat(row["OCCUPANCY_DATE"])
         except ValueError:
@@ -93,6 +93,8 @@ def _reading(row: dict, night: date, programs: dict[str, Program]) -> Reading:
     # the city has more in service than funded, we keep what is in service: nothing is out.
     funding = whole_number(row, f"CAPACITY_FUNDING_{one}", required=False) or 0
     capacity = max(funding, actual)
+    if capacity > MAX_CAPACITY:  # the public shapes refuse it: it would break every list
+        raise ValueError(f"CAPACITY_FUNDING_{one} {funding} is above {MAX_CAPACITY}")
     return Reading(
         program_id=program.id,
         device_id=None,

@@ -16,10 +16,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import ValidationError
 from sqlmodel import Session, select
 
 from server.imports.mapping import TORONTO, Mapping
-from server.models import CapacityType, Program, Sector, Site, utcnow
+from server.models import CapacityType, Program, ProgramBase, Sector, Site, SiteBase, utcnow
 
 # The city's 32 columns, in order (the 2021+ format of the open data set).
 COLUMNS = (
@@ -73,8 +74,14 @@ def whole_number(row: dict, column: str, required: bool = True) -> int | None:
     return value
 
 
+def text(row: dict, column: str) -> str | None:
+    """A column's value, stripped; None when blank."""
+    return (row.get(column) or "").strip() or None
+
+
 def check_row(row: dict) -> dict:
-    """Return the fields we load from a row, or raise ValueError with the reason."""
+    """Return the fields we load from a row, or raise ValueError with the reason: everything
+    the public shapes would refuse is refused here, so no stored value can break a page."""
     location = whole_number(row, "LOCATION_ID")
     program = whole_number(row, "PROGRAM_ID")
     for column in COUNT_COLUMNS:
@@ -85,57 +92,185 @@ def check_row(row: dict) -> dict:
         raise ValueError(f"CAPACITY_TYPE {row.get('CAPACITY_TYPE')!r} is unknown")
     kind, column = CAPACITY[row["CAPACITY_TYPE"]]
     capacity = whole_number(row, column)
-    if not (row.get("PROGRAM_NAME") or "").strip():
+    if not text(row, "PROGRAM_NAME"):
         raise ValueError("PROGRAM_NAME is missing")
     # The city leaves out the location of sites it keeps confidential (e.g. women's shelters
-    # for survivors of violence): keep them, confidential, named after their shelter group.
-    confidential = not (row.get("LOCATION_NAME") or "").strip()
-    if confidential and not (row.get("SHELTER_GROUP") or "").strip():
-        raise ValueError("LOCATION_NAME and SHELTER_GROUP are both missing")
+    # for survivors of violence): no name and no address. Keep them, confidential, named after
+    # their shelter group. A site with an address but no name (a warming centre) is public.
+    confidential = not text(row, "LOCATION_NAME") and not text(row, "LOCATION_ADDRESS")
+    name = text(row, "LOCATION_NAME") or text(row, "SHELTER_GROUP") or text(row, "LOCATION_ADDRESS")
+    if name is None:
+        raise ValueError("LOCATION_NAME, LOCATION_ADDRESS and SHELTER_GROUP are all missing")
+    site = {
+        "name": name,
+        "confidential": confidential,
+        "address": text(row, "LOCATION_ADDRESS"),
+        "city": text(row, "LOCATION_CITY"),
+        "postal_code": (text(row, "LOCATION_POSTAL_CODE") or "").upper() or None,
+        "organization": text(row, "ORGANIZATION_NAME"),
+    }
+    fields = {
+        "name": text(row, "PROGRAM_NAME"),
+        "sector": SECTORS[row["SECTOR"]],
+        "capacity_type": kind,
+        "capacity": capacity,
+    }
+    _fits(SiteBase, site, SITE_COLUMNS | {"name": "LOCATION_NAME"})
+    _fits(ProgramBase, fields, {"name": "PROGRAM_NAME", "capacity": column})
     return {
         "location": location,
         "program": program,
         "kind": kind,
         "capacity": capacity,
         "confidential": confidential,
+        "site": site,
+        "fields": fields,
     }
 
 
+# Where each field of a site comes from, to name the column when a value does not fit.
+SITE_COLUMNS = {
+    "address": "LOCATION_ADDRESS",
+    "city": "LOCATION_CITY",
+    "postal_code": "LOCATION_POSTAL_CODE",
+    "organization": "ORGANIZATION_NAME",
+}
+
+
+def _fits(shape, values: dict, columns: dict[str, str]) -> None:
+    """ValueError naming the column and the limit, when `values` break a rule of `shape`
+    (the fields the API serves: a length, a range)."""
+    try:
+        shape.model_validate(values)
+    except ValidationError as e:
+        first = e.errors()[0]
+        field_name = str(first["loc"][0])
+        value = values.get(field_name)
+        shown = f"{len(value)} characters" if isinstance(value, str) else repr(value)
+        column = columns.get(field_name, field_name)
+        raise ValueError(f"{column} ({shown}): {first['msg'].lower()}") from None
+
+
+def point(lat: object, lon: object) -> tuple[float, float]:
+    """(lat, lon) as numbers on the Earth; ValueError otherwise."""
+    lat, lon = float(lat), float(lon)
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise ValueError(f"({lat}, {lon}) is not a latitude and longitude")
+    return lat, lon
+
+
 def load_locations(path: Path | None) -> dict[int, tuple[float, float]]:
-    """LOCATION_ID -> (lat, lon) from a GeoJSON whose features list their ids in `id`."""
+    """LOCATION_ID -> (lat, lon) from a GeoJSON whose features list their ids in `id`;
+    ValueError naming the file and the feature when it is not of that shape."""
     if path is None:
         return {}
+    try:
+        features = json.loads(path.read_text())["features"]
+    except (OSError, ValueError, TypeError, KeyError) as e:
+        raise ValueError(f"{path}: not a GeoJSON FeatureCollection ({e})") from None
     places = {}
-    for feature in json.loads(path.read_text())["features"]:
-        lon, lat = feature["geometry"]["coordinates"][:2]
-        ids = feature["properties"]["id"]
-        for location_id in ids if isinstance(ids, list) else [ids]:
-            places[int(location_id)] = (lat, lon)
+    for number, feature in enumerate(features if isinstance(features, list) else [None]):
+        try:
+            lon, lat = feature["geometry"]["coordinates"][:2]
+            ids = feature["properties"]["id"]
+            for location_id in ids if isinstance(ids, list) else [ids]:
+                places[int(location_id)] = point(lat, lon)
+        except (TypeError, KeyError, ValueError) as e:
+            raise ValueError(
+                f"{path}: feature {number} needs a Point and properties.id (a location id "
+                f"or a list of them): {e!r}"
+            ) from None
     return places
 
 
+CENTROID_COLUMNS = ("Postalcode", "Latitude", "Longitude")
+
+
 def load_centroids(path: Path | None) -> dict[str, tuple[float, float]]:
-    """Postal area (first three characters of a postal code) -> (lat, lon)."""
+    """Postal area (first three characters of a postal code) -> (lat, lon); ValueError
+    naming the file and line when it is not of that shape."""
     if path is None:
         return {}
-    with path.open(newline="") as f:
-        return {
-            r["Postalcode"]: (float(r["Latitude"]), float(r["Longitude"]))
-            for r in csv.DictReader(f)
-        }
+    areas = {}
+    errors: list[tuple[int, str]] = []
+    try:
+        found = list(csv_records(path, CENTROID_COLUMNS, errors))
+    except MissingColumns as e:
+        raise ValueError(f"{path}: not postal-area centres: {e}") from None
+    for line, r in found:
+        try:
+            areas[r["Postalcode"].strip().upper()] = point(r["Latitude"], r["Longitude"])
+        except ValueError as e:
+            errors.append((line, str(e)))
+    if errors:
+        line, reason = errors[0]
+        raise ValueError(f"{path}:{line}: {reason}")
+    return areas
 
 
-def rows(path: Path, mapping: Mapping = TORONTO) -> Iterator[tuple[int, dict]]:
+def _decoded(path: Path, f) -> Iterator[str]:
+    """The file's lines as text (UTF-8, a byte-order mark allowed); ValueError naming the
+    line, not a byte offset, when one is not UTF-8."""
+    for number, raw in enumerate(f, start=1):
+        try:
+            yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as e:
+            raise ValueError(
+                f"{path}:{number}: not UTF-8 (byte 0x{raw[e.start]:02x} at column {e.start + 1}):"
+                " save the file as UTF-8"
+            ) from None
+
+
+class MissingColumns(ValueError):
+    def __init__(self, missing: list[str]):
+        super().__init__(f"missing column(s) {', '.join(missing)}")
+        self.missing = missing
+
+
+def csv_records(
+    path: Path, needed, errors: list[tuple[int, str]]
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line, row) of a CSV file with a header, `line` being where the record starts in the
+    file (a quoted field may span lines). A record that cannot be read (a field over the csv
+    module's limit, 128 KiB) goes to `errors` with its line; ValueError naming the missing
+    columns of `needed`, or a line that is not UTF-8."""
+    try:
+        f = path.open("rb")
+    except OSError as e:
+        raise ValueError(f"{path}: cannot read: {e.strerror}") from None
+    with f:
+        reader = csv.reader(_decoded(path, f))
+        header = next(reader, [])
+        if missing := [c for c in needed if c not in header]:
+            raise MissingColumns(missing)
+        ended = reader.line_num  # the line the previous record ended on
+        while True:
+            try:
+                values = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as e:
+                errors.append((ended + 1, f"unreadable: {e}"))
+                ended = reader.line_num
+                continue
+            line, ended = ended + 1, reader.line_num
+            if values:  # a blank line is not a record; a short one is blank at its end
+                yield line, dict.fromkeys(header, "") | dict(zip(header, values, strict=False))
+
+
+def rows(
+    path: Path, mapping: Mapping = TORONTO, errors: list[tuple[int, str]] | None = None
+) -> Iterator[tuple[int, dict]]:
     """(line number, row in the city's format) of a file in the city's format, or in another
-    one through `mapping`; ValueError naming the missing columns."""
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        missing = [c for c in mapping.needs(COLUMNS) if c not in (reader.fieldnames or [])]
-        if missing:
-            kind = "the city's 32-column format" if mapping is TORONTO else "as the mapping says"
-            raise ValueError(f"{path} is not {kind}: missing {', '.join(missing)}")
-        for line, row in enumerate(reader, start=2):  # line 1 is the header
+    one through `mapping`; records that cannot be read go to `errors`. ValueError naming the
+    missing columns."""
+    records = csv_records(path, mapping.needs(COLUMNS), [] if errors is None else errors)
+    try:
+        for line, row in records:
             yield line, mapping.translate(row)
+    except MissingColumns as e:
+        kind = "the city's 32-column format" if mapping is TORONTO else "as the mapping says"
+        raise ValueError(f"{path} is not {kind}: missing {', '.join(e.missing)}") from None
 
 
 def import_csv(
@@ -147,8 +282,9 @@ def import_csv(
     mapping: Mapping = TORONTO,
 ) -> Report:
     report = Report()
-    newest: dict[int, tuple[str, dict, dict]] = {}  # PROGRAM_ID -> (date, row, checked)
-    for line, row in rows(path, mapping):
+    places, areas = load_locations(locations), load_centroids(centroids)  # before a long read
+    newest: dict[int, tuple[str, dict]] = {}  # PROGRAM_ID -> (date, checked)
+    for line, row in rows(path, mapping, report.errors):
         report.rows += 1
         if progress and report.rows % 1000 == 0:
             progress(report.rows)
@@ -166,35 +302,29 @@ def import_csv(
             report.warnings.append((line, f"LOCATION_CITY is {city}, outside {mapping.city}"))
         date = row.get("OCCUPANCY_DATE", "")
         if checked["program"] not in newest or date >= newest[checked["program"]][0]:
-            newest[checked["program"]] = (date, row, checked)
-    places, areas = load_locations(locations), load_centroids(centroids)
+            newest[checked["program"]] = (date, checked)
     sites: dict[int, Site] = {}
-    for _date, row, checked in sorted(newest.values(), key=lambda item: item[2]["program"]):
+    for _date, checked in sorted(newest.values(), key=lambda item: item[1]["program"]):
         site = sites.get(checked["location"]) or _site(
-            session, row, checked, places, areas, report, mapping.source
+            session, checked, places, areas, report, mapping.source
         )
         sites[checked["location"]] = site
-        _program(session, site, row, checked, report, mapping.source)
+        _program(session, site, checked, report, mapping.source)
     session.commit()
     return report
 
 
-def _site(session, row, checked, places, areas, report, source) -> Site:
+def _site(session, checked, places, areas, report, source) -> Site:
     source_id = f"{source}:{checked['location']}"
     site = session.exec(select(Site).where(Site.source_id == source_id)).first()
-    name = (row.get("LOCATION_NAME") or row["SHELTER_GROUP"]).strip()
+    fields = checked["site"]
     if site is None:
-        site = Site(source_id=source_id, name=name)
+        site = Site(source_id=source_id, name=fields["name"])
         report.sites_added += 1
-    postal = (row.get("LOCATION_POSTAL_CODE") or "").strip().upper()
-    point = places.get(checked["location"]) or areas.get(postal[:3])
-    site.name = name
-    site.confidential = checked["confidential"]
-    site.address = (row.get("LOCATION_ADDRESS") or "").strip() or None
-    site.city = (row.get("LOCATION_CITY") or "").strip() or None
-    site.postal_code = postal or None
-    site.organization = (row.get("ORGANIZATION_NAME") or "").strip() or None
-    site.lat, site.lon = point if point else (site.lat, site.lon)
+    postal = fields["postal_code"] or ""
+    found = places.get(checked["location"]) or areas.get(postal[:3])
+    site.sqlmodel_update(fields)
+    site.lat, site.lon = found if found else (site.lat, site.lon)
     if site.lat is None and not site.confidential:
         report.unplaced.append(site.name)
     _mark_edited(session, site, site)
@@ -203,7 +333,7 @@ def _site(session, row, checked, places, areas, report, source) -> Site:
     return site
 
 
-def _program(session, site, row, checked, report, source) -> None:
+def _program(session, site, checked, report, source) -> None:
     source_id = f"{source}:{checked['program']}"
     program = session.exec(select(Program).where(Program.source_id == source_id)).first()
     if program is None:
@@ -212,10 +342,7 @@ def _program(session, site, row, checked, report, source) -> None:
         )
         report.programs_added += 1
     program.site_id = site.id
-    program.name = row["PROGRAM_NAME"].strip()
-    program.sector = SECTORS[row["SECTOR"]]
-    program.capacity_type = checked["kind"]
-    program.capacity = checked["capacity"]
+    program.sqlmodel_update(checked["fields"])
     if program.id is not None and session.is_modified(program):
         report.programs_updated += 1  # changed by the file: an unchanged one is not counted
     _mark_edited(session, program, site)

@@ -7,10 +7,34 @@ from pathlib import Path
 
 from jsonschema import Draft202012Validator, FormatChecker
 
+from server.imports.toronto import COLUMNS
+
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 # Six nights of the City of Toronto's 2024 file, unmodified rows (816 of them).
 TORONTO_NIGHTS = FIXTURES / "toronto/occupancy-2024-six-nights.csv"
 HSDS = FIXTURES / "hsds-3.1-dev"
+
+
+def toronto_row(**values) -> dict[str, str]:
+    """A row of the City of Toronto's 32 columns: a 20-bed men's program at Cedar House,
+    with `values` changed."""
+    base = {
+        "OCCUPANCY_DATE": "2024-01-01",
+        "ORGANIZATION_NAME": "Org",
+        "SHELTER_GROUP": "Group",
+        "LOCATION_ID": "1",
+        "LOCATION_NAME": "Cedar House",
+        "LOCATION_ADDRESS": "1 King St",
+        "LOCATION_POSTAL_CODE": "M5V 1A1",
+        "LOCATION_CITY": "Toronto",
+        "PROGRAM_ID": "10",
+        "PROGRAM_NAME": "Cedar Men",
+        "SECTOR": "Men",
+        "CAPACITY_TYPE": "Bed Based Capacity",
+        "CAPACITY_ACTUAL_BED": "20",
+        "OCCUPIED_BEDS": "18",
+    }
+    return dict.fromkeys(COLUMNS, "") | base | values
 
 
 def hsds_validators() -> tuple[Draft202012Validator, Draft202012Validator]:

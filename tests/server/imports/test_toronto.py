@@ -9,6 +9,7 @@ from sqlmodel import select
 from server.imports.toronto import COLUMNS, import_csv
 from server.models import Program, Site
 from tests.support.data import TORONTO_NIGHTS
+from tests.support.data import toronto_row as row
 
 QUARTER = "datasets/toronto-occupancy-2024q1/daily-shelter-overnight-occupancy-2024q1.csv"
 
@@ -74,26 +75,6 @@ def test_sites_whose_location_the_city_withholds_become_confidential(session):
 
 
 HEADER = COLUMNS
-
-
-def row(**values):
-    base = {
-        "OCCUPANCY_DATE": "2024-01-01",
-        "ORGANIZATION_NAME": "Org",
-        "SHELTER_GROUP": "Group",
-        "LOCATION_ID": "1",
-        "LOCATION_NAME": "Cedar House",
-        "LOCATION_ADDRESS": "1 King St",
-        "LOCATION_POSTAL_CODE": "M5V 1A1",
-        "LOCATION_CITY": "Toronto",
-        "PROGRAM_ID": "10",
-        "PROGRAM_NAME": "Cedar Men",
-        "SECTOR": "Men",
-        "CAPACITY_TYPE": "Bed Based Capacity",
-        "CAPACITY_ACTUAL_BED": "20",
-        "OCCUPIED_BEDS": "18",
-    }
-    return {column: "" for column in HEADER} | base | values
 
 
 def test_bad_rows_are_reported_by_line_and_good_rows_still_load(session, tmp_path):
