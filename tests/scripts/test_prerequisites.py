@@ -111,6 +111,16 @@ def test_without_root_it_installs_through_sudo(bare):
     assert all(line.startswith("sudo ") for line in calls(bare))
 
 
+def test_without_root_or_sudo_it_fails_with_the_command_for_root(bare):
+    stand_in(bare, "apt-get")
+    stand_in(bare, "id", output="1000")
+    done = run(str(bare))
+    assert done.returncode == 1
+    assert "installing needs root (no sudo here)" in done.stderr
+    assert "\nInstall them with: apt-get install -y " in done.stderr
+    assert calls(bare) == []
+
+
 def test_without_apt_get_it_names_every_missing_program_and_fails(bare):
     stand_in(bare, "uname", output="Darwin")  # macOS: Homebrew's packages
     done = run(str(bare))
