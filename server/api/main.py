@@ -71,6 +71,9 @@ def create_app(settings: Settings, engine: Engine) -> FastAPI:
         version="1.0.0",
         summary="Real-time shelter capacity from front-desk dials.",
         lifespan=lifespan,
+        # pages.py serves /docs with the vendored Swagger UI; ReDoc would need a CDN
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine

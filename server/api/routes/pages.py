@@ -1,4 +1,5 @@
-"""The pages people open in a browser: the live map at / and the city staff page at /city.
+"""The pages people open in a browser: the live map at /, the city staff page at /city and
+the API reference at /docs.
 
 Both come in the reader's language: `?lang=fr` chooses (and is remembered in a cookie), else
 the browser's Accept-Language, else English (map/i18n.py).
@@ -8,6 +9,7 @@ from functools import cache
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 
 from map import city_html, i18n, map_html
@@ -18,6 +20,7 @@ API_BASE = "/api/v1"
 LANG_COOKIE = "ss_lang"  # the reader's language choice; nothing else is stored about them
 LANG_COOKIE_SECONDS = 365 * 24 * 3600  # a year: outreach phones keep their language
 LangQuery = Annotated[str | None, Query(description="Language tag, e.g. en or fr")]
+SWAGGER_UI = "/static/vendor/swagger-ui"  # vendored, like Leaflet: /docs works offline
 
 
 @cache
@@ -60,3 +63,19 @@ def live_map(request: Request, settings: SettingsDep, lang: LangQuery = None) ->
 @router.get("/city", response_class=HTMLResponse)
 def city_page(request: Request, lang: LangQuery = None) -> HTMLResponse:
     return _page(request, lang, _city_page)
+
+
+@router.get("/docs", response_class=HTMLResponse)
+def api_docs(request: Request) -> HTMLResponse:
+    """Swagger UI on /openapi.json, every asset from this server (FastAPI's own /docs loads
+    them from a CDN, and is blank offline)."""
+    return get_swagger_ui_html(
+        openapi_url=request.app.openapi_url,
+        title=f"{request.app.title} API",
+        swagger_js_url=f"{SWAGGER_UI}/swagger-ui-bundle.js",
+        swagger_css_url=f"{SWAGGER_UI}/swagger-ui.css",
+        swagger_favicon_url=f"{SWAGGER_UI}/favicon-32x32.png",
+        # null, not left out: Swagger UI would send the whole API description to its
+        # public validator service for a badge
+        swagger_ui_parameters={"validatorUrl": None},
+    )
