@@ -12,6 +12,7 @@ import math
 import secrets
 import threading
 import time
+from typing import NamedTuple
 
 from pydantic import SecretStr
 from sqlmodel import Session, select
@@ -31,8 +32,15 @@ def issue_key(session: Session, name: str, role: Role) -> tuple[ApiKey, str]:
     return key, f"{lookup}.{secret}"
 
 
+class Caller(NamedTuple):
+    """Who presented a key: its role, and its id (BOOTSTRAP for SIGNAL_ADMIN_API_KEY)."""
+
+    role: Role
+    key_id: int
+
+
 class Keyring:
-    """Turns a presented key into a role."""
+    """Turns a presented key into a Caller."""
 
     def __init__(self, admin_key: SecretStr | None):
         # Hashed like any other key: the plain value is not kept, and the comparison is the
@@ -41,22 +49,22 @@ class Keyring:
         self._known: dict[str, int] = {}  # SHA-256 of a checked key -> its id, or BOOTSTRAP
         self._lock = threading.Lock()
 
-    def remembered(self, session: Session, presented: str) -> Role | None:
-        """The role of a key checked before and not revoked since; None if not known."""
+    def remembered(self, session: Session, presented: str) -> Caller | None:
+        """A key checked before and not revoked since; None if not known."""
         with self._lock:
             key_id = self._known.get(_digest(presented))
         if key_id is None:
             return None
         if key_id == BOOTSTRAP:
-            return Role.admin
+            return Caller(Role.admin, BOOTSTRAP)
         key = session.get(ApiKey, key_id)
         if key is None or key.revoked_at is not None:
             with self._lock:
                 self._known.pop(_digest(presented), None)
             return None
-        return key.role
+        return Caller(key.role, key_id)
 
-    def check(self, session: Session, presented: str) -> Role | None:
+    def check(self, session: Session, presented: str) -> Caller | None:
         """The slow, full check of a key not remembered; None if it is not a valid key."""
         lookup, dot, secret = presented.partition(".")
         key = session.exec(select(ApiKey).where(ApiKey.lookup == lookup)).first() if dot else None
@@ -72,7 +80,7 @@ class Keyring:
             return None
         with self._lock:
             self._known[_digest(presented)] = key_id
-        return role
+        return Caller(role, key_id)
 
 
 def _digest(presented: str) -> str:

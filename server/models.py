@@ -17,6 +17,10 @@ from sqlmodel import Field, SQLModel
 # The dial's config schema (server/protocol/config.schema.json) caps a channel's capacity.
 MAX_CAPACITY = 10_000
 MAX_AGE = 120  # years; an upper bound for age limits that no shelter reaches
+# A hold lasts at most a day: Finding A Bed Tonight holds for 90 minutes, 2 to 3 hours for
+# hospital discharges; the city's own maximum (SIGNAL_HOLD_MAX_MINUTES) is usually lower.
+MAX_HOLD_MINUTES = 24 * 60
+MAX_HOLD_NOTE = 140  # an SMS's worth: "arriving by bus, has a walker", never a name
 
 
 def utcnow() -> datetime:
@@ -92,10 +96,13 @@ class ProgramBase(SQLModel):
     sector: Sector
     capacity_type: CapacityType = CapacityType.beds
     capacity: int = Field(ge=0, le=MAX_CAPACITY)
-    # Beds or rooms held (say for referrals) or out of service (repairs, an outbreak):
-    # counted in capacity, never available. Available = capacity - occupied - out_of_service.
+    # Beds or rooms out of service (repairs, an outbreak): counted in capacity, never
+    # available. Available = capacity - occupied - held - out_of_service (held: Hold rows).
     out_of_service: int = Field(default=0, ge=0, le=MAX_CAPACITY)
     accepting: bool = True  # taking new guests at all (a program can pause intake)
+    # How long a hold on one of its places lasts unless the worker asks for less; None: the
+    # city's default (SIGNAL_HOLD_DEFAULT_MINUTES). Never above SIGNAL_HOLD_MAX_MINUTES.
+    hold_minutes: int | None = Field(default=None, ge=1, le=MAX_HOLD_MINUTES)
 
 
 class Program(ProgramBase, table=True):
@@ -191,6 +198,32 @@ class CurrentState(SQLModel, table=True):
     occupied: int
     capacity: int
     updated_at: datetime
+
+
+class HoldState(StrEnum):
+    active = "active"  # the place is held until expires_at
+    arrived = "arrived"  # the person came: the desk counted them in, in the same commit
+    released = "released"  # the desk let the place go
+    cancelled = "cancelled"  # the worker who placed it let it go
+    expired = "expired"  # nobody came in time
+
+
+class Hold(SQLModel, table=True):
+    """One place of a program held by an outreach worker for the person beside them.
+
+    No personal data: the note is free text the worker is told never to put a name in, and
+    only the key that placed the hold (and the desk) ever reads it back.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    program_id: int = Field(foreign_key="program.id", index=True)
+    key_id: int | None = Field(default=None, foreign_key="apikey.id", index=True)  # None: bootstrap
+    code: str = Field(max_length=8)  # read out to the desk, e.g. "K7Q4"
+    note: str | None = Field(default=None, max_length=MAX_HOLD_NOTE)
+    state: HoldState = Field(default=HoldState.active, index=True)
+    placed_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime = Field(index=True)
+    ended_at: datetime | None = None
 
 
 class DeadLetter(SQLModel, table=True):

@@ -23,6 +23,7 @@ from server.api.schemas import (
     SitePublic,
     Summary,
 )
+from server.holds import held_counts
 from server.models import (
     CurrentState,
     Device,
@@ -66,9 +67,9 @@ class Filters:
     bbox: tuple[float, float, float, float] | None = None
 
 
-def available(capacity: int, occupied: int, out_of_service: int) -> int:
+def available(capacity: int, occupied: int, out_of_service: int, held: int = 0) -> int:
     """Free beds or rooms: never below 0, even when a count runs over the usable capacity."""
-    return max(capacity - occupied - out_of_service, 0)
+    return max(capacity - occupied - held - out_of_service, 0)
 
 
 def freshness(
@@ -214,6 +215,8 @@ def _site_filters(query, filters: Filters):
 def _programs(
     session: Session, settings: Settings, site_ids: list[int]
 ) -> dict[int, list[ProgramPublic]]:
+    now = utcnow()
+    held = held_counts(now)
     rows = session.execute(
         select(
             *_PROGRAM_COLUMNS,
@@ -221,14 +224,15 @@ def _programs(
             CurrentState.occupied,
             CurrentState.updated_at,
             Device.status.label("device_status"),
+            func.coalesce(held.c.held, 0).label("held"),
         )
         .outerjoin(CurrentState, CurrentState.program_id == Program.id)
+        .outerjoin(held, held.c.program_id == Program.id)
         .outerjoin(DeviceChannel, DeviceChannel.program_id == Program.id)
         .outerjoin(Device, Device.id == DeviceChannel.device_id)
         .where(col(Program.site_id).in_(site_ids))
         .order_by(Program.id)
     ).mappings()
-    now = utcnow()
     by_site: dict[int, list[ProgramPublic]] = {i: [] for i in site_ids}
     for row in rows:
         occupied, updated_at = row["occupied"], row["updated_at"]  # None: no reading yet
@@ -237,9 +241,10 @@ def _programs(
         computed = {
             "capacity": capacity,
             "occupied": occupied,
+            "held": row["held"],
             "available": None
             if occupied is None
-            else available(capacity, occupied, row["out_of_service"]),
+            else available(capacity, occupied, row["out_of_service"], row["held"]),
             "updated_at": updated_at,
             "freshness": freshness(updated_at, row["device_status"], now, settings),
         }
@@ -268,6 +273,7 @@ def _site(site, programs: list[ProgramPublic], role: Role) -> SitePublic:
         **fields,
         capacity=sum(p.capacity for p in programs),
         occupied=sum(p.occupied for p in known) if known else None,
+        held=sum(p.held for p in programs),
         available=sum(p.available for p in known) if known else None,
         updated_at=max(times) if times else None,
         # a site is as trustworthy as its least fresh program
@@ -314,6 +320,7 @@ def _sum(sector: Sector | None, programs: list[ProgramPublic]) -> SectorSummary:
         capacity=sum(p.capacity for p in reporting),
         out_of_service=sum(p.out_of_service for p in reporting),
         occupied=sum(p.occupied for p in reporting),
+        held=sum(p.held for p in reporting),
         available=sum(p.available for p in reporting),
         programs_by_freshness=counts,
         updated_at=max(times) if times else None,

@@ -88,6 +88,20 @@ class Settings(BaseSettings):
     timezone: str = Field(
         "America/Toronto", description="The city's time zone: where history's days begin."
     )
+    hold_default_minutes: int = Field(
+        90,
+        ge=1,
+        le=24 * 60,
+        description="How long a hold lasts when neither the worker nor its program says "
+        "(Finding A Bed Tonight's default).",
+    )
+    hold_max_minutes: int = Field(
+        180,
+        ge=1,
+        le=24 * 60,
+        description="The longest hold the city allows, whatever a program or worker asks "
+        "(3 hours: a hospital discharge).",
+    )
     demo_sites: int = Field(12, ge=1, le=500, description="How many shelters `run` invents.")
     demo_interval_seconds: float = Field(
         4.0, gt=0, description="Mean time between simulated dial turns in the demo."
@@ -99,6 +113,15 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"SIGNAL_STALE_MINUTES ({self.stale_minutes}) must not be below "
                 f"SIGNAL_FRESH_MINUTES ({self.fresh_minutes})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _hold_default_within_max(self) -> "Settings":
+        if self.hold_default_minutes > self.hold_max_minutes:
+            raise ValueError(
+                f"SIGNAL_HOLD_DEFAULT_MINUTES ({self.hold_default_minutes}) must not be above "
+                f"SIGNAL_HOLD_MAX_MINUTES ({self.hold_max_minutes})"
             )
         return self
 

@@ -56,14 +56,15 @@ def get_role(
         _limited(limiter.spend(client))
         return Role.public
     keyring = request.app.state.keyring
-    role = keyring.remembered(session, presented)
-    if role is None:
+    caller = keyring.remembered(session, presented)
+    if caller is None:
         _limited(limiter.wait(client))  # over the limit: no slow check of an unknown key
-        role = keyring.check(session, presented)
-    if role is None:
+        caller = keyring.check(session, presented)
+    if caller is None:
         _limited(limiter.spend(client))  # guessing keys costs like public requests
         raise HTTPException(401, "the API key is not valid or was revoked", headers=CHALLENGE)
-    return role
+    request.state.key_id = caller.key_id  # whose holds are whose (routes/holds.py)
+    return caller.role
 
 
 def _limited(seconds: int) -> None:
@@ -93,5 +94,6 @@ def require(minimum: Role):
     return Depends(check)
 
 
+OutreachDep = Annotated[Role, require(Role.outreach)]
 CityDep = Annotated[Role, require(Role.city)]
 AdminDep = Annotated[Role, require(Role.admin)]

@@ -1,5 +1,8 @@
 """The FastAPI application: API under /api/v1, the live map at /."""
 
+import asyncio
+import contextlib
+import logging
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI, Request
@@ -7,10 +10,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 from starlette.exceptions import HTTPException
 from starlette.middleware.gzip import GZipMiddleware
 
 from map import STATIC_DIR
+from server import holds
 from server import metrics as prometheus
 from server.api.deps import get_role
 from server.api.live import Broadcaster
@@ -29,11 +34,18 @@ from server.api.routes import (
     shelters,
     summary,
 )
+from server.api.routes import (
+    holds as hold_routes,
+)
 from server.api.schemas import Error
 from server.auth import Keyring, RateLimiter
 from server.settings import Settings
 
+log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
+# How often holds whose time is up are ended: a hold leaves the map within a second or two
+# of its time; the look is one indexed query that finds nothing almost every time.
+EXPIRY_SWEEP_S = 1.0
 CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -57,13 +69,34 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
+async def expire_holds(engine: Engine) -> None:
+    """End holds at their time, whether or not anyone is connected; the event stream then
+    sends their sites (holds.expire marks them changed). Every API process runs it: ending
+    a hold twice changes nothing."""
+    while True:
+        await asyncio.sleep(EXPIRY_SWEEP_S)
+        try:
+            await asyncio.to_thread(_expire, engine)
+        except Exception:  # a database hiccup must not end the sweeps
+            log.exception("ending expired holds failed; trying again")
+
+
+def _expire(engine: Engine) -> None:
+    with Session(engine) as session:
+        holds.expire(session)
+
+
 def create_app(settings: Settings, engine: Engine) -> FastAPI:
     """Build the app on an engine whose database is already migrated."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         await app.state.broadcaster.start()
+        expiry = asyncio.create_task(expire_holds(engine))
         yield
+        expiry.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await expiry
         await app.state.broadcaster.stop()
 
     app = FastAPI(
@@ -89,6 +122,7 @@ def create_app(settings: Settings, engine: Engine) -> FastAPI:
     for module in (
         shelters,
         programs,
+        hold_routes,
         summary,
         history,
         devices,

@@ -12,7 +12,17 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, StringConstraints, ValidationError, model_validator
 from sqlmodel import Field, SQLModel
 
-from server.models import MAX_CAPACITY, CapacityType, ProgramBase, Role, Sector, SiteBase
+from server.models import (
+    MAX_CAPACITY,
+    MAX_HOLD_MINUTES,
+    MAX_HOLD_NOTE,
+    CapacityType,
+    HoldState,
+    ProgramBase,
+    Role,
+    Sector,
+    SiteBase,
+)
 
 Freshness = Literal["fresh", "aging", "stale", "unknown"]
 Mode = Literal["occupied", "free"]  # what a dial counts (firmware/dialcore/protocol.py MODES)
@@ -83,7 +93,8 @@ class ProgramPublic(ProgramBase):
     site_id: int
     source_id: str | None
     occupied: int | None  # null until the first reading
-    available: int | None  # capacity - occupied - out_of_service, never below 0
+    held: int  # places held for people on their way (holds), not yet arrived
+    available: int | None  # capacity - occupied - held - out_of_service, never below 0
     updated_at: datetime | None
     freshness: Freshness
 
@@ -95,6 +106,7 @@ class SitePublic(SiteBase):
     source_id: str | None
     capacity: int
     occupied: int | None
+    held: int
     available: int | None
     updated_at: datetime | None
     freshness: Freshness
@@ -123,6 +135,7 @@ class SectorSummary(BaseModel):
     capacity: int
     out_of_service: int
     occupied: int
+    held: int
     available: int
     programs_by_freshness: FreshnessCounts
     updated_at: datetime | None
@@ -326,6 +339,32 @@ class RolloutStopped(BaseModel):
     version: str
     withdrawn: list[str]  # dials that had not finished: their order is withdrawn
     running: list[str]  # dials already running the version: they stay on it
+
+
+# ----------------------------------------------------------------------------- holds
+
+
+class HoldCreate(SQLModel):
+    # Omitted: the program's hold time, else SIGNAL_HOLD_DEFAULT_MINUTES
+    minutes: int | None = Field(default=None, ge=1, le=MAX_HOLD_MINUTES)
+    note: str | None = Field(default=None, min_length=1, max_length=MAX_HOLD_NOTE)
+
+
+class HoldPublic(BaseModel):
+    id: int
+    program_id: int
+    site_id: int
+    code: str  # read out to the desk
+    note: str | None  # only to the key that placed it, and the desk; null to anyone else
+    state: HoldState
+    placed_at: datetime
+    expires_at: datetime
+    ended_at: datetime | None
+    mine: bool  # placed with the key that asks
+
+
+class HoldList(BaseModel):
+    items: list[HoldPublic]
 
 
 # ----------------------------------------------------------------------------- API keys

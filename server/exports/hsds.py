@@ -104,7 +104,8 @@ def _service(program: ProgramPublic, site: SitePublic) -> dict:
                 "unit": {"id": _id("unit", program.capacity_type), "name": unit},
                 "available": program.available,
                 "maximum": program.capacity,
-                "description": f"Free {units} at the last count at the front desk.",
+                "description": f"Free {units} at the last count at the front desk, less any "
+                "held for people on their way.",
                 "updated": updated,
             }
         ]

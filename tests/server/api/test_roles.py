@@ -34,7 +34,12 @@ ROUTES = [
     ("POST", "/api/v1/devices/dial-01/credentials", None, "admin"),
     ("GET", "/api/v1/api-keys", None, "admin"),
     ("POST", "/api/v1/api-keys", {"name": "x", "role": "city"}, "admin"),
+    ("POST", "/api/v1/programs/{program}/holds", {}, "outreach"),
+    ("GET", "/api/v1/holds", None, "outreach"),
+    ("GET", "/api/v1/holds?scope=all", None, "city"),
 ]
+# What a role below admin may change: its own holds
+OUTREACH_CHANGES = {"/api/v1/programs/{program_id}/holds", "/api/v1/holds/{hold_id}/cancel"}
 ROLES = ["public", "outreach", "city", "admin"]
 
 
@@ -174,6 +179,7 @@ def path_values(client, headers, city, release):
         "device_id": "dial-01",
         "key_id": spare.json()["id"],
         "version": release,
+        "hold_id": 1,  # none yet: a 404 to whoever is let in
     }
 
 
@@ -192,7 +198,7 @@ def test_every_keyed_route_refuses_each_role_below_its_own(client, headers, path
         assert let_in == ROLES[ROLES.index(let_in[0]) :], (method, path, let_in)  # and above
         lowest = let_in[0]
         assert (lowest == "public") == public, (method, path, "the spec says otherwise")
-        if method != "GET":
+        if method != "GET" and path not in OUTREACH_CHANGES:
             assert lowest == "admin", (method, path, "only admins change things")
         for role in ROLES[: ROLES.index(lowest)]:
             refused = answers[role]
