@@ -14,6 +14,7 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import folium
 from branca.element import Element, MacroElement
@@ -29,6 +30,18 @@ STATIC_DIR: Path = Path(__file__).resolve().parent / "static"
 # ones before it. Plain scripts (no bundler, no modules) so a volunteer can read what runs.
 SCRIPTS = ("text.js", "sites.js", "apikey.js", "markers.js", "list.js", "live.js")
 CITY_ONLY = ("city.", "device.")  # catalogue keys only the city page uses
+
+
+class LiveTiming(NamedTuple):
+    """What the page needs to age counts and its own link by itself (server/settings.py):
+    counts turn aging, then stale, with time, and a silent event stream means a dead link."""
+
+    fresh_minutes: float = 30
+    stale_minutes: float = 180
+    keepalive_seconds: float = 15
+
+
+DEFAULT_TIMING = LiveTiming()
 
 
 class _LiveInit(MacroElement):
@@ -68,6 +81,7 @@ def map_html(
     tiles_attribution: str = "&copy; OpenStreetMap contributors",
     center: Sequence[float] = (43.6532, -79.3832),
     zoom: int = 12,
+    timing: LiveTiming = DEFAULT_TIMING,
 ) -> str:
     """Return the complete HTML of the live map page in language `lang`.
 
@@ -103,7 +117,15 @@ def map_html(
     ]
     if tiles_url:
         folium.TileLayer(tiles=tiles_url, attr=tiles_attribution, name="tiles").add_to(m)
-    _LiveInit({"apiBase": api, "lang": lang, "strings": page_strings}).add_to(m)
+    config = {
+        "apiBase": api,
+        "lang": lang,
+        "strings": page_strings,
+        "freshMinutes": timing.fresh_minutes,
+        "staleMinutes": timing.stale_minutes,
+        "keepaliveSeconds": timing.keepalive_seconds,
+    }
+    _LiveInit(config).add_to(m)
 
     figure = m.get_root()
     figure.title = html.escape(str(strings["page.title"]))  # Folium does not escape it

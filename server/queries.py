@@ -309,19 +309,25 @@ def _program_matches(program: ProgramPublic, filters: Filters) -> bool:
     )
 
 
+CURRENT = ("fresh", "aging")  # counts worth acting on: the map's totals add up only these
+
+
 def _sum(sector: Sector | None, programs: list[ProgramPublic]) -> SectorSummary:
     reporting = [p for p in programs if p.occupied is not None]
+    current = [p for p in reporting if p.freshness in CURRENT]
     counts = FreshnessCounts(**Counter(p.freshness for p in programs))
     times = [p.updated_at for p in reporting if p.updated_at]
     return SectorSummary(
         sector=sector,
         programs=len(programs),
         programs_reporting=len(reporting),
+        programs_current=len(current),
         capacity=sum(p.capacity for p in reporting),
         out_of_service=sum(p.out_of_service for p in reporting),
         occupied=sum(p.occupied for p in reporting),
         held=sum(p.held for p in reporting),
         available=sum(p.available for p in reporting),
+        available_current=sum(p.available for p in current),
         programs_by_freshness=counts,
         updated_at=max(times) if times else None,
     )

@@ -64,6 +64,13 @@ class Settings(BaseSettings):
         description="How often the event stream looks for changes (on PostgreSQL it also "
         "wakes at each commit).",
     )
+    events_keepalive_seconds: float = Field(
+        15,
+        gt=0,
+        le=300,
+        description="How often the event stream sends a keepalive; the map says it is not live "
+        "after two of these pass unheard.",
+    )
     tiles_url: str = Field(
         "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
         description="Map tile URL template; empty: no background map (markers, list still work).",

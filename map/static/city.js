@@ -80,11 +80,12 @@
     /* One sector's numbers now (or all sectors', when s.sector is null). */
     function tileHtml(s) {
       const name = s.sector ? t("sector." + s.sector) : t("city.now.total");
-      const free = t("city.now.free", {
-        n: s.available,
-        free: number(s.available),
-        capacity: number(s.capacity),
-      });
+      // No program counted: unknown, never "0" (which would read as "no beds").
+      const counted = s.programs_reporting > 0;
+      const big = counted ? number(s.available) : "?";
+      const free = counted
+        ? t("city.now.free", { n: s.available, free: big, capacity: number(s.capacity) })
+        : t("status.unknown");
       const reporting = t("city.now.reporting", {
         reporting: number(s.programs_reporting),
         programs: number(s.programs),
@@ -93,7 +94,7 @@
       const oldText = old ? `<br>${esc(t("city.now.old", { n: old, old: number(old) }))}` : "";
       return (
         `<li class="${s.sector ? "" : "ss-total"}"><h3>${esc(name)}</h3>` +
-        `<p class="ss-big">${esc(number(s.available))}</p><p>${esc(free)}</p>` +
+        `<p class="ss-big">${esc(big)}</p><p>${esc(free)}</p>` +
         `<p class="ss-muted">${esc(reporting)}${oldText}</p></li>`
       );
     }

@@ -13,7 +13,14 @@
  * a confidential site, which the stream never names, comes as a "hidden" event without data,
  * on which a signed-in page fetches the list again.
  *
- * Stable test hooks: #ss-connection data-state="live"|"offline"; the markers' hooks are
+ * The page knows when its link is dead: the server sends a "keepalive" event whenever it has
+ * sent nothing else for config.keepaliveSeconds, so hearing nothing for SILENT_PERIODS of those
+ * means the connection is gone even if it never closed (a phone in a dead zone, a frozen
+ * server): the badge then says "Not live", with how long ago the page last heard anything,
+ * and the page opens a new connection.
+ *
+ * Stable test hooks: #ss-connection data-state="live"|"offline" (and data-heard, the time the
+ * page last heard from the server, in ms since the epoch); the markers' hooks are
  * described in markers.js, the list's entries are li.ss-entry[data-site-id][data-status].
  */
 (function () {
@@ -23,8 +30,13 @@
   const { t, number, esc } = SS.text;
   const S = SS.sites;
 
-  const REFRESH_MS = 120000; // refetch everything: freshness changes with time, not events
-  const AGES_MS = 30000; // re-word "updated N minutes ago" this often
+  const REFRESH_MS = 120000; // refetch everything: catches what a lost event would miss
+  const AGES_MS = 30000; // re-word "updated N minutes ago" and re-age the markers this often
+  // Two keepalive periods unheard (30 s by default) is a dead link: one late keepalive on a
+  // slow phone network is not (the server sends one every period when nothing else is sent).
+  const SILENT_PERIODS = 2;
+  const WATCH_SHARE = 1 / 3; // look at the link three times a keepalive period...
+  const WATCH_MAX_MS = 5000; // ...at most every 5 s, so "N min ago" keeps up
   const RETRY_MS = 1000; // first wait before reconnecting when the browser gives up...
   const RETRY_MAX_MS = 30000; // ...doubling up to this
   // Counts arrive in bursts: refetch the totals at most this often (phones behind one address
@@ -61,6 +73,9 @@
 
   function start(map, config) {
     SS.text.setup(config);
+    S.setTiming(config);
+    const keepaliveMs = 1000 * Number(config.keepaliveSeconds || 15); // server's default
+    const silentMs = SILENT_PERIODS * keepaliveMs;
     const apiBase = String(config.apiBase || "/api/v1").replace(/\/+$/, "");
     const form = byId("ss-filters");
     const status = byId("ss-status");
@@ -78,6 +93,8 @@
     let source = null;
     let retryMs = RETRY_MS;
     let reconnecting = false; // the stream was open before: catch up when it opens again
+    let heardAt = 0; // when the server last said anything: an event, a keepalive, a list
+    let connectedAt = 0; // when the current stream was opened
 
     /* ---- the map's own furniture ---- */
 
@@ -194,7 +211,7 @@
       const f = filters();
       const shown = [];
       for (const site of sites.values()) {
-        const seen = S.view(site, f);
+        const seen = S.view(S.aged(site), f); // counts get old with time, events or not
         if (seen) shown.push(seen);
       }
       layer.setSites(shown);
@@ -248,6 +265,7 @@
       try {
         const body = await api("/shelters", key);
         if (key !== keys.get()) return; // signed in or out meanwhile: that loads its own list
+        heard();
         const seen = new Set();
         for (const site of body.items || []) {
           seen.add(String(site.id));
@@ -277,15 +295,7 @@
       const section = byId("ss-totals");
       try {
         const body = await api("/summary");
-        byId("ss-totals-list").innerHTML = (body.sectors || [])
-          .map((s) => {
-            const free = t("totals.item", { n: s.available, free: number(s.available) });
-            return (
-              `<li><span class="ss-sector">${esc(t("sector." + s.sector))}</span> ` +
-              `<strong>${esc(free)}</strong></li>`
-            );
-          })
-          .join("");
+        byId("ss-totals-list").innerHTML = (body.sectors || []).map(totalHtml).join("");
         section.hidden = !(body.sectors || []).length;
         return body;
       } catch (err) {
@@ -293,6 +303,21 @@
         keyRefused(err);
         return null;
       }
+    }
+
+    /* One sector's total: free places by fresh and aging counts only, and how many programs
+       have no such count; "no current count" when none has, never "0 free". */
+    function totalHtml(s) {
+      const unknown = s.programs - s.programs_current;
+      const free = s.programs_current
+        ? t("totals.item", { n: s.available_current, free: number(s.available_current) })
+        : t("totals.none");
+      const note = s.programs_current && unknown ? t("totals.unknown", { n: unknown }) : "";
+      return (
+        `<li data-sector="${esc(s.sector)}" data-free="${s.programs_current ? esc(s.available_current) : ""}">` +
+        `<span class="ss-sector">${esc(t("sector." + s.sector))}</span> ` +
+        `<strong>${esc(free)}</strong>${note ? ` <span class="ss-muted">${esc(note)}</span>` : ""}</li>`
+      );
     }
 
     /* One site as `key` may see it, or null (not had: the next refresh brings it). */
@@ -315,12 +340,44 @@
     function setConnection(state) {
       const banner = byId("ss-connection");
       banner.dataset.state = state;
-      banner.textContent = t(state === "live" ? "connection.live" : "connection.offline");
+      banner.dataset.heard = String(heardAt);
+      if (state === "live") banner.textContent = t("connection.live");
+      else if (!heardAt) banner.textContent = t("connection.offline");
+      else {
+        const minutes = Math.floor((Date.now() - heardAt) / 60000);
+        banner.textContent = t("connection.silent", { ago: SS.text.agePhrase(minutes) });
+      }
+    }
+
+    function heard() {
+      heardAt = Date.now();
+    }
+
+    /* The stream spoke: the link is alive (again, if it had gone silent). */
+    function alive() {
+      heard();
+      setConnection("live");
+    }
+
+    /* The stream said nothing, not even a keepalive, for silentMs: the link is dead whatever
+       the browser thinks. Say so and open a new connection (again each silentMs it stays
+       silent: a connection opened into a dead zone hangs as quietly as the old one). */
+    function watchLink() {
+      const now = Date.now();
+      if (now - heardAt < silentMs) return;
+      setConnection("offline"); // rewords "last update N min ago" as time passes
+      if (source && now - connectedAt >= silentMs) {
+        source.close();
+        connect();
+      }
     }
 
     function connect() {
+      connectedAt = Date.now();
       source = new EventSource(apiBase + "/events");
+      source.addEventListener("keepalive", alive);
       source.addEventListener("open", () => {
+        heard();
         retryMs = RETRY_MS;
         setConnection("live");
         // Catch up on what changed while disconnected, with the key when signed in. (The first
@@ -330,6 +387,7 @@
         reconnecting = true;
       });
       source.addEventListener("site", async (ev) => {
+        alive();
         let site;
         try {
           site = JSON.parse(ev.data);
@@ -347,6 +405,7 @@
       });
       // A site the public may not see changed: only a signed-in page has anything to fetch.
       source.addEventListener("hidden", () => {
+        alive();
         if (keys.get()) loadAll();
       });
       source.addEventListener("error", () => {
@@ -459,7 +518,11 @@
     setInterval(() => {
       if (document.visibilityState === "visible") loadAll();
     }, REFRESH_MS);
-    setInterval(() => SS.text.refreshAges(), AGES_MS);
+    setInterval(() => {
+      SS.text.refreshAges();
+      queueDraw(); // fresh turns aging, then stale, with time: markers and order follow
+    }, AGES_MS);
+    setInterval(watchLink, Math.min(WATCH_MAX_MS, keepaliveMs * WATCH_SHARE));
     // Phones suspend background tabs; catch up as soon as the page is looked at again.
     document.addEventListener("visibilitychange", () => {
       if (document.visibilityState === "visible") loadAll();

@@ -7,8 +7,10 @@
  * SPREAD_ZOOM in, every site gets its own marker.
  *
  * Stable hooks: a site marker has class "ss-marker" and data-site-id, data-available,
- * data-status (space|few|full|stale|offline|unknown); a group marker has class "ss-group" and
- * data-sites (how many sites) and data-free.
+ * data-status (space|few|full|stale|offline|unknown), data-freshness and, when its count is
+ * aging, class "ss-aging" and data-age (the short age it wears, "45 min"); a group marker has
+ * class "ss-group" and data-sites (how many sites), data-free (free places by current counts,
+ * "" when none of its sites has one) and data-unknown (sites without a current count).
  */
 (function () {
   "use strict";
@@ -45,10 +47,14 @@
   function siteIcon(site) {
     const status = S.statusOf(site);
     const text = S.markerText(site);
+    const age = S.markerAge(site);
     const word = !/\d/.test(text); // FULL / COMPLET: smaller letters, see map.css .ss-word
     const width = Math.max(44, 12 + 9 * text.length); // about 9 px per character
+    const classes = ["ss-marker", "ss-icon", "ss-" + status];
+    if (word) classes.push("ss-word");
+    if (age) classes.push("ss-aging"); // wears its age in a tag (map.css), not only a colour
     return new DataIcon({
-      className: `ss-marker ss-icon ss-${status}${word ? " ss-word" : ""}`,
+      className: classes.join(" "),
       html: esc(text),
       iconSize: [width, HEIGHT_PX],
       iconAnchor: [width / 2, HEIGHT_PX + POINTER_PX], // the pointer's tip is the site
@@ -58,30 +64,44 @@
         siteId: String(site.id),
         available: S.hasNumber(site.available) ? String(site.available) : "",
         status,
+        freshness: site.freshness || "unknown",
+        age,
       },
     });
   }
 
-  /* Free places in a group: only counts that are current (a stale count is no promise). */
+  /* Free places in a group by current counts only (a stale count is no promise), and how
+     many of its sites have none: { free: number, or null when no site has one; unknown }. */
   function groupFree(group) {
-    return group.reduce(
-      (sum, e) => sum + (S.isCurrent(S.statusOf(e.site)) ? e.site.available : 0),
-      0,
-    );
+    let free = null;
+    let unknown = 0;
+    for (const { site } of group) {
+      if (S.isCurrent(S.statusOf(site))) free = (free ?? 0) + Number(site.available);
+      else unknown += 1;
+    }
+    return { free, unknown };
   }
 
   function groupIcon(group) {
-    const free = groupFree(group);
+    const { free, unknown } = groupFree(group);
     const n = group.length;
+    // Nothing known is "?", never "0": 0 would read as "no beds here".
+    const text = free == null ? "?" : number(free);
+    let label =
+      free == null
+        ? t("cluster.label_unknown", { n })
+        : t("cluster.label", { n, free: number(free) });
+    if (free != null && unknown) label += " " + t("cluster.unknown", { n: unknown });
     return new DataIcon({
-      className: "ss-group ss-icon ss-cluster",
+      // 4 digits do not fit the circle at 16 px (map.css .ss-long)
+      className: "ss-group ss-icon ss-cluster" + (text.length > 3 ? " ss-long" : ""),
       // The badge with how many sites is drawn by map.css from data-sites: the label says it in
       // words, and the marker's text is only the number the label starts with.
-      html: esc(number(free)),
+      html: esc(text),
       iconSize: [GROUP_PX, GROUP_PX],
       iconAnchor: [GROUP_PX / 2, GROUP_PX],
-      label: t("cluster.label", { n, free: number(free) }),
-      data: { sites: String(n), free: String(free) },
+      label,
+      data: { sites: String(n), free: free == null ? "" : String(free), unknown: String(unknown) },
     });
   }
 
@@ -185,7 +205,7 @@
     }
 
     function drawSite(key, { site, latlng }) {
-      const shows = JSON.stringify(site);
+      const shows = JSON.stringify(site) + S.markerAge(site); // the age tag changes with time
       if (drawn.get(key)?.shows === shows) return;
       const fresh = !markers.has(key);
       const marker = place(key, latlng, siteIcon(site), Z_OFFSET[S.statusOf(site)]);
@@ -202,7 +222,8 @@
 
     function drawGroup(key, group) {
       groups.set(key, group);
-      const shows = `${group.length}/${groupFree(group)}`; // all a group marker says
+      const { free, unknown } = groupFree(group);
+      const shows = `${group.length}/${free}/${unknown}`; // all a group marker says
       if (drawn.get(key)?.shows === shows) return;
       const fresh = !markers.has(key);
       // At the first site's place, like a site marker (above its point): the grouping keeps

@@ -21,6 +21,56 @@
   // without these; a city key would get them, but this page shows them for no key at all.
   const LOCATION = ["address", "city", "postal_code", "lat", "lon"];
 
+  // The server's freshness bands (SIGNAL_FRESH_MINUTES, SIGNAL_STALE_MINUTES), set by a page
+  // that ages counts itself (setTiming): a page whose link is dead still sees its counts get
+  // old. Without it, the server's word at the time of the answer stands.
+  let timing = null;
+
+  function setTiming(config) {
+    if (config.freshMinutes && config.staleMinutes) {
+      timing = { fresh: Number(config.freshMinutes), stale: Number(config.staleMinutes) };
+    }
+  }
+
+  /* A program's freshness now: its count's age on the server's clock, against the bands. An
+     offline dial's or a missing count stays "unknown" (the server knows why). */
+  function freshnessNow(program) {
+    if (!timing || program.freshness === "unknown") return program.freshness;
+    const minutes = SS.text.minutesSince(program.updated_at);
+    if (minutes == null) return program.freshness;
+    if (minutes < timing.fresh) return "fresh";
+    return minutes < timing.stale ? "aging" : "stale";
+  }
+
+  /* The site with every program's freshness as it is now, and the site as fresh as its least
+     fresh program (as server/queries.py _site). */
+  function aged(site) {
+    if (!timing || !site.programs) return site;
+    const programs = site.programs.map((p) => ({ ...p, freshness: freshnessNow(p) }));
+    const freshness = programs.length ? worstFreshness(programs) : site.freshness;
+    return { ...site, programs, freshness };
+  }
+
+  function worstFreshness(programs) {
+    return programs
+      .map((p) => p.freshness)
+      .reduce((a, b) => (FRESHNESS_ORDER.indexOf(b) > FRESHNESS_ORDER.indexOf(a) ? b : a));
+  }
+
+  /* Minutes since the oldest count of the site (the one that makes it aging), or null. */
+  function oldestMinutes(site) {
+    const ages = (site.programs || [])
+      .filter((p) => hasNumber(p.available) && p.updated_at)
+      .map((p) => SS.text.minutesSince(p.updated_at));
+    return ages.length ? Math.max(...ages) : null;
+  }
+
+  /* A count to act on: fresh or aging (a stale count or an offline dial's is no promise). */
+  function isTrusted(program) {
+    return (program.freshness === "fresh" || program.freshness === "aging") &&
+      hasNumber(program.available);
+  }
+
   function hasNumber(value) {
     return value != null && Number.isFinite(Number(value));
   }
@@ -76,9 +126,9 @@
   function programPasses(program, filters) {
     if (filters.sectors.size && !filters.sectors.has(program.sector)) return false;
     if (filters.accepting && !program.accepting) return false;
-    // As the API's has_space filter: free beds by the last count, however old (the marker's
-    // grey style says when that count is not to be trusted).
-    return !filters.space || Number(program.available) > 0;
+    // Space now: free beds by a count that is fresh or aging. (The API's has_space takes the
+    // last count however old; a stale "30 free" from last night is no bed tonight.)
+    return !filters.space || (isTrusted(program) && Number(program.available) > 0);
   }
 
   function view(site, filters) {
@@ -107,9 +157,7 @@
       occupied: counted.length ? sum(counted, "occupied") : null,
       available: counted.length ? sum(counted, "available") : null,
       updated_at: times.length ? times[times.length - 1] : null,
-      freshness: programs
-        .map((p) => p.freshness)
-        .reduce((a, b) => (FRESHNESS_ORDER.indexOf(b) > FRESHNESS_ORDER.indexOf(a) ? b : a)),
+      freshness: worstFreshness(programs),
     };
   }
 
@@ -138,13 +186,18 @@
     );
   }
 
-  /* Sorted copy of `sites`: "free" (most free first) or "distance" (nearest first; sites
-     without a published location last). */
+  /* Sorted copy of `sites`: "free" (most free first) or "distance" (nearest first among the
+     counts that can be acted on, then full sites, then old and missing counts, each nearest
+     first: the nearest offline shelter is no answer; sites without a published location
+     last in their rank). */
   function sorted(sites, order, here) {
     if (order !== "distance" || !here) return [...sites].sort(byFree);
-    const withDistance = sites.map((site) => [distanceKm(site, here), site]);
-    withDistance.sort(([da, a], [db, b]) => (da ?? Infinity) - (db ?? Infinity) || byFree(a, b));
-    return withDistance.map(([, site]) => site);
+    const keyed = sites.map((site) => [TRUST_RANK[statusOf(site)], distanceKm(site, here), site]);
+    keyed.sort(
+      ([ra, da, a], [rb, db, b]) =>
+        ra - rb || (da ?? Infinity) - (db ?? Infinity) || byFree(a, b),
+    );
+    return keyed.map(([, , site]) => site);
   }
 
   /* ---- what a marker and a list entry say ---- */
@@ -258,21 +311,38 @@
     return isCurrent(status) ? count : count + "?";
   }
 
+  /* The short age an aging marker wears ("45 min", "2 h"); "" when the count is fresh or
+     when its grey style already says it is not to be trusted. */
+  function markerAge(site) {
+    if (site.freshness !== "aging" || !isCurrent(statusOf(site))) return "";
+    const minutes = oldestMinutes(site);
+    if (minutes == null) return "";
+    return minutes < 60
+      ? t("marker.age_minutes", { n: minutes })
+      : t("marker.age_hours", { n: Math.floor(minutes / 60) });
+  }
+
   function markerLabel(site) {
     const name = site.name || "#" + site.id;
     if (!hasNumber(site.available))
       return t("marker.label_unknown", { name, status: statusWords(site) });
-    return t("marker.label", {
+    const label = t("marker.label", {
       n: site.available,
       name,
       free: number(site.available),
       capacity: number(site.capacity),
       status: statusWords(site),
     });
+    const age = markerAge(site);
+    return age ? label + ", " + t("marker.label_aging", { age }) : label;
   }
 
   SS.sites = {
     ELIGIBILITY,
+    setTiming,
+    aged,
+    isTrusted,
+    markerAge,
     withoutHiddenPlace,
     statusOf,
     isCurrent,

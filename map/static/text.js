@@ -63,16 +63,18 @@
     return Math.max(0, Math.floor((Date.now() + clockSkewMs - at) / MINUTE_MS));
   }
 
+  /* "just now", "4 minutes ago", "3 hours ago", "2 days ago" for an age in minutes. */
+  function agePhrase(minutes) {
+    if (minutes < 1) return t("time.just_now");
+    if (minutes < SHOW_HOURS_FROM_MIN) return relative.format(-minutes, "minute");
+    if (minutes < SHOW_DAYS_FROM_MIN) return relative.format(-Math.floor(minutes / 60), "hour");
+    return relative.format(-Math.floor(minutes / (24 * 60)), "day");
+  }
+
   function ago(iso) {
     const minutes = minutesSince(iso);
     if (minutes == null) return t("time.never");
-    let phrase;
-    if (minutes < 1) phrase = t("time.just_now");
-    else if (minutes < SHOW_HOURS_FROM_MIN) phrase = relative.format(-minutes, "minute");
-    else if (minutes < SHOW_DAYS_FROM_MIN)
-      phrase = relative.format(-Math.floor(minutes / 60), "hour");
-    else phrase = relative.format(-Math.floor(minutes / (24 * 60)), "day");
-    return t("time.updated", { ago: phrase });
+    return t("time.updated", { ago: agePhrase(minutes) });
   }
 
   /* <time> elements made by timeHtml() say how long ago; refreshAges() re-words them all,
@@ -102,6 +104,7 @@
     km,
     setServerTime,
     minutesSince,
+    agePhrase,
     ago,
     timeHtml,
     refreshAges,

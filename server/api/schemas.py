@@ -127,16 +127,20 @@ class FreshnessCounts(BaseModel):
 
 
 class SectorSummary(BaseModel):
-    """Programs with a reading count in capacity .. available; the rest only in `programs`."""
+    """Programs with a reading count in capacity .. available; the rest only in `programs`.
+    `available_current` adds up only the programs whose count is fresh or aging
+    (`programs_current` of them): a stale count is no promise of a bed."""
 
     sector: Sector | None  # null in the city-wide total
     programs: int
     programs_reporting: int
+    programs_current: int
     capacity: int
     out_of_service: int
     occupied: int
     held: int
     available: int
+    available_current: int
     programs_by_freshness: FreshnessCounts
     updated_at: datetime | None
 

@@ -5,11 +5,14 @@ import asyncio
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from server.api.deps import KEY_OPTIONAL
+from server.api.deps import KEY_OPTIONAL, SettingsDep
 from server.api.live import HIDDEN
 
 router = APIRouter(tags=["events"])
-KEEPALIVE_S = 15  # a comment line this often keeps proxies and phones from closing the stream
+# A `keepalive` event every SIGNAL_EVENTS_KEEPALIVE_SECONDS keeps proxies and phones from
+# closing the stream, and tells the page its link is alive: an SSE comment line would do the
+# first, but a browser's EventSource never shows comments to the page.
+KEEPALIVE = "event: keepalive\ndata: {}\n\n"
 RETRY_MS = 3000  # how long a browser waits before reconnecting after a drop
 
 
@@ -19,12 +22,13 @@ RETRY_MS = 3000  # how long a browser waits before reconnecting after a drop
     responses={
         200: {
             "content": {"text/event-stream": {}},
-            "description": "`site` events; `hidden`: a confidential site changed",
+            "description": "`site` events; `hidden`: a confidential site changed; "
+            "`keepalive` when nothing else was sent for SIGNAL_EVENTS_KEEPALIVE_SECONDS",
         }
     },
     openapi_extra=KEY_OPTIONAL,
 )
-async def events(request: Request) -> StreamingResponse:
+async def events(request: Request, settings: SettingsDep) -> StreamingResponse:
     broadcaster = request.app.state.broadcaster
     queue = broadcaster.subscribe()
 
@@ -33,9 +37,9 @@ async def events(request: Request) -> StreamingResponse:
             yield f"retry: {RETRY_MS}\n\n"
             while True:
                 try:
-                    site = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+                    site = await asyncio.wait_for(queue.get(), settings.events_keepalive_seconds)
                 except TimeoutError:
-                    yield ": keepalive\n\n"
+                    yield KEEPALIVE
                     continue
                 if site is None:  # dropped for lagging: the browser reconnects and catches up
                     return

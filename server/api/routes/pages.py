@@ -13,6 +13,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 
 from map import city_html, i18n, map_html
+from map.page import LiveTiming
 from server.api.deps import SettingsDep
 
 router = APIRouter(include_in_schema=False)
@@ -24,13 +25,14 @@ SWAGGER_UI = "/static/vendor/swagger-ui"  # vendored, like Leaflet: /docs works 
 
 
 @cache
-def _map_page(lang: str, tiles_url: str, tiles_attribution: str) -> str:
+def _map_page(lang: str, tiles_url: str, tiles_attribution: str, timing: LiveTiming) -> str:
     return map_html(
         lang=lang,
         api_base=API_BASE,
         static_base="/static",
         tiles_url=tiles_url,
         tiles_attribution=tiles_attribution,
+        timing=timing,
     )
 
 
@@ -56,7 +58,14 @@ def live_map(request: Request, settings: SettingsDep, lang: LangQuery = None) ->
     return _page(
         request,
         lang,
-        lambda chosen: _map_page(chosen, settings.tiles_url, settings.tiles_attribution),
+        lambda chosen: _map_page(
+            chosen,
+            settings.tiles_url,
+            settings.tiles_attribution,
+            LiveTiming(
+                settings.fresh_minutes, settings.stale_minutes, settings.events_keepalive_seconds
+            ),
+        ),
     )
 
 

@@ -1,5 +1,9 @@
 """The city-wide summary: by sector, confidential sites' counts included, never their place."""
 
+from datetime import timedelta
+
+from server.models import utcnow
+
 
 def test_the_summary_adds_up_every_sector_with_confidential_counts(client, city):
     body = client.get("/api/v1/summary").json()  # public
@@ -36,3 +40,16 @@ def test_the_summary_of_an_empty_city_is_zero(client):
     body = client.get("/api/v1/summary").json()
     assert body["sectors"] == [] and body["updated_at"] is None
     assert body["total"]["programs"] == body["total"]["available"] == 0
+
+
+def test_current_totals_leave_out_stale_counts(client, city, count):
+    """`available_current` is what the map shows as free now: fresh and aging counts only."""
+    before = client.get("/api/v1/summary").json()["total"]
+    assert before["available_current"] == before["available"] == 27  # every count is fresh
+    assert before["programs_current"] == before["programs_reporting"]
+    count(city["Willow Place"]["mixed"], 5, at=utcnow() - timedelta(hours=4))  # 3 free, stale
+    count(city["Willow Place"]["women"], 6, at=utcnow() - timedelta(hours=2))  # 2 free, aging
+    total = client.get("/api/v1/summary").json()["total"]
+    assert total["available"] == 29  # every count, however old
+    assert total["available_current"] == 26  # the stale 3 left out, the aging 2 kept
+    assert total["programs_current"] == total["programs_reporting"] - 1
