@@ -22,7 +22,7 @@ import sys
 import time
 
 import machine
-from dialcore import FIRMWARE_VERSION, devconfig, display
+from dialcore import FIRMWARE_VERSION, display
 from dialcore.app import App
 from dialcore.clock import ticks_ms
 from dialcore.resets import INTERRUPTED, Resets, offline_too_long
@@ -33,9 +33,7 @@ from machine import I2C, Pin
 from board.button import Button
 from board.led import FAST, OFF, Led, pattern_for
 from board.net import Net
-from board.safe_mode import SafeReporter
 from board.screen import Screen, wrap
-from board.setup_ap import SetupAP
 from board.supervisor import Heartbeats, supervise
 
 # Relative to the working directory, which is the flash's root on the ESP32 ("/"); the
@@ -51,6 +49,9 @@ DETAILS_MS = 8000  # long-press connection details: long enough to read out over
 # A publish under way this long is stuck (a QoS 1 publish that gets no PUBACK is sent again
 # every RESPONSE_S, 10 s, and after 4 tries mqtt_as reconnects, which ends it): reset.
 SEND_STUCK_MS = 120000
+# SETUP_ONLY: the setup form (board/setup_ap.py, dialcore/setup_form.py) and safe mode are
+# imported where they are used, not here: 19 KB of heap (measured on the Unix port, .mpy)
+# that a counting dial, whose heap is tight on an ESP32 (docs/benchmarks.md), never needs.
 # Said on the screen when an import fails (firmware/README.md, "Flashing MicroPython").
 INSTALL = "The dial needs MicroPython 1.26+ with mqtt_as and ssd1306 (firmware/README.md)"
 
@@ -65,7 +66,25 @@ def restart(why):
 
 
 def read_config():
-    """(the file's contents or None, config, problem or None); defaults where it won't do."""
+    """(the file's contents or None, config, problem or None); defaults where it won't do.
+
+    Logs the config, secrets masked, when it is good. devconfig is then forgotten: 11.5 KB of
+    heap (its checks and key table, .mpy on the Unix port) a counting dial needs only at
+    boot. The setup form imports it again when it needs it."""
+    from dialcore import devconfig
+
+    raw, cfg, problem = _read_config(devconfig)
+    if problem is None:
+        shown = devconfig.masked(cfg)
+        for key, _, _, _, _ in devconfig.KEYS:
+            print("config:", key, "=", repr(shown[key]))
+        print("config: pins =", shown["pins"])
+    del sys.modules["dialcore.devconfig"]
+    del sys.modules["dialcore"].devconfig  # pyright: ignore[reportAttributeAccessIssue]
+    return raw, cfg, problem
+
+
+def _read_config(devconfig):
     try:
         raw = devconfig.read_raw(CONFIG_PATH)
     except ValueError as e:  # not JSON
@@ -78,13 +97,6 @@ def read_config():
         return raw, devconfig.defaults(), str(e)
 
 
-def log_config(cfg):
-    shown = devconfig.masked(cfg)
-    for key, _, _, _, _ in devconfig.KEYS:
-        print("config:", key, "=", repr(shown[key]))
-    print("config: pins =", shown["pins"])
-
-
 async def restart_when_saved(ap, resets):
     """Once the setup form has saved new settings: a fresh start, out of safe mode too."""
     await ap.saved.wait()
@@ -95,6 +107,8 @@ async def restart_when_saved(ap, resets):
 
 async def setup(screen, led, raw, resets, title=None, problem=None):
     """Offer the setup Wi-Fi and form; title and problem, if given, say why (screen, page)."""
+    from board.setup_ap import SetupAP  # see SETUP_ONLY
+
     pages = []
     notice = None
     if title and problem:
@@ -112,6 +126,9 @@ async def setup(screen, led, raw, resets, title=None, problem=None):
 
 
 async def safe_mode(cfg, raw, transport, screen, led, button, resets):
+    from board.safe_mode import SafeReporter  # see SETUP_ONLY
+    from board.setup_ap import SetupAP
+
     why = resets.summary()
     print("safe mode:", why)
     net = Net(cfg["ntp_host"], cfg["ntp_port"])
@@ -235,7 +252,6 @@ async def main():
         return
     transport = None
     if problem is None:
-        log_config(cfg)
         try:
             transport = MqttTransport(cfg)  # reads the CA file when mqtt_tls is set
         except ValueError as e:
