@@ -1,50 +1,44 @@
-"""The embedded MQTT broker (amqtt, pure Python): the zero-install default for `run`.
+"""The embedded MQTT broker: the zero-install default for `run`.
 
-Production and CI use Mosquitto (docs/operations.md); this one exists so a newcomer
-sees the whole system run with nothing but Python installed. It keeps its state in
-memory only: restart it and retained messages and sessions are gone.
+Production and CI use Mosquitto (docs/operations.md); this one exists so a newcomer sees the
+whole system run with nothing but `pip install`. It is rumqttd (Rust), compiled into the
+iotcore wheel, running in a child process: the broker's work stays off our event loop, and
+the child exits by itself if we die (iotcore watches the pipe to its stdin). It keeps its
+state in memory only: restart it and retained messages and sessions are gone.
+
+It replaced amqtt 0.12.1, which lost QoS 1 messages it had acknowledged, sent every new
+client the retained messages of everyone's subscriptions and dropped the ingestor's
+session at each reconnect (tests/server/test_broker.py; docs/benchmarks.md compares both).
 """
 
+import asyncio
 import logging
 
-from amqtt.broker import Broker
+from iotcore import Broker
 
 log = logging.getLogger(__name__)
 
-
-class _Subscriptions(dict):
-    """amqtt's table of subscriptions (topic filter -> sessions), walked over a copy.
-
-    amqtt 0.12 walks this table with awaits inside the loop: a connecting client is sent
-    the retained messages of every filter, one `await` each. A client that subscribes to
-    a new filter meanwhile ends that walk with "RuntimeError: dictionary changed size
-    during iteration", and the connecting client is left connected with nobody reading
-    its messages. Dials connecting together (the demo's first start, a loaded machine)
-    make it likely. A copy per walk is cheap: one entry per topic filter.
-    """
-
-    def __iter__(self):
-        return iter(list(super().__iter__()))
-
-    def items(self):
-        return list(super().items())
+# The largest MQTT payload the broker passes on; a larger one ends its sender's connection.
+# As Mosquitto's max_packet_size in deploy/mosquitto/shelter-signal.conf (the sum is there):
+# twice the largest legitimate message, so the ingestor still sees, and dead-letters, what
+# is over SIGNAL_MAX_PAYLOAD_BYTES (4 KiB by default) but under this.
+MAX_PAYLOAD_BYTES = 8192
+START_TIMEOUT_S = 10  # the child listens in ~0.1 s; a loaded 2-core machine can take seconds
 
 
 class EmbeddedBroker:
     def __init__(self, host: str, port: int):
         self.url = f"mqtt://{host}:{port}"
-        config = {
-            "listeners": {"default": {"type": "tcp", "bind": f"{host}:{port}"}},
-            "plugins": {
-                "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}
-            },
-        }
-        self._broker = Broker(config)
-        self._broker._subscriptions = _Subscriptions()
+        self._broker = Broker(
+            port=port,
+            listen=host,
+            max_payload_size=MAX_PAYLOAD_BYTES,
+        )
 
     async def start(self) -> None:
-        await self._broker.start()
+        """Return once the broker accepts connections; OSError if the port is taken."""
+        await asyncio.to_thread(self._broker.start, START_TIMEOUT_S)
         log.info("embedded MQTT broker listening on %s", self.url)
 
     async def stop(self) -> None:
-        await self._broker.shutdown()
+        await asyncio.to_thread(self._broker.stop)

@@ -485,6 +485,6 @@ def main(argv: list[str] | None = None) -> None:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    for chatty in ("amqtt", "transitions", "alembic"):  # their INFO is a line per packet or step
+    for chatty in ("iotcore", "alembic"):  # iotcore repeats our broker lines; alembic: per step
         logging.getLogger(chatty).setLevel(logging.WARNING)
     args.func(args, get_settings())
