@@ -28,7 +28,7 @@ STATIC_DIR: Path = Path(__file__).resolve().parent / "static"
 
 # Our scripts, in load order: each adds its part to window.ShelterSignal and may use the
 # ones before it. Plain scripts (no bundler, no modules) so a volunteer can read what runs.
-SCRIPTS = ("text.js", "sites.js", "apikey.js", "markers.js", "list.js", "live.js")
+SCRIPTS = ("text.js", "sites.js", "apikey.js", "markers.js", "list.js", "holds.js", "live.js")
 CITY_ONLY = ("city.", "device.")  # catalogue keys only the city page uses
 
 

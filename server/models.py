@@ -226,6 +226,28 @@ class Hold(SQLModel, table=True):
     ended_at: datetime | None = None
 
 
+class TurnAway(SQLModel, table=True):
+    """A dial's running total of people turned away for one reason at one channel, as it
+    reached `total` in a boot (docs/protocol.md, Turn-aways). No person data: a count.
+
+    Each row is stored once; the people it adds are `total` less the next lower total of the
+    same (device, boot, channel, reason) (server/turnaways.py), so rows arriving out of
+    order, twice, or from two ingestors at once never count a person twice or not at all.
+    """
+
+    __table_args__ = (UniqueConstraint("device_id", "boot", "channel", "reason", "total"),)
+    id: int | None = Field(default=None, primary_key=True)
+    program_id: int = Field(foreign_key="program.id", index=True)
+    device_id: str = Field(foreign_key="device.id")
+    boot: int
+    seq: int  # the commit that first carried this total
+    channel: int
+    reason: str = Field(max_length=32)  # firmware/dialcore/protocol.py TURN_AWAY_REASONS
+    total: int = Field(ge=1)
+    source: str  # dial or web
+    received_at: datetime = Field(default_factory=utcnow, index=True)
+
+
 class DeadLetter(SQLModel, table=True):
     """A message we could not accept, kept with the reason so someone can act on it."""
 

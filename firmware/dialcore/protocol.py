@@ -18,6 +18,17 @@ MODES = ("occupied", "free")
 # 8 KiB packet limit, and little heap on the ESP32 at a time).
 CHUNK = 2048
 UPDATE_STATES = ("downloading", "staged", "trial", "done", "rolled_back", "failed")
+# Why the desk turned someone away (docs/protocol.md, "Turn-aways"): no bed, or not eligible,
+# with what did not fit when the desk says (gender, age, pets, accessibility, other).
+TURN_AWAY_REASONS = (
+    "no_bed",
+    "not_eligible",
+    "not_eligible_gender",
+    "not_eligible_age",
+    "not_eligible_pets",
+    "not_eligible_access",
+    "not_eligible_other",
+)
 MAX_FILES = 64  # the firmware has about 25 files; a manifest stays a few KB
 _PACKAGES = ("board/", "dialcore/")  # what an update may replace; main.py, the loader, never
 
@@ -52,8 +63,16 @@ def _dump(message):
     return json.dumps(message).encode()
 
 
-def encode_state(boot, seq, mode, config_version, channels, ts=None, source="dial"):
-    """channels: list of (count, capacity) pairs in config order."""
+def encode_state(boot, seq, mode, config_version, channels, ts=None, source="dial", turned=None):
+    """channels: list of (count, capacity) pairs in config order. turned: per channel, a
+    {reason: total} of the people turned away in this boot so far (running totals, so a
+    commit that replaces an unsent one loses none); a channel with none leaves it out."""
+    listed = []
+    for i, (c, cap) in enumerate(channels):
+        channel = {"count": c, "capacity": cap}
+        if turned and i < len(turned) and turned[i]:
+            channel["turned_away"] = turned[i]
+        listed.append(channel)
     return _dump(
         {
             "boot": boot,
@@ -62,7 +81,7 @@ def encode_state(boot, seq, mode, config_version, channels, ts=None, source="dia
             "mode": mode,
             "config_version": config_version,
             "source": source,
-            "channels": [{"count": c, "capacity": cap} for c, cap in channels],
+            "channels": listed,
         }
     )
 

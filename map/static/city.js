@@ -92,10 +92,13 @@
       });
       const old = s.programs_by_freshness.stale + s.programs_by_freshness.unknown;
       const oldText = old ? `<br>${esc(t("city.now.old", { n: old, old: number(old) }))}` : "";
+      const held = s.held
+        ? `<br>${esc(t("city.now.held", { n: s.held, held: number(s.held) }))}`
+        : "";
       return (
         `<li class="${s.sector ? "" : "ss-total"}"><h3>${esc(name)}</h3>` +
         `<p class="ss-big">${esc(big)}</p><p>${esc(free)}</p>` +
-        `<p class="ss-muted">${esc(reporting)}${oldText}</p></li>`
+        `<p class="ss-muted">${esc(reporting)}${held}${oldText}</p></li>`
       );
     }
 

@@ -469,6 +469,7 @@
       showKeyState();
       if (open) byId("ss-key-input").focus();
     });
+    const holds = SS.holds.start({ apiBase, keys, announce, changed: loadAll });
     const outreachKey = SS.apiKey.keyPrompt(keys, keySection, {
       check: (key) => api("/summary", key), // the server checks a key on every request
       explain: (error) =>
@@ -480,6 +481,7 @@
         if (!signedIn) keyToggle.setAttribute("aria-expanded", "true");
         showKeyState();
         loadAll();
+        holds.refresh();
       },
     });
 
@@ -514,6 +516,7 @@
 
     showKeyState();
     loadAll();
+    holds.refresh();
     connect();
     setInterval(() => {
       if (document.visibilityState === "visible") loadAll();

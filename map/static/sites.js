@@ -234,11 +234,18 @@
     const accepting = p.accepting
       ? `<span class="ss-ok">${esc(t("program.accepting"))}</span>`
       : `<span class="ss-no">${esc(t("program.not_accepting"))}</span>`;
+    // holds (holds.js): how many are held, and for a signed-in worker a button to hold one
+    const held = p.held > 0 ? ` · ${esc(t("program.held", { n: p.held }))}` : "";
+    const hold =
+      p.accepting && n > 0
+        ? ` <button type="button" class="ss-button ss-hold" data-program="${esc(p.id)}">` +
+          `${esc(t("hold.button"))}</button>`
+        : "";
     return (
       `<li><span class="ss-prog">${esc(p.name)}</span> ` +
       `<span class="ss-sector">${esc(t("sector." + p.sector))}</span><br>` +
-      `${esc(t("detail.program", { n, free, capacity: number(p.capacity), unit }))} · ` +
-      `${accepting}<br><span class="ss-muted">${timeHtml(p.updated_at)}</span></li>`
+      `${esc(t("detail.program", { n, free, capacity: number(p.capacity), unit }))}${held} · ` +
+      `${accepting}${hold}<br><span class="ss-muted">${timeHtml(p.updated_at)}</span></li>`
     );
   }
 

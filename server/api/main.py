@@ -33,6 +33,7 @@ from server.api.routes import (
     programs,
     shelters,
     summary,
+    turnaways,
 )
 from server.api.routes import (
     holds as hold_routes,
@@ -130,6 +131,7 @@ def create_app(settings: Settings, engine: Engine) -> FastAPI:
         api_keys,
         events,
         exports,
+        turnaways,
     ):
         app.include_router(
             module.router, prefix=API_PREFIX, dependencies=[Depends(get_role)], responses=ERRORS

@@ -5,7 +5,7 @@ optional (omitted = unchanged); public shapes add what the server computes. No s
 has a hash in it: a secret leaves the server once, in the answer that issues it.
 """
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from fastapi.exceptions import RequestValidationError
@@ -357,6 +357,7 @@ class HoldCreate(SQLModel):
 class HoldPublic(BaseModel):
     id: int
     program_id: int
+    program_name: str
     site_id: int
     code: str  # read out to the desk
     note: str | None  # only to the key that placed it, and the desk; null to anyone else
@@ -369,6 +370,28 @@ class HoldPublic(BaseModel):
 
 class HoldList(BaseModel):
     items: list[HoldPublic]
+
+
+# ----------------------------------------------------------------------------- turn-aways
+
+
+class TurnAwaySector(BaseModel):
+    sector: Sector
+    reason: str  # firmware/dialcore/protocol.py TURN_AWAY_REASONS
+    people: int
+
+
+class TurnAwayNight(BaseModel):
+    night: date  # from noon on this date to noon the next, in the city's time zone
+    people: int  # turned away that night, city-wide
+    by_reason: dict[str, int]  # every reason, 0 when none
+    by_sector: list[TurnAwaySector] | None  # city and admin only; null for everyone else
+
+
+class TurnAways(BaseModel):
+    start: date
+    end: date
+    nights: list[TurnAwayNight]
 
 
 # ----------------------------------------------------------------------------- API keys

@@ -29,6 +29,7 @@ from server.models import (
     DeviceChannel,
     Program,
     Reading,
+    TurnAway,
     utcnow,
 )
 
@@ -221,8 +222,32 @@ class _States:
         self.pairs: dict[str, dict[int, tuple[int, int]]] = {d: {} for d in device_ids}
         self.current: dict[int, CurrentState] = {}
         self.stamps: dict[int, Stamp] = {}  # program id -> what its current state shows now
+        self.turned: list[dict] = []  # turn-away totals to insert
+        # (device, boot, channel, reason, total) of the batch's turn-away totals stored before
+        self.turned_stored: set[tuple] = set()
         if not states:
             return
+        turned = _turned_keys(states)
+        if turned:
+            self.turned_stored = set(
+                session.exec(
+                    select(
+                        TurnAway.device_id,
+                        TurnAway.boot,
+                        TurnAway.channel,
+                        TurnAway.reason,
+                        TurnAway.total,
+                    ).where(
+                        tuple_(
+                            TurnAway.device_id,
+                            TurnAway.boot,
+                            TurnAway.channel,
+                            TurnAway.reason,
+                            TurnAway.total,
+                        ).in_(turned)
+                    )
+                ).all()
+            )
         key = tuple_(Reading.device_id, Reading.boot, Reading.seq)
         for *stored_key, channel, occupied, capacity in session.exec(
             select(
@@ -311,6 +336,7 @@ class _States:
                 }
             )
         self.stored[(device.id, boot, seq)] = expected  # a copy later in the batch: a resend
+        self._turned(device.id, message, pairs, source, now)
         if device.status != "online":
             device.status, device.status_at = "online", now
         device.applied_config_version = message["config_version"]
@@ -333,8 +359,33 @@ class _States:
         ]
         return max(newer, default=None)
 
+    def _turned(self, device_id: str, message: dict, pairs: dict, source: str, now) -> None:
+        """The turn-away totals this state carries that are not stored yet."""
+        boot, seq = message["boot"], message["seq"]
+        for number, channel in enumerate(message["channels"]):
+            for reason, total in channel.get("turned_away", {}).items():
+                key = (device_id, boot, number, reason, total)
+                if key in self.turned_stored:
+                    continue
+                self.turned_stored.add(key)
+                self.turned.append(
+                    {
+                        "program_id": pairs[number][0],
+                        "device_id": device_id,
+                        "boot": boot,
+                        "seq": seq,
+                        "channel": number,
+                        "reason": reason,
+                        "total": total,
+                        "source": source,
+                        "received_at": now,
+                    }
+                )
+
     def write(self) -> None:
         """Insert the readings in one statement, then point current states at the winners."""
+        if self.turned:
+            self.session.execute(insert(TurnAway), self.turned)
         if not self.rows:
             return
         statement = insert(Reading).returning(Reading.id, sort_by_parameter_order=True)
@@ -356,6 +407,16 @@ class _States:
             else:
                 for name, value in values.items():
                     setattr(current, name, value)
+
+
+def _turned_keys(states: list[tuple[str, dict]]) -> set[tuple]:
+    """(device, boot, channel, reason, total) of every turn-away total in the states."""
+    return {
+        (device_id, m["boot"], number, reason, total)
+        for device_id, m in states
+        for number, channel in enumerate(m["channels"])
+        for reason, total in channel.get("turned_away", {}).items()
+    }
 
 
 def _stamp(current: CurrentState) -> Stamp:

@@ -5,13 +5,14 @@ public too. The City of Toronto CSV comes from the reading history, because it r
 moment (the city's 4 AM count), and is for city staff.
 """
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
+from server import turnaways
 from server.api.deps import KEY_OPTIONAL, CityDep, SessionDep, SettingsDep
 from server.api.schemas import Error
 from server.exports import hsds
@@ -65,6 +66,30 @@ def toronto_occupancy_csv(
         occupancy_csv(session, day),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="toronto-occupancy-{day}.csv"'},
+    )
+
+
+@router.get(
+    "/turnaways.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}, 403: {"model": Error}},
+)
+def turn_aways_csv(
+    session: SessionDep,
+    settings: SettingsDep,
+    _role: CityDep,
+    night: Annotated[
+        date | None,
+        Query(description="The night (YYYY-MM-DD: from noon that day). Default: last night."),
+    ] = None,
+) -> Response:
+    """One night's turn-aways, a row per program and reason (docs/exports.md). City staff
+    only: it names sites, confidential ones too."""
+    night = night or turnaways.night_of(utcnow(), settings.zone) - timedelta(1)
+    return Response(
+        turnaways.night_csv(session, night, settings.zone),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="turnaways-{night}.csv"'},
     )
 
 

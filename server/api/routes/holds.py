@@ -28,11 +28,12 @@ def _key_id(request: Request) -> int | None:
     return None if key_id == BOOTSTRAP else key_id
 
 
-def _public(hold: Hold, site_id: int, key_id: int | None) -> HoldPublic:
+def _public(hold: Hold, program: Program, key_id: int | None) -> HoldPublic:
     mine = hold.key_id == key_id
     return HoldPublic(
         **hold.model_dump(exclude={"key_id", "note"}),
-        site_id=site_id,
+        program_name=program.name,
+        site_id=program.site_id,
         note=hold.note if mine else None,
         mine=mine,
     )
@@ -67,7 +68,7 @@ def place_hold(
         hold = holds.place(session, settings, program_id, key_id, body.minutes, body.note)
     except holds.HoldRefused as refused:
         raise _refused(refused) from None
-    return _public(hold, session.get(Program, program_id).site_id, key_id)
+    return _public(hold, session.get(Program, program_id), key_id)
 
 
 @router.get("/holds", response_model=HoldList, responses=FORBIDDEN)
@@ -82,14 +83,14 @@ def list_holds(
     if scope == "all" and not role.at_least(Role.city):
         raise HTTPException(403, f"this needs the role city or above; the key is {role}")
     key_id = _key_id(request)
-    query = select(Hold, Program.site_id).join(Program, Program.id == Hold.program_id)
+    query = select(Hold, Program).join(Program, Program.id == Hold.program_id)
     if scope == "mine":
         query = query.where(col(Hold.key_id).is_(None) if key_id is None else Hold.key_id == key_id)
     # an active hold whose time is up leaves the list before the sweep marks it expired
     wanted = holds.active(utcnow()) if state == HoldState.active else Hold.state == state
     query = query.where(wanted)
     rows = session.exec(query.order_by(col(Hold.id).desc()).limit(LISTED)).all()
-    return HoldList(items=[_public(hold, site_id, key_id) for hold, site_id in rows])
+    return HoldList(items=[_public(hold, program, key_id) for hold, program in rows])
 
 
 @router.post(
@@ -115,4 +116,4 @@ def cancel_hold(
         raise _refused(refused) from None
     session.commit()
     session.refresh(hold)
-    return _public(hold, session.get(Program, hold.program_id).site_id, key_id)
+    return _public(hold, session.get(Program, hold.program_id), key_id)

@@ -1,0 +1,103 @@
+/* Shelter Signal: holds from the outreach map (docs/map.md, Holds).
+ *
+ * Signed in with an outreach key, every program with a free place offers "Hold a place" in
+ * its popup and list entry (sites.js draws the button; it shows only while <html> has the
+ * class ss-outreach, which this file sets). The worker's active holds are listed under the
+ * sign-in, each with the code to read out to the desk, when it ends, and Cancel.
+ *
+ * Stable hooks: button.ss-hold[data-program], #ss-holds, li[data-hold] with button.ss-cancel.
+ */
+(function () {
+  "use strict";
+
+  const SS = window.ShelterSignal;
+  const { t, esc } = SS.text;
+
+  /* apiBase: where /holds is; keys: the page's keyStore; announce(text): the status line;
+     changed(): reload the sites (their held count changed). Returns { refresh }. */
+  function start({ apiBase, keys, announce, changed }) {
+    const list = document.createElement("ul");
+    list.id = "ss-holds";
+    list.className = "ss-holds";
+    list.setAttribute("aria-label", t("hold.list"));
+    document.getElementById("ss-key-in-use").after(list);
+    const clock = new Intl.DateTimeFormat(document.documentElement.lang || undefined, {
+      hour: "numeric",
+      minute: "2-digit",
+    });
+
+    async function call(method, path, body) {
+      const res = await fetch(apiBase + path, {
+        method,
+        headers: {
+          Accept: "application/json",
+          "Content-Type": "application/json",
+          Authorization: "Bearer " + keys.get(),
+        },
+        body: body ? JSON.stringify(body) : undefined,
+        cache: "no-store",
+      });
+      const answer = await res.json().catch(() => ({}));
+      if (!res.ok) throw new Error(answer.error ? answer.error.message : "HTTP " + res.status);
+      return answer;
+    }
+
+    function itemHtml(hold) {
+      const until = clock.format(new Date(hold.expires_at));
+      return (
+        `<li data-hold="${hold.id}"><strong class="ss-code">${esc(hold.code)}</strong> ` +
+        `${esc(t("hold.item", { program: hold.program_name, until }))} ` +
+        `<button type="button" class="ss-button ss-cancel">${esc(t("hold.cancel"))}</button></li>`
+      );
+    }
+
+    async function refresh() {
+      const signedIn = Boolean(keys.get());
+      document.documentElement.classList.toggle("ss-outreach", signedIn);
+      if (!signedIn) {
+        list.innerHTML = "";
+        return;
+      }
+      try {
+        const holds = (await call("GET", "/holds")).items;
+        list.innerHTML = holds.map(itemHtml).join("");
+      } catch {
+        // the key was refused: live.js signs out and says why
+      }
+    }
+
+    document.addEventListener("click", async (event) => {
+      const button = event.target.closest("button.ss-hold");
+      if (!button || !keys.get()) return;
+      button.disabled = true;
+      try {
+        const hold = await call("POST", `/programs/${button.dataset.program}/holds`, {});
+        const until = clock.format(new Date(hold.expires_at));
+        announce(t("hold.placed", { code: hold.code, until }));
+        changed();
+        refresh();
+      } catch (error) {
+        announce(t("hold.refused", { message: error.message }));
+      } finally {
+        button.disabled = false;
+      }
+    });
+
+    list.addEventListener("click", async (event) => {
+      const item = event.target.closest("button.ss-cancel") && event.target.closest("li");
+      if (!item) return;
+      try {
+        const hold = await call("POST", `/holds/${item.dataset.hold}/cancel`);
+        announce(t("hold.cancelled", { code: hold.code }));
+      } catch (error) {
+        announce(t("hold.refused", { message: error.message }));
+      }
+      changed();
+      refresh();
+    });
+
+    return { refresh };
+  }
+
+  SS.holds = { start };
+})();
