@@ -24,7 +24,6 @@ import time
 import machine
 from dialcore import FIRMWARE_VERSION, display
 from dialcore.app import App
-from dialcore.clock import ticks_ms
 from dialcore.resets import INTERRUPTED, Resets, offline_too_long
 from dialcore.store import Store
 from dialcore.update import Updater
@@ -34,7 +33,7 @@ from board.button import Button
 from board.led import FAST, OFF, Led, pattern_for
 from board.net import Net
 from board.screen import Screen, wrap
-from board.supervisor import Heartbeats, supervise
+from board.supervisor import Heartbeats, supervise, watch_app
 
 # Relative to the working directory, which is the flash's root on the ESP32 ("/"); the
 # virtual dial in the tests runs in a folder of its own.
@@ -46,9 +45,6 @@ RESTART_S = 10  # after an unhandled error: time to read the log, then reset
 SAVED_S = 2  # after the setup form saved: time for the "Saved" page to reach the phone
 SETUP = "WI-FI SETUP"  # the screen page that says how to reach the setup form
 DETAILS_MS = 8000  # long-press connection details: long enough to read out over the phone
-# A publish under way this long is stuck (a QoS 1 publish that gets no PUBACK is sent again
-# every RESPONSE_S, 10 s, and after 4 tries mqtt_as reconnects, which ends it): reset.
-SEND_STUCK_MS = 120000
 # SETUP_ONLY: the setup form (board/setup_ap.py, dialcore/setup_form.py) and safe mode are
 # imported where they are used, not here: 19 KB of heap (measured on the Unix port, .mpy)
 # that a counting dial, whose heap is tight on an ESP32 (docs/benchmarks.md), never needs.
@@ -185,10 +181,7 @@ async def run_dial(cfg, transport, screen, led, button, resets, Encoder):
         screen.show_for("CONNECTION", lines, DETAILS_MS)
 
     beats = Heartbeats()
-    beats.watch("app", lambda: app.alive_at)
-    # The sender waits for commits and for the link, so it cannot beat: what is watched is
-    # that a publish under way ends (ticks_ms() while none is).
-    beats.watch("sender", lambda: app.sending_since or ticks_ms(), SEND_STUCK_MS)
+    watch_app(beats, app)
     tasks = {
         "app": asyncio.create_task(app.run()),
         "encoder": asyncio.create_task(

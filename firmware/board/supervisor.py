@@ -9,7 +9,6 @@ dialcore.resets hears of it: why the watchdog will bite, and when all is well ag
 import asyncio
 
 from dialcore.clock import ticks_diff, ticks_ms
-from machine import WDT
 
 # Hardware watchdog: resets the ESP32 when not fed for this long. It must outlast the
 # longest legitimate blocking call, which stops every task: a DNS lookup with a dead DNS
@@ -18,6 +17,9 @@ from machine import WDT
 WDT_MS = 60000
 STALE_MS = 20000  # a task silent this long is hung: stop feeding (loops beat every <=1 s)
 CHECK_MS = 1000  # supervisor period: feeds well inside WDT_MS
+# A publish under way this long is stuck (a QoS 1 publish that gets no PUBACK is sent again
+# every RESPONSE_S, 10 s, and after 4 tries mqtt_as reconnects, which ends it): reset.
+SEND_STUCK_MS = 120000
 
 
 class Heartbeats:
@@ -50,12 +52,21 @@ class Heartbeats:
         return hung
 
 
+def watch_app(beats, app):
+    """The App's settle loop beats (app.alive_at). Its sender waits for commits and for the
+    link, so it cannot beat: what is watched is that a publish under way ends."""
+    beats.watch("app", lambda: app.alive_at)
+    beats.watch("sender", lambda: app.sending_since or ticks_ms(), SEND_STUCK_MS)
+
+
 async def supervise(tasks, beats, resets, check):
     """Forever: feed the watchdog while all is well; check(now, healthy) every CHECK_MS.
 
     tasks: {name: asyncio task}. Once something is wrong the log and resets say what, and
     the watchdog resets the board within WDT_MS unless the task recovers.
     """
+    from machine import WDT  # here: Heartbeats also run where there is no board (tests)
+
     wdt = WDT(timeout=WDT_MS)
     trouble = None
     while True:
