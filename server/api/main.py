@@ -18,6 +18,7 @@ from map import STATIC_DIR
 from server import holds
 from server import metrics as prometheus
 from server.api.deps import get_role
+from server.api.list_cache import GZIP_LEVEL, FastPath, ListCache
 from server.api.live import Broadcaster
 from server.api.routes import (
     api_keys,
@@ -99,6 +100,7 @@ def create_app(settings: Settings, engine: Engine) -> FastAPI:
         with contextlib.suppress(asyncio.CancelledError):
             await expiry
         await app.state.broadcaster.stop()
+        await app.state.shelter_lists.close()
 
     app = FastAPI(
         title="Shelter Signal",
@@ -115,7 +117,7 @@ def create_app(settings: Settings, engine: Engine) -> FastAPI:
     app.state.broker_check = health.BrokerCheck()
     # The broker the web dial and /ready use; server/runner.py sets the embedded one's
     app.state.mqtt_url = settings.mqtt_url
-    app.state.shelter_lists = shelters.ListCache()  # kept answers: one cache per database
+    app.state.shelter_lists = ListCache(engine, settings)  # kept answers: one cache per database
     # What /metrics shows; server/runner.py adds the ingestor's when it runs in this process
     app.state.metrics = prometheus.combined(prometheus.API)
     app.state.keyring = Keyring(settings.admin_api_key)
@@ -145,10 +147,19 @@ def create_app(settings: Settings, engine: Engine) -> FastAPI:
     app.include_router(dial.pages)
 
     app.include_router(pages.router)
+    # Kept public lists straight from memory, before FastAPI's per-request work: with nothing
+    # committed, as many requests a second as a bare endpoint (docs/benchmarks.md). Added
+    # first, so that every other middleware wraps it and treats its answers as the route's.
+    app.add_middleware(
+        FastPath,
+        path=f"{API_PREFIX}/shelters",
+        lists=app.state.shelter_lists,
+        limiter=app.state.limiter,
+    )
     # Phones on a weak signal: the map's first view is ~80 KB gzipped instead of ~320 KB.
     # Starlette never compresses text/event-stream, so the live feed is not held back.
     # Level 6 instead of 9: half the CPU for a body ~3% larger (docs/benchmarks.md).
-    app.add_middleware(GZipMiddleware, minimum_size=1000, compresslevel=shelters.GZIP_LEVEL)
+    app.add_middleware(GZipMiddleware, minimum_size=1000, compresslevel=GZIP_LEVEL)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.exception_handler(HTTPException)

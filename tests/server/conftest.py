@@ -95,6 +95,11 @@ def session(engine):
 @pytest.fixture
 def site(session):
     """Site 'Maple House' with a 20-bed men's program on channel 0 of device dial-01."""
+    return add_maple_house(session)
+
+
+def add_maple_house(session) -> Site:
+    """The `site` fixture's site, program and paired dial, committed in `session`."""
     site = Site(name="Maple House", address="1 King St", lat=43.65, lon=-79.38)
     session.add(site)
     session.flush()

@@ -232,7 +232,7 @@ def test_the_map_page_and_its_assets_are_served_locally(client):
     assert client.get("/static/live.js").status_code == 200
 
 
-# The list is kept per process between requests (routes/shelters.py ListCache): each test
+# The list is kept per process between requests (server/api/list_cache.py): each test
 # below asks once, changes one thing the list depends on, and asks again.
 
 
