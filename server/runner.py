@@ -79,7 +79,7 @@ class System:
         self.fleet: Fleet | None = None
         self._web_socket: socket.socket | None = None  # bound at the start, before any part runs
         self._web_task: asyncio.Task | None = None
-        self._staff_task: asyncio.Task | None = None
+        self._staff_task: asyncio.Future | None = None
         self.demo_admin_key: str | None = None  # made up at start when the demo has none
 
     @property
@@ -160,21 +160,16 @@ class System:
 
     async def _start_demo(self, device_ids: list[str]) -> None:
         self.fleet = fleet = Fleet(self.mqtt_url, device_ids, self.state_dir)
-        await fleet.start()
-        await fleet.wait_configured()
-        for app in fleet.apps.values():
-            if app.store.seq == 0:  # first run: start from a plausible evening count
-                for channel, capacity in enumerate(app.dial.capacities):
-                    app.dial.channel = channel
-                    app.turn(round(capacity * self.rng.uniform(0.7, 1.0)))
-                app.press()
+        await fleet.start()  # connects the dials in the background: 500 take seconds
         staff = fleet.staff(self.settings.demo_interval_seconds, self.rng)
-        self._staff_task = asyncio.create_task(staff)
+        self._staff_task = asyncio.gather(fleet.first_counts(self.rng), staff)
 
     async def stop(self) -> None:
         """Stop in the reverse order of start: dials first, the broker last."""
         if self._staff_task:
             self._staff_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._staff_task
         if self.fleet:
             await self.fleet.stop()
         if self.web:

@@ -132,6 +132,7 @@ class Ingestor:
                 (device, *config_message(session, device), device.config_version)
                 for device in session.exec(query).all()
             ]
+            session.commit()  # end the read: messages are stored while we wait (see below)
             for device, version in self._publish_retained(messages):
                 device.published_config_version = version
                 session.add(device)
@@ -147,6 +148,7 @@ class Ingestor:
                 (device, *ota_message(session, device, manifests), device.target_firmware)
                 for device in session.exec(ota_due(every)).all()
             ]
+            session.commit()  # end the read: messages are stored while we wait (see below)
             for device, target in self._publish_retained(messages):
                 device.published_target_firmware = target
                 session.add(device)
@@ -166,8 +168,13 @@ class Ingestor:
         taken = []
         for device, note, info in sent:
             while not info.is_published() and time.monotonic() < deadline:
-                if self._stopping.wait(0.005):  # shutting down: don't hold Ctrl-C up
+                if self._stopping.is_set():  # shutting down: don't hold Ctrl-C up
                     return taken
+                # Meanwhile store (and acknowledge) what arrives. rumqttd, the embedded
+                # broker, answers no PUBACK to a client holding 100 of its messages
+                # unacknowledged, and each config comes back to us on signal/#: 500 configs
+                # stalled here for CONFIG_PUBLISH_TIMEOUT_S a round, a hundred at a time.
+                self._store_next(timeout=0.005)
             if not info.is_published():
                 break  # the broker went away
             taken.append((device, note))
@@ -216,17 +223,21 @@ class Ingestor:
             ):
                 self._send_configs()
                 next_config_check = time.monotonic() + CONFIG_CHECK_S
+            self._store_next(timeout=WAIT_S)
+
+    def _store_next(self, timeout: float) -> None:
+        """Store what waits, up to batch_size messages, once one has come within `timeout`."""
+        try:
+            batch = [self._inbox.get(timeout=timeout)]
+        except queue.Empty:
+            return
+        while len(batch) < self.batch_size:
             try:
-                batch = [self._inbox.get(timeout=WAIT_S)]
+                batch.append(self._inbox.get_nowait())
             except queue.Empty:
-                continue
-            while len(batch) < self.batch_size:
-                try:
-                    batch.append(self._inbox.get_nowait())
-                except queue.Empty:
-                    break
-            self._store(batch)
-            metrics.QUEUED.dec(len(batch))
+                break
+        self._store(batch)
+        metrics.QUEUED.dec(len(batch))
 
     def _send_configs(self) -> None:
         """Publish changed configs and update orders (all of them after a reconnect)."""
