@@ -7,7 +7,7 @@ work: in the morning some clients leave (-1 each), in the evening the count clim
 publishes one count a night, so the moves within the day are a model; the counts at either
 end are the city's.
 
-Sites and programs come from the real importer (server/imports/toronto.py); each site gets one
+Sites and programs come from the real importer (server/imports/city.py); each site gets one
 dial with a channel per program: the firmware's App, Store and HostTransport, as
 server/simulator/fleet.py builds them, so resends, pending commits and boots are the
 firmware's own logic. The ingestor is `shelter-signal ingest` in a process of its own, on
@@ -55,8 +55,9 @@ from firmware.dialcore.store import Store
 from server import mqtt_url
 from server.db import make_engine, migrate
 from server.devices import register
-from server.exports.toronto_csv import SUFFIXES
-from server.imports.toronto import CITY_SOURCE, check_row, import_csv, rows, whole_number
+from server.imports.city import import_file
+from server.imports.profile import TORONTO
+from server.imports.records import read
 from server.models import CurrentState, DeadLetter, DeviceChannel, Program, Reading
 from server.simulator.host_transport import HostTransport
 from tests.support.services import IngestorProcess, Mosquitto, Postgres, free_port
@@ -120,21 +121,15 @@ class ProgramDay:
 
 def read_day(csv_path: Path, day: date) -> dict[int, list[ProgramDay]]:
     """Location -> its programs on `day`, with last night's and tonight's counts."""
-    previous = day.fromordinal(day.toordinal() - 1).isoformat()
-    nights: dict[str, dict[str, tuple[int, int]]] = defaultdict(dict)  # date -> program -> ...
-    for _line, row in rows(csv_path):
-        if row["OCCUPANCY_DATE"] not in (previous, day.isoformat()):
+    previous = day.fromordinal(day.toordinal() - 1)
+    nights: dict[date, dict[str, tuple[int, int]]] = defaultdict(dict)  # date -> program -> ...
+    for record in read(csv_path, TORONTO, []):  # rows the importer skips are skipped too
+        if record.night not in (previous, day):
             continue
-        try:
-            checked = check_row(row)
-        except ValueError:
-            continue  # the importer skips such rows too
-        _one, many = SUFFIXES[checked["kind"]]
-        occupied = whole_number(row, f"OCCUPIED_{many}", required=False) or 0
-        program = f"{CITY_SOURCE}:{checked['program']}"
-        nights[row["OCCUPANCY_DATE"]][program] = (checked["location"], occupied)
+        program = f"{TORONTO.source}:{record.program_key}"
+        nights[record.night][program] = (int(record.site_key), record.occupied or 0)
     sites: dict[int, list[ProgramDay]] = defaultdict(list)
-    for program, (location, end) in sorted(nights[day.isoformat()].items()):
+    for program, (location, end) in sorted(nights[day].items()):
         start = nights[previous].get(program, (location, end))[1]
         sites[location].append(ProgramDay(program, location, start, end))
     return dict(sorted(sites.items()))
@@ -169,7 +164,7 @@ def setup_database(url: str, config: Config, sites: dict[int, list[ProgramDay]])
     engine = make_engine(url)
     devices = {}
     with Session(engine) as session:
-        import_csv(session, config.data, config.locations, config.centroids)
+        import_file(session, config.data, TORONTO, None, config.locations, config.centroids)
         programs = {p.source_id: p for p in session.exec(select(Program))}
         for location, day in sites.items():
             device_id = f"dial-{location}"

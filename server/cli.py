@@ -27,10 +27,9 @@ from server.db import make_engine, migrate
 from server.devices import register
 from server.exports import hsds
 from server.exports.geojson import feature_collection
-from server.exports.toronto_csv import check_counted, latest_date, occupancy_csv
-from server.imports import mapping as mapping_file
-from server.imports.mapping import TORONTO
-from server.imports.toronto import COLUMNS, import_csv
+from server.exports.toronto_csv import Clock, check_counted, latest_date, occupancy_csv
+from server.imports.city import import_file
+from server.imports.profile import Profile, ProfileError, load, shipped
 from server.models import Device, utcnow
 from server.queries import sites
 from server.runner import STATE_DIR, PortInUse, run, stop_signals, until_stopped
@@ -80,17 +79,21 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _export(args: argparse.Namespace, settings: Settings) -> None:
-    if args.date and args.format != "toronto-csv":
-        sys.exit("export: --date is for --format toronto-csv only")
+    if (args.date or args.until) and args.format != "toronto-csv":
+        sys.exit("export: --date and --until are for --format toronto-csv only")
     with _database(settings) as session:
         if args.format == "toronto-csv":
             now = utcnow()
-            day = args.date or latest_date(now)
+            clock = Clock.of(settings)
+            day = args.date or latest_date(now, clock)
+            last = args.until or day
+            if last < day:
+                sys.exit(f"export: --until {last} is before --date {day}")
             try:
-                check_counted(day, now)
+                check_counted(last, now, clock)
             except ValueError as e:
                 sys.exit(f"export: {e}")
-            text = occupancy_csv(session, day)
+            text = occupancy_csv(session, day, last, clock)
         else:
             if args.format == "hsds":
                 body = hsds.export(session, settings)
@@ -115,31 +118,78 @@ def _write(output: Path | None, text: str) -> None:
         sys.exit(f"export: cannot write {output}: {e.strerror}")
 
 
+PROGRESS_ROWS = 10_000  # a line per 10,000 rows: a few lines for a year of Toronto (~50,000)
+
+
 def _import(args: argparse.Namespace, settings: Settings) -> None:
+    """Sites, programs and (--history) the nightly counts of a city's file, in one
+    transaction: all of it, or with --dry-run or too many refused rows, none."""
+    try:
+        profile = load_profile(args.profile)
+    except ProfileError as e:
+        sys.exit(f"import: {e}")
     with _database(settings) as session:
         try:
-            mapping = mapping_file.load(args.mapping, COLUMNS) if args.mapping else TORONTO
-            report = import_csv(
+            report = import_file(
                 session,
-                args.csv,
-                args.locations,
-                args.centroids,
-                progress=lambda rows: print(f"{rows} rows read...", file=sys.stderr, flush=True),
-                mapping=mapping,
+                args.file,
+                profile,
+                site_list=args.sites,
+                locations=args.locations,
+                centroids=args.centroids,
+                history=args.history,
+                max_errors=args.max_errors,
+                progress=_progress(),
             )
         except (OSError, ValueError) as e:
+            session.rollback()
             sys.exit(f"import: {e}")
-    for line, reason in report.errors:
-        print(f"{args.csv}:{line}: skipped: {reason}", file=sys.stderr)
-    for line, reason in report.warnings:
-        print(f"{args.csv}:{line}: loaded, but {reason}", file=sys.stderr)
+        if args.dry_run:
+            session.rollback()
+        else:
+            session.commit()
+    _show(args.file, "skipped: ", report, report.errors)
+    _show(args.file, "loaded, but ", report, report.warnings)
     for name in report.unplaced:
         print(f"no coordinates for {name}: not on the map until placed", file=sys.stderr)
     print(
         f"{report.rows} rows: {len(report.errors)} skipped, {len(report.warnings)} warnings; "
         f"sites added {report.sites_added}; programs added {report.programs_added}, "
-        f"updated {report.programs_updated}; unplaced sites {len(report.unplaced)}"
+        f"updated {report.programs_updated}; readings added {report.readings_added}, "
+        f"already there {report.readings_known}; unplaced sites {len(report.unplaced)}"
+        + ("; dry run: nothing saved" if args.dry_run else "")
     )
+    if report.errors and not args.allow_refused:
+        sys.exit(2)  # loaded, but not everything: a script must notice
+
+
+def load_profile(name: str) -> Profile:
+    """A shipped profile by name (toronto), or a profile file."""
+    path = Path(name)
+    return load(path if path.suffix == ".toml" else shipped(name))
+
+
+def _progress():
+    """Rows read so far, on stderr: in place on a terminal, else a line per PROGRESS_ROWS."""
+    tty = sys.stderr.isatty()
+
+    def show(rows: int) -> None:
+        if tty and rows % 100 == 0:
+            print(f"\r{rows} rows read", end="", file=sys.stderr, flush=True)
+        elif not tty and rows % PROGRESS_ROWS == 0:
+            print(f"{rows} rows read...", file=sys.stderr, flush=True)
+
+    return show
+
+
+def _show(path: Path, said: str, report, found: list[tuple[int, str]]) -> None:
+    """Each reason once, with its first lines, and how many more rows it hit."""
+    by_line = dict(found)
+    for _pattern, rows, lines in report.by_reason(found):
+        for line in lines:
+            print(f"{path}:{line}: {said}{by_line[line]}", file=sys.stderr)
+        if rows > len(lines):
+            print(f"  ...and {rows - len(lines)} more rows like it", file=sys.stderr)
 
 
 def _device_channels(specs: list[str]) -> list[tuple[int, str]]:
@@ -367,17 +417,45 @@ def parser() -> argparse.ArgumentParser:
         help="occupancy date (YYYY-MM-DD) of the toronto-csv; default: the newest one counted",
     )
     export.add_argument(
+        "--until",
+        type=date.fromisoformat,
+        help="with --date: every occupancy date from --date to this one, in one file",
+    )
+    export.add_argument(
         "-o", "--output", type=Path, help="file to write (replaced only when the export is made)"
     )
     export.set_defaults(func=_export)
 
-    imports = commands.add_parser("import", help="sites and programs from Toronto's CSV")
-    imports.add_argument("csv", type=Path, help="daily shelter occupancy CSV (32 columns)")
-    imports.add_argument(
-        "--mapping", type=Path, help="JSON column mapping, for a CSV in another city's format"
+    imports = commands.add_parser(
+        "import", help="sites, programs and their history from a city's file (a profile says how)"
     )
-    imports.add_argument("--locations", type=Path, help="GeoJSON of points by LOCATION_ID")
+    imports.add_argument("file", type=Path, help="the city's CSV (its profile says its columns)")
+    imports.add_argument(
+        "--profile",
+        default="toronto",
+        help="a city profile (.toml; docs/city-adoption.md), or a shipped one by name "
+        "(default: toronto, the City of Toronto's daily occupancy CSV)",
+    )
+    imports.add_argument("--sites", type=Path, help="the site list the profile joins (sites.*)")
+    imports.add_argument("--locations", type=Path, help="GeoJSON of points by site key")
     imports.add_argument("--centroids", type=Path, help="CSV of postal-area centre points")
+    imports.add_argument(
+        "--history", action="store_true", help="also store each night's count as a reading"
+    )
+    imports.add_argument("--dry-run", action="store_true", help="check and report; save nothing")
+    imports.add_argument(
+        "--max-errors",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="import nothing when more than N rows are refused (default 1000: so many is "
+        "most likely the wrong profile)",
+    )
+    imports.add_argument(
+        "--allow-refused",
+        action="store_true",
+        help="exit 0 even when rows were refused (they are still reported)",
+    )
     imports.set_defaults(func=_import)
 
     device = commands.add_parser("device", help="register, list and flash dials")

@@ -3,6 +3,7 @@
 docs/operations.md lists every setting; tests/test_docs.py fails when the two drift.
 """
 
+from datetime import time
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -109,6 +110,23 @@ class Settings(BaseSettings):
         description="The longest hold the city allows, whatever a program or worker asks "
         "(3 hours: a hospital discharge).",
     )
+    country: str = Field(
+        "CA",
+        pattern=r"^[A-Z]{2}$",
+        description="Country of the city's addresses (ISO 3166-1 alpha-2), in HSDS exports.",
+    )
+    region: str | None = Field(
+        None,
+        max_length=100,
+        description="State or province of the city's addresses, in HSDS exports; unset: "
+        "from a Canadian postal code's first letter when the country is CA.",
+    )
+    count_time: str = Field(
+        "04:00",
+        pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+        description="When the city takes its daily count, the morning after, in "
+        "SIGNAL_TIMEZONE (HH:MM): the daily occupancy CSV's rows.",
+    )
     demo_sites: int = Field(12, ge=1, le=500, description="How many shelters `run` invents.")
     demo_interval_seconds: float = Field(
         4.0, gt=0, description="Mean time between simulated dial turns in the demo."
@@ -144,6 +162,10 @@ class Settings(BaseSettings):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def count_at(self) -> time:
+        return time.fromisoformat(self.count_time)
 
 
 @lru_cache

@@ -18,8 +18,10 @@ from server.models import CapacityType, Sector
 from server.queries import sites
 from server.settings import Settings
 
-# HSDS wants UUIDs. Ours are made from this fixed namespace (drawn once with uuid4) and our
-# own ids, so the same site or program has the same UUID in every export. Never change it.
+# HSDS wants UUIDs. Ours are made from this fixed namespace (drawn once with uuid4) and the
+# source's own key of an imported site or program (toronto:1320), else our id: the same site
+# or program has the same UUID in every export, and after a database is rebuilt or cities are
+# imported in another order. Never change it.
 NAMESPACE = uuid.UUID("e27ed014-ae06-4622-9b1d-75258a2ff47f")
 UNITS = {CapacityType.beds: ("Bed", "beds"), CapacityType.rooms: ("Room", "rooms")}
 # The City of Toronto's five shelter sectors, as the people each one serves.
@@ -30,17 +32,22 @@ SERVED = {
     Sector.families: "families",
     Sector.mixed: "adults of any gender",
 }
-COUNTRY = "CA"  # every province postal.province names is Canadian
 
 
-def _id(kind: str, key: object) -> str:
+def stable_id(kind: str, key: object) -> str:
     return str(uuid.uuid5(NAMESPACE, f"{kind}:{key}"))
+
+
+def _key(row: ProgramPublic | SitePublic) -> str:
+    return row.source_id or str(row.id)
 
 
 def export(session: Session, settings: Settings) -> dict:
     """The HSDS page of services for everything the public may see."""
     services = [
-        _service(program, site) for site in sites(session, settings) for program in site.programs
+        _service(program, site, settings)
+        for site in sites(session, settings)
+        for program in site.programs
     ]
     return {  # the HSDS OpenAPI's Page, with everything on one page
         "total_items": len(services),
@@ -54,19 +61,19 @@ def export(session: Session, settings: Settings) -> dict:
     }
 
 
-def _service(program: ProgramPublic, site: SitePublic) -> dict:
+def _service(program: ProgramPublic, site: SitePublic, settings: Settings) -> dict:
     unit, units = UNITS[program.capacity_type]
-    service_id = _id("program", program.id)
+    service_id = stable_id("program", _key(program))
     at_location = {
-        "id": _id("service_at_location", program.id),
+        "id": stable_id("service_at_location", _key(program)),
         "service_id": service_id,
-        "location_id": _id("site", site.id),
-        "location": _location(site),
+        "location_id": stable_id("site", _key(site)),
+        "location": _location(site, settings),
     }
     if site.intake_hours:
         at_location["schedules"] = [
             {
-                "id": _id("intake_hours", program.id),
+                "id": stable_id("intake_hours", _key(program)),
                 "service_at_location_id": at_location["id"],
                 "description": f"Intake: {site.intake_hours}",
             }
@@ -88,7 +95,7 @@ def _service(program: ProgramPublic, site: SitePublic) -> dict:
     service |= {name: value for name, value in optional.items() if value is not None}
     if site.organization:
         organization = {
-            "id": _id("organization", site.organization),
+            "id": stable_id("organization", site.organization),
             "name": site.organization,
             "description": f"{site.organization} runs shelter programs.",
         }
@@ -98,10 +105,10 @@ def _service(program: ProgramPublic, site: SitePublic) -> dict:
         service["last_modified"] = updated
         service["capacities"] = [
             {
-                "id": _id("capacity", program.id),
+                "id": stable_id("capacity", _key(program)),
                 "service_id": service_id,
-                "unit_id": _id("unit", program.capacity_type),
-                "unit": {"id": _id("unit", program.capacity_type), "name": unit},
+                "unit_id": stable_id("unit", program.capacity_type),
+                "unit": {"id": stable_id("unit", program.capacity_type), "name": unit},
                 "available": program.available,
                 "maximum": program.capacity,
                 "description": f"Free {units} at the last count at the front desk, less any "
@@ -122,34 +129,42 @@ def _eligibility(program: ProgramPublic, site: SitePublic) -> str:
     return " ".join(words)
 
 
-def _location(site: SitePublic) -> dict:
-    location: dict = {"id": _id("site", site.id), "location_type": "physical", "name": site.name}
+def _location(site: SitePublic, settings: Settings) -> dict:
+    location: dict = {
+        "id": stable_id("site", _key(site)),
+        "location_type": "physical",
+        "name": site.name,
+    }
     if site.lat is not None and site.lon is not None:
         location |= {"latitude": site.lat, "longitude": site.lon}
-    state = province(site.postal_code)
+    state = settings.region or (province(site.postal_code) if settings.country == "CA" else None)
     if site.address and site.city and state:  # HSDS requires every part of an address
         location["addresses"] = [
             {
-                "id": _id("address", site.id),
+                "id": stable_id("address", _key(site)),
                 "location_id": location["id"],
                 "address_1": site.address,
                 "city": site.city,
                 "state_province": state,
                 "postal_code": site.postal_code,
-                "country": COUNTRY,
+                "country": settings.country,
                 "address_type": "physical",
             }
         ]
     if site.wheelchair_accessible:
         location["accessibility"] = [
             {
-                "id": _id("accessibility", site.id),
+                "id": stable_id("accessibility", _key(site)),
                 "location_id": location["id"],
                 "description": "Wheelchair accessible",
             }
         ]
     if site.phone:
         location["phones"] = [
-            {"id": _id("phone", site.id), "location_id": location["id"], "number": site.phone}
+            {
+                "id": stable_id("phone", _key(site)),
+                "location_id": location["id"],
+                "number": site.phone,
+            }
         ]
     return location

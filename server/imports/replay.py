@@ -1,48 +1,30 @@
-"""The City of Toronto's occupancy CSV replayed as readings, one per program per night.
+"""A city's counts replayed as readings, one per program per night.
 
-Each row becomes the reading its program would have had at the city's count (04:00 the
-morning after the occupancy date, Toronto time): history, current state and exports then hold
-the city's own numbers, which is how the round-trip test checks the Toronto CSV export, and how
-a new deployment can start with the city's history.
+Each record that is a night's count becomes the reading its program would have had at the
+city's count (the profile's count_time, the morning after the night, in its time zone):
+history, current state and exports then hold the city's own numbers, which is how the
+round-trip test checks the Toronto CSV export, and how a new deployment starts with the
+city's history.
 
-Run `import_csv` on the file first: rows find their program by PROGRAM_ID. A replayed reading
-has source "import" and no device: boot 0 (devices count boots from 1) and seq = the occupancy
-date's day number (date.toordinal()), so a later night sorts after an earlier one. Replaying a
-night again adds nothing. Rows are checked as the import checks them; bad ones are reported by
-line and skipped.
+A replayed reading has source "import" and no device: boot 0 (devices count boots from 1) and
+seq = the night's day number (date.toordinal()), so a later night sorts after an earlier one.
+Replaying a night again adds nothing.
 """
 
-from collections.abc import Collection
-from dataclasses import dataclass, field
-from datetime import date
-from pathlib import Path
+from datetime import UTC, date, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from server.exports.toronto_csv import SUFFIXES, snapshot_time
-from server.imports.toronto import CITY_SOURCE, check_row, rows, whole_number
+from server.imports.profile import Profile
 from server.ingest.handler import make_current
-from server.models import MAX_CAPACITY, Program, Reading
+from server.models import CurrentState, Program, Reading
 
 SOURCE = "import"
 BOOT = 0  # no device boots: devices start counting at 1, so 0 can only be an import
 
 
-@dataclass
-class ReplayReport:
-    rows: int = 0  # rows read (on the chosen dates)
-    added: int = 0  # readings stored
-    known: int = 0  # nights of a program replayed before: left as they are
-    errors: list[tuple[int, str]] = field(default_factory=list)  # (line, reason): not replayed
-
-
-def replay_csv(session: Session, path: Path, dates: Collection[date] | None = None) -> ReplayReport:
-    """Store a reading per row of `path` (only rows on `dates`, when given) and commit."""
-    report = ReplayReport()
-    programs = {
-        p.source_id: p
-        for p in session.exec(select(Program).where(col(Program.source_id).is_not(None)))
-    }
+def store(session: Session, counts: list, programs: dict[str, Program], profile: Profile, report):
+    """A reading per record of `counts` (each with a night and occupied) not replayed before."""
     replayed = set(
         session.exec(
             select(Reading.program_id, Reading.seq).where(
@@ -51,59 +33,50 @@ def replay_csv(session: Session, path: Path, dates: Collection[date] | None = No
         ).all()
     )
     readings = []
-    for line, row in rows(path, errors=report.errors):
-        try:
-            night = date.fromisoformat(row["OCCUPANCY_DATE"])
-        except ValueError:
-            report.errors.append((line, f"OCCUPANCY_DATE {row['OCCUPANCY_DATE']!r} is not a date"))
+    for record in counts:
+        if record.occupied is None:
+            continue  # a night with no count: nothing to replay
+        program = programs[record.program_key]
+        seq = record.night.toordinal()
+        if (program.id, seq) in replayed:
+            report.readings_known += 1
             continue
-        if dates is not None and night not in dates:
-            continue
-        report.rows += 1
-        try:
-            reading = _reading(row, night, programs)
-        except ValueError as e:
-            report.errors.append((line, str(e)))
-            continue
-        if (reading.program_id, reading.seq) in replayed:
-            report.known += 1
-            continue
-        replayed.add((reading.program_id, reading.seq))
-        readings.append(reading)
+        replayed.add((program.id, seq))
+        actual = record.program["capacity"]
+        # Our capacity includes what is out of service, like the city's funding capacity.
+        # Where the city has more in service than funded, we keep what is in service.
+        capacity = max(record.funding or 0, actual)
+        readings.append(
+            Reading(
+                program_id=program.id,
+                device_id=None,
+                boot=BOOT,
+                seq=seq,
+                channel=0,  # no device, so no channel: the first, as for a one-channel dial
+                occupied=record.occupied,
+                capacity=capacity,
+                out_of_service=capacity - actual,
+                source=SOURCE,
+                received_at=count_time(record.night, profile),
+            )
+        )
     session.add_all(readings)
     session.flush()  # assigns reading ids, which current states point to
-    for reading in readings:
+    for reading in sorted(readings, key=lambda r: r.seq):
         make_current(session, reading)
-    session.commit()
-    report.added = len(readings)
-    return report
+    session.flush()
+    # The program's beds out of service are those of its current count: public availability
+    # (capacity - occupied - out_of_service) is then the city's own unoccupied figure.
+    for reading in readings:
+        current = session.get(CurrentState, reading.program_id)
+        if current.reading_id == reading.id:
+            program = session.get(Program, reading.program_id)
+            program.out_of_service = reading.out_of_service
+            session.add(program)
+    report.readings_added += len(readings)
 
 
-def _reading(row: dict, night: date, programs: dict[str, Program]) -> Reading:
-    checked = check_row(row)  # the import's own checks: ids, counts, sector, capacity type
-    program = programs.get(f"{CITY_SOURCE}:{checked['program']}")
-    if program is None:
-        raise ValueError(f"PROGRAM_ID {checked['program']} is not imported: run import first")
-    one, many = SUFFIXES[checked["kind"]]
-    actual = checked["capacity"]
-    occupied = whole_number(row, f"OCCUPIED_{many}")
-    if occupied > actual:
-        raise ValueError(f"OCCUPIED_{many} {occupied} is above capacity {actual}")
-    # Our capacity includes what is out of service, like the city's funding capacity. Where
-    # the city has more in service than funded, we keep what is in service: nothing is out.
-    funding = whole_number(row, f"CAPACITY_FUNDING_{one}", required=False) or 0
-    capacity = max(funding, actual)
-    if capacity > MAX_CAPACITY:  # the public shapes refuse it: it would break every list
-        raise ValueError(f"CAPACITY_FUNDING_{one} {funding} is above {MAX_CAPACITY}")
-    return Reading(
-        program_id=program.id,
-        device_id=None,
-        boot=BOOT,
-        seq=night.toordinal(),
-        channel=0,  # no device, so no channel: the first, as for a one-channel dial
-        occupied=occupied,
-        capacity=capacity,
-        out_of_service=capacity - actual,
-        source=SOURCE,
-        received_at=snapshot_time(night),  # when the city counted
-    )
+def count_time(night: date, profile: Profile) -> datetime:
+    """When the count of `night` is taken: count_time the next morning, in the city's zone."""
+    local = datetime.combine(night + timedelta(days=1), profile.count_time, profile.zone)
+    return local.astimezone(UTC)

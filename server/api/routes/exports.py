@@ -17,7 +17,7 @@ from server.api.deps import KEY_OPTIONAL, CityDep, SessionDep, SettingsDep
 from server.api.schemas import Error
 from server.exports import hsds
 from server.exports.geojson import feature_collection
-from server.exports.toronto_csv import check_counted, latest_date, occupancy_csv
+from server.exports.toronto_csv import Clock, check_counted, latest_date, occupancy_csv
 from server.models import utcnow
 from server.queries import sites
 
@@ -42,13 +42,15 @@ def shelters_geojson(session: SessionDep, settings: SettingsDep) -> JSONResponse
 )
 def toronto_occupancy_csv(
     session: SessionDep,
+    settings: SettingsDep,
     _role: CityDep,
     day: Annotated[
         date | None,
         Query(
             alias="date",
-            description="Occupancy date (YYYY-MM-DD); its count is taken at 04:00 the next "
-            "morning, Toronto time. Default: the newest date already counted.",
+            description="Occupancy date (YYYY-MM-DD); its count is taken the next morning "
+            "(SIGNAL_COUNT_TIME, 04:00 by default, in SIGNAL_TIMEZONE). Default: the newest "
+            "date already counted.",
         ),
     ] = None,
 ) -> Response:
@@ -56,14 +58,14 @@ def toronto_occupancy_csv(
 
     City staff only: like the city's own file, it lists confidential programs with their
     counts (not their location), which the public sees only in aggregates."""
-    now = utcnow()
-    day = day or latest_date(now)
+    now, clock = utcnow(), Clock.of(settings)
+    day = day or latest_date(now, clock)
     try:
-        check_counted(day, now)
+        check_counted(day, now, clock)
     except ValueError as e:
         raise RequestValidationError([{"loc": ("query", "date"), "msg": str(e)}]) from None
     return Response(
-        occupancy_csv(session, day),
+        occupancy_csv(session, day, clock=clock),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="toronto-occupancy-{day}.csv"'},
     )

@@ -8,8 +8,7 @@ import pytest
 from sqlmodel import select
 
 from server.auth import issue_key
-from server.exports.toronto_csv import latest_date, snapshot_time
-from server.imports.toronto import COLUMNS
+from server.exports.toronto_csv import COLUMNS, latest_date, snapshot_time
 from server.models import Program, Reading, Role, utcnow
 
 CSV = "/api/v1/exports/toronto-occupancy.csv"

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from server.exports.toronto_csv import (
+    COLUMNS,
     check_counted,
     latest_date,
     occupancy_csv,
@@ -13,7 +14,6 @@ from server.exports.toronto_csv import (
     rows,
     snapshot_time,
 )
-from server.imports.toronto import COLUMNS
 from server.models import CapacityType, Program, Reading, Sector, Site
 
 NIGHT = date(2024, 1, 15)

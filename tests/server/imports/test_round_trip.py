@@ -11,10 +11,13 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlmodel import Session, func, select
 
-from server.exports.toronto_csv import occupancy_csv, snapshot_time
-from server.imports.replay import replay_csv
-from server.imports.toronto import COLUMNS, import_csv
-from server.models import CurrentState, Program, Reading, Site
+from server.exports import hsds
+from server.exports.toronto_csv import COLUMNS, occupancy_csv, snapshot_time
+from server.imports.city import import_file
+from server.imports.profile import TORONTO
+from server.models import CurrentState, Program, Reading, Role
+from server.queries import sites
+from server.settings import Settings
 from tests.support.data import TORONTO_NIGHTS
 
 NIGHTS = [
@@ -62,10 +65,10 @@ def expected(row: dict) -> dict:
 
 def test_replayed_nights_export_the_citys_own_counts(database, original):
     path, rows = original
-    import_csv(database, path)
-    report = replay_csv(database, path, NIGHTS)
+    report = import_file(database, path, TORONTO, history=True, nights=NIGHTS)
+    database.commit()
     wanted = [r for r in rows if date.fromisoformat(r["OCCUPANCY_DATE"]) in NIGHTS]
-    assert (report.rows, report.added, report.errors) == (len(wanted), len(wanted), [])
+    assert (report.rows, report.readings_added, report.errors) == (len(rows), len(wanted), [])
 
     for night in NIGHTS:
         ours = {
@@ -81,15 +84,45 @@ def test_replayed_nights_export_the_citys_own_counts(database, original):
     assert occupancy_csv(database, date(2024, 1, 3)).count("\n") == 1
 
 
+def test_public_availability_is_the_citys_unoccupied_figure_every_night(session, original):
+    """Night by night, each program's `available` (API and HSDS) is the city's UNOCCUPIED:
+    the replay puts the unavailable beds on the reading and the program, never twice."""
+    path, rows = original
+    settings = Settings(_env_file=None)
+    nights = sorted({r["OCCUPANCY_DATE"] for r in rows})
+    for night in nights:
+        import_file(session, path, TORONTO, history=True, nights={date.fromisoformat(night)})
+        session.commit()
+        city = {
+            f"toronto:{r['PROGRAM_ID']}": int(r["UNOCCUPIED_BEDS"] or r["UNOCCUPIED_ROOMS"])
+            for r in rows
+            if r["OCCUPANCY_DATE"] == night
+        }
+        ours = {
+            p.source_id: p.available
+            for site in sites(session, settings, role=Role.admin)
+            for p in site.programs
+            if p.source_id in city
+        }
+        assert ours == city, night
+        services = hsds.export(session, settings)["contents"]
+        shown = {s["id"]: s["capacities"][0]["available"] for s in services if "capacities" in s}
+        for source_id, free in city.items():
+            service_id = hsds.stable_id("program", source_id)
+            assert shown.get(service_id, free) == free, (night, source_id)
+        assert len(set(shown) & {hsds.stable_id("program", k) for k in city}) > 100
+
+
 def test_replaying_again_adds_nothing_and_current_state_is_the_last_night(database, original):
     path, rows = original
-    import_csv(database, path)
-    replay_csv(database, path, NIGHTS)
+    import_file(database, path, TORONTO, history=True, nights=NIGHTS)
+    database.commit()
     stored = database.exec(select(func.count()).select_from(Reading)).one()
 
-    again = replay_csv(database, path, NIGHTS)
+    again = import_file(database, path, TORONTO, history=True, nights=NIGHTS)
+    database.commit()
 
-    assert (again.added, again.known) == (0, again.rows)
+    assert (again.readings_added, again.readings_known) == (0, stored)
     assert database.exec(select(func.count()).select_from(Reading)).one() == stored
     last = next(r for r in rows if r["OCCUPANCY_DATE"] == "2024-03-25")
     program = database.exec(
@@ -122,38 +155,39 @@ def test_a_replayed_night_never_hides_a_newer_live_count(session, site, tmp_path
     path = tmp_path / "old.csv"
     _write(path, [_row(PROGRAM_ID="10", OCCUPANCY_DATE="2024-01-01", OCCUPIED_BEDS="19")])
 
-    report = replay_csv(session, path)
+    report = import_file(session, path, TORONTO, history=True)
 
-    assert report.added == 1
+    assert report.readings_added == 1
     current = session.get(CurrentState, program.id)
     assert (current.device_id, current.occupied) == ("dial-01", 3)
 
 
-def test_rows_that_cannot_be_replayed_are_reported_by_line(session, site, tmp_path):
-    program = session.exec(select(Program).where(Program.site_id == site.id)).one()
-    program.source_id = "toronto:10"
-    session.add(program)
-    session.commit()
+def test_rows_that_cannot_be_replayed_are_reported_by_line(session, tmp_path):
     path = tmp_path / "mixed.csv"
     _write(
         path,
         [
             _row(),
-            _row(PROGRAM_ID="99"),
             _row(OCCUPANCY_DATE="01/02/2024"),
             _row(OCCUPIED_BEDS="21"),
             _row(OCCUPIED_BEDS="-1"),
+            _row(OCCUPIED_BEDS="4.5"),
         ],
     )
-    report = replay_csv(session, path)
-    assert report.added == 1
+    report = import_file(session, path, TORONTO, history=True)
+    assert report.readings_added == 1
     assert report.errors == [
-        (3, "PROGRAM_ID 99 is not imported: run import first"),
-        (4, "OCCUPANCY_DATE '01/02/2024' is not a date"),
-        (5, "OCCUPIED_BEDS 21 is above capacity 20"),
-        (6, "OCCUPIED_BEDS is negative (-1)"),
+        (
+            3,
+            "OCCUPANCY_DATE '01/02/2024' is not a date (%Y-%m-%d or %Y-%m-%dT%H:%M:%S or %y-%m-%d)",
+        ),
+        (4, "OCCUPIED_BEDS 21 is above capacity 20"),
+        (5, "OCCUPIED_BEDS is negative (-1)"),
+        (6, "OCCUPIED_BEDS '4.5' is not a whole number"),
     ]
-    assert session.get(Site, site.id).name == "Maple House"  # the replay changes no site
+
+
+FORMATS = " or ".join(TORONTO.date_formats)
 
 
 def _row(**values) -> dict:

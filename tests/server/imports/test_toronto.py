@@ -6,7 +6,9 @@ import json
 import pytest
 from sqlmodel import select
 
-from server.imports.toronto import COLUMNS, import_csv
+from server.exports.toronto_csv import COLUMNS
+from server.imports.city import import_file
+from server.imports.profile import TORONTO
 from server.models import Program, Site
 from tests.support.data import TORONTO_NIGHTS
 from tests.support.data import toronto_row as row
@@ -44,10 +46,10 @@ def places(tmp_path):
 
 
 def test_real_nights_load_every_program_once_and_again_idempotently(session, places):
-    first = import_csv(session, TORONTO_NIGHTS, *places)
+    first = import_file(session, TORONTO_NIGHTS, TORONTO, None, *places)
     assert (first.rows, first.errors) == (816, [])
     assert (first.sites_added, first.programs_added) == (105, 143)  # the file's distinct ids
-    again = import_csv(session, TORONTO_NIGHTS, *places)
+    again = import_file(session, TORONTO_NIGHTS, TORONTO, None, *places)
     assert (again.sites_added, again.programs_added, again.programs_updated) == (0, 0, 0)
     assert len(session.exec(select(Program)).all()) == 143
     hidden = session.exec(select(Site).where(Site.confidential)).all()
@@ -60,7 +62,7 @@ def test_the_real_quarter_loads_every_program_once(session, shared_dir):
     """The whole quarter, with the geocoded points and postal areas of ../shared."""
     locations = shared_dir / "datasets/toronto-locations/shelters.geojson"
     centroids = shared_dir / "datasets/toronto-fsa-centroids/Geospatial_Coordinates.csv"
-    first = import_csv(session, shared_dir / QUARTER, locations, centroids)
+    first = import_file(session, shared_dir / QUARTER, TORONTO, None, locations, centroids)
     assert (first.rows, first.errors) == (11459, [])
     assert (first.sites_added, first.programs_added) == (105, 143)  # SOURCE.txt: 105 / 143 ids
     placed = session.exec(select(Site).where(Site.lat.is_not(None))).all()
@@ -69,7 +71,7 @@ def test_the_real_quarter_loads_every_program_once(session, shared_dir):
 
 
 def test_sites_whose_location_the_city_withholds_become_confidential(session):
-    import_csv(session, TORONTO_NIGHTS)
+    import_file(session, TORONTO_NIGHTS, TORONTO)
     hidden = session.exec(select(Site).where(Site.confidential)).all()
     assert hidden and all(s.address is None and s.lat is None for s in hidden)
 
@@ -83,7 +85,7 @@ def test_bad_rows_are_reported_by_line_and_good_rows_still_load(session, tmp_pat
         row(),
         row(PROGRAM_ID=""),
         row(PROGRAM_ID="11", OCCUPIED_BEDS="-2"),
-        row(LOCATION_ID="2.0", PROGRAM_ID="12"),
+        row(LOCATION_ID="2.5", PROGRAM_ID="12"),
         row(PROGRAM_ID="13", SECTOR="Seniors"),
         row(LOCATION_ID="3", PROGRAM_ID="14", LOCATION_POSTAL_CODE=""),
         row(LOCATION_ID="4", PROGRAM_ID="15", LOCATION_CITY="Vaughan"),
@@ -92,11 +94,11 @@ def test_bad_rows_are_reported_by_line_and_good_rows_still_load(session, tmp_pat
         writer = csv.DictWriter(f, HEADER)
         writer.writeheader()
         writer.writerows(rows)
-    report = import_csv(session, path)
+    report = import_file(session, path, TORONTO)
     assert report.errors == [
         (3, "PROGRAM_ID is missing"),
         (4, "OCCUPIED_BEDS is negative (-2)"),
-        (5, "LOCATION_ID '2.0' is a decimal; expected a whole number"),
+        (5, "LOCATION_ID '2.5' is not a whole number"),
         (6, "SECTOR 'Seniors' is not one of Men, Women, Youth, Families, Mixed Adult"),
     ]
     assert report.warnings == [
@@ -119,21 +121,23 @@ def test_a_reimport_that_changes_a_site_stamps_its_edit_time(session, tmp_path):
             writer.writerows([row(**values), row(LOCATION_ID="3", PROGRAM_ID="14")])
 
     write()
-    import_csv(session, path)
+    import_file(session, path, TORONTO)
     assert [s.edited_at for s in session.exec(select(Site))] == [None, None]
     write(LOCATION_ADDRESS="12 New Street")
-    import_csv(session, path)
+    import_file(session, path, TORONTO)
     edited = {s.source_id: s.edited_at for s in session.exec(select(Site))}
     assert edited["toronto:3"] is None  # unchanged
     assert edited["toronto:1"] is not None
     write(LOCATION_ADDRESS="12 New Street", CAPACITY_ACTUAL_BED="30")  # a program's change
     before = edited["toronto:1"]
-    import_csv(session, path)
+    import_file(session, path, TORONTO)
     assert session.exec(select(Site).where(Site.source_id == "toronto:1")).one().edited_at > before
 
 
 def test_a_file_in_another_format_is_refused_with_the_missing_columns(session, tmp_path):
     path = tmp_path / "other.csv"
     path.write_text("name,beds\nCedar,10\n")
-    with pytest.raises(ValueError, match="not the city's 32-column format: missing _id, "):
-        import_csv(session, path)
+    with pytest.raises(
+        ValueError, match=r"not as the profile says: missing column\(s\) LOCATION_ID"
+    ):
+        import_file(session, path, TORONTO)
