@@ -117,8 +117,10 @@ BROKER_CONFIG = ("set_tcp_nodelay true", "max_queued_messages 1000000")
 NAGLE_CONFIG = ("max_queued_messages 1000000",)  # the same, with Mosquitto's default Nagle
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process `pid` so far (Linux /proc)."""
+def cpu_seconds(pid: int, children: bool = False) -> float:
+    """User + system CPU time of process `pid` so far (Linux /proc); with `children`, also
+    that of its children that have ended and been waited for."""
     with open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()  # after the command, which may hold spaces
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    used = fields[11:15] if children else fields[11:13]  # utime, stime[, cutime, cstime]
+    return sum(int(ticks) for ticks in used) / os.sysconf("SC_CLK_TCK")

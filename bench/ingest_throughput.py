@@ -2,12 +2,14 @@
 Mosquitto QoS 1 throughput on the same machine, in one run.
 
     .venv/bin/python -m bench.ingest_throughput [--quick] [--dials 200] [--postgres]
+        [--ingestors 1 [2 ...]]
 
 What runs where. The machine has 2 cores and Python has a GIL, so the load generator (the
 simulated dials, on one asyncio loop over bench/light_mqtt.py) runs in a spawned child
-process and only what is measured (an echo responder, the real Ingestor) runs in this
-process. Every phase gets a fresh Mosquitto (tests/support/services.Mosquitto), so no
-retained message or queued session leaks from one phase into the next.
+process, the echo responder in this process, and each ingestor in a spawned process of its
+own, as `shelter-signal ingest` runs. Every phase gets a fresh Mosquitto
+(tests/support/services.Mosquitto), so no retained message or queued session leaks from one
+phase into the next.
 
 Phases:
 
@@ -21,13 +23,16 @@ Phases:
            MQTT round trip as the ingestor (dial -> broker -> server -> broker -> dial), and
            it subscribes to signal/# like the ingestor, so it also sees its own acks.
 3. ingest: the same dials against the real Ingestor (server/ingest/client.py) on SQLite as
-           shipped (WAL, synchronous=FULL), or PostgreSQL with --postgres. Messages/s until
-           all N readings are committed (the database is polled) and every ack is back.
+           shipped (WAL, synchronous=FULL), or PostgreSQL with --postgres; once for each
+           count of --ingestors (more than one share an MQTT 5 shared subscription, as
+           deploy/systemd's units do). Messages/s until every ack is back: each is sent
+           after its reading's commit (the reading table is counted afterwards to prove it).
 
 With many dials (200 by default) the ingestor always has a batch waiting: the figure is its
 throughput, not the round-trip time of a few dials. Phases 2 and 3 then run one dial with one
 state in flight: the unloaded publish -> ack latency, whose echo figure is the baseline for
-latency.
+latency. For each loaded run it prints the CPU time each part used per 1,000 states (the
+server: echo or ingestors; PostgreSQL; Mosquitto; the dials), and the ingestors' batches.
 
 Mosquitto runs with what deploy/mosquitto/shelter-signal.conf sets for speed
 (bench/_common.BROKER_CONFIG): set_tcp_nodelay and a deep queue. --nagle leaves out
@@ -36,7 +41,9 @@ and the echo responder set TCP_NODELAY on their own sockets; asyncio does on the
 """
 
 import asyncio
+import contextlib
 import functools
+import os
 import socket
 import subprocess
 import tempfile
@@ -53,6 +60,7 @@ from bench._common import (
     BROKER_CONFIG,
     NAGLE_CONFIG,
     command_line,
+    cpu_seconds,
     load,
     ms_percentiles,
     percentile,
@@ -62,7 +70,7 @@ from bench._common import (
 )
 from bench.light_mqtt import LightClient
 from firmware.dialcore import protocol
-from server import mqtt_url
+from server import metrics, mqtt_url
 from server.db import make_engine, migrate
 from server.ingest.client import Ingestor
 from server.settings import Settings
@@ -184,12 +192,13 @@ async def _fleet(url: str, device_ids: list[str], per_dial: int, window: int, bo
     dials = [SimDial(device_id, boot, per_dial) for device_id in device_ids]
     await asyncio.gather(*(dial.start(url) for dial in dials))
     start = time.monotonic()  # every dial is connected and subscribed: go
+    cpu = time.process_time()
     for dial in dials:
         for _ in range(window):
             dial.send()
     remaining = [asyncio.create_task(dial.done.wait()) for dial in dials]
     await asyncio.wait(remaining, timeout=TIMEOUT_S)
-    end = time.monotonic()
+    end, cpu = time.monotonic(), time.process_time() - cpu
     for dial in dials:
         await dial.client.close()
     latencies = [x for dial in dials for x in dial.latencies]
@@ -199,6 +208,7 @@ async def _fleet(url: str, device_ids: list[str], per_dial: int, window: int, bo
         "latencies": latencies,
         "acked": len(latencies),
         "rejected": sum(dial.rejected for dial in dials),
+        "cpu": cpu,
     }
 
 
@@ -207,14 +217,13 @@ def fleet(url: str, device_ids: list[str], per_dial: int, window: int, boot: int
     return asyncio.run(_fleet(url, device_ids, per_dial, window, boot))
 
 
-def run_child(target, *args, while_running=None):
-    """Run a load generator in a fresh interpreter; optionally do something meanwhile."""
+def run_child(target, *args) -> dict:
+    """Run a load generator in a fresh interpreter and return its result."""
     context = spawn_context()
     results = context.Queue()
     child = context.Process(target=child_main, args=(target, args, results), daemon=True)
     child.start()
     try:
-        extra = while_running() if while_running else None
         result = results.get(timeout=TIMEOUT_S + 30)
     finally:
         child.join(10)
@@ -222,11 +231,11 @@ def run_child(target, *args, while_running=None):
             child.terminate()
     if "error" in result:
         raise RuntimeError(f"load generator failed:\n{result['error']}")
-    return result, extra
+    return result
 
 
 # --------------------------------------------------------------------------- receivers
-# These run in this process: they are what is measured.
+# What is measured: the echo runs in this process, each ingestor in a process of its own.
 
 
 def raw_phase(count: int, nagle: bool) -> dict:
@@ -300,57 +309,150 @@ def seed_dials(engine, count: int) -> list[str]:
     return device_ids
 
 
-def wait_for_rows(engine, target: int) -> float:
-    """Poll the reading table until it holds `target` rows; return when it did."""
-    deadline = time.monotonic() + TIMEOUT_S
+def wait_for_rows(engine, target: int) -> None:
+    """Check that the reading table holds `target` rows. Every ack is sent after its commit,
+    so once every ack is back they are all there; the check only proves it (polling while
+    measuring would cost the database and this process's CPU)."""
+    deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         with engine.connect() as conn:
             if conn.execute(text("SELECT count(*) FROM reading")).scalar_one() >= target:
-                return time.monotonic()
-        time.sleep(0.005)
-    raise RuntimeError(f"fewer than {target} readings committed after {TIMEOUT_S}s")
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"fewer than {target} readings committed, though every state was acked")
 
 
-def start_ingestor(database_url: str, broker_url: str, dials: int):
-    """The real Ingestor, built the way server/runner.py builds it, on a seeded database."""
-    migrate(database_url)
-    engine = make_engine(database_url)
-    device_ids = seed_dials(engine, dials)
-    max_payload = Settings(_env_file=None).max_payload_bytes
-    ingestor = Ingestor(engine, broker_url, f"bench-ingest-{uuid.uuid4().hex[:8]}", max_payload)
-    ingestor.start()
-    if not ingestor.connected.wait(10):
-        raise RuntimeError("ingestor did not connect")
-    return ingestor, engine, device_ids
+def ingestor_main(
+    database_url: str, broker_url: str, group: str | None, ready, snapshot, stop
+) -> None:
+    """Child process: the real Ingestor, built as server/runner.py builds it for
+    `shelter-signal ingest`, until `stop` is set; at `snapshot`, its batch figures."""
+    try:
+        settings = Settings(_env_file=None)
+        engine = make_engine(database_url)
+        ingestor = Ingestor(
+            engine,
+            broker_url,
+            f"bench-ingest-{uuid.uuid4().hex[:8]}",
+            settings.max_payload_bytes,
+            batch_size=settings.ingest_batch_size,
+            shared_group=group,
+        )
+        ingestor.start()
+        if not ingestor.connected.wait(10):
+            raise RuntimeError("ingestor did not connect")
+        ready.put(None)
+    except BaseException:
+        ready.put(traceback.format_exc())
+        raise
+    snapshot.wait()  # the loaded run is over: how it batched
+    ready.put(_batches())
+    stop.wait()
+    ingestor.stop()
+    engine.dispose()
 
 
-def round_trip_phases(args, database_url: str | None) -> tuple[dict, dict]:
-    """Phase 2 (database_url None: echo) or 3 (ingest): loaded, then unloaded round trips."""
+def _batches() -> tuple[float, float, float]:
+    """(batches, messages, seconds handling them) from the ingestor's own metrics."""
+    samples = {s.name: s.value for m in metrics.INGEST.collect() for s in m.samples}
+    return (
+        samples["signal_ingest_batch_messages_count"],
+        samples["signal_ingest_batch_messages_sum"],
+        samples["signal_ingest_commit_seconds_sum"],
+    )
+
+
+class Ingestors:
+    """`count` ingestors, each in a process of its own as `shelter-signal ingest` runs; more
+    than one share the messages through an MQTT 5 shared subscription, as deploy/systemd's
+    shelter-signal-ingest@ units do (SIGNAL_INGEST_SHARED_GROUP)."""
+
+    def __init__(self, database_url: str, broker_url: str, count: int):
+        context = spawn_context()
+        self._ready, self._snapshot, self._stop = context.Queue(), context.Event(), context.Event()
+        group = "bench" if count > 1 else None
+        args = (database_url, broker_url, group, self._ready, self._snapshot, self._stop)
+        self.children = [
+            context.Process(target=ingestor_main, args=args, daemon=True) for _ in range(count)
+        ]
+
+    def __enter__(self) -> "Ingestors":
+        for child in self.children:
+            child.start()
+        for _ in self.children:
+            error = self._ready.get(timeout=60)
+            if error:
+                raise RuntimeError(f"ingestor failed:\n{error}")
+        return self
+
+    def batches(self) -> tuple[float, float, float]:
+        """(batches, messages, seconds handling them) of all ingestors so far."""
+        self._snapshot.set()
+        figures = [self._ready.get(timeout=30) for _ in self.children]
+        return tuple(sum(column) for column in zip(*figures, strict=True))
+
+    def __exit__(self, *_exc) -> None:
+        self._stop.set()
+        for child in self.children:
+            child.join(15)
+            if child.is_alive():
+                child.kill()
+
+    def cpu_seconds(self) -> float:
+        return sum(cpu_seconds(child.pid) for child in self.children)
+
+
+def postgres_cpu_seconds(cluster: Postgres) -> float:
+    """CPU time of a cluster so far: the postmaster, its live processes (the ingestors'
+    backends, WAL writer...) and those that ended (Linux /proc: cutime, cstime)."""
+    postmaster = int((cluster.data_dir / "postmaster.pid").read_text().split()[0])
+    total = cpu_seconds(postmaster, children=True)
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):  # a process that has just ended
+                with open(f"/proc/{entry}/stat") as stat:
+                    parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+                if parent == postmaster:
+                    total += cpu_seconds(int(entry))
+    return total
+
+
+def round_trip_phases(
+    args, cluster: Postgres | None, database_url: str | None, ingestors: int = 1
+) -> tuple:
+    """Phase 2 (database_url None: echo) or 3 (ingest): loaded, then unloaded round trips.
+    Returns both and the CPU seconds each part used in the loaded run."""
     per_dial = max(1, args.messages // args.dials)
     total = per_dial * args.dials
-    with start_broker(args.nagle) as broker:
+    with contextlib.ExitStack() as stack:
+        broker = stack.enter_context(start_broker(args.nagle))
         if database_url is None:
             device_ids = [f"bench-{n:03d}" for n in range(args.dials)]
             echo = start_echo(broker.url)
-            wait = None
+            server_cpu = functools.partial(cpu_seconds, os.getpid())  # the echo runs here
         else:
-            ingestor, engine, device_ids = start_ingestor(database_url, broker.url, args.dials)
-            wait = functools.partial(wait_for_rows, engine, total)
-        loaded, committed_at = run_child(
-            fleet,
-            broker.url,
-            device_ids,
-            per_dial,
-            args.window,
-            1,
-            while_running=wait,
-        )
+            migrate(database_url)
+            engine = make_engine(database_url)
+            device_ids = seed_dials(engine, args.dials)
+            ingestors = stack.enter_context(Ingestors(database_url, broker.url, ingestors))
+            server_cpu = ingestors.cpu_seconds
+        parts = {
+            "server": server_cpu,
+            "broker": functools.partial(cpu_seconds, broker.pid()),
+            "database": functools.partial(postgres_cpu_seconds, cluster) if cluster else None,
+        }
+        before = {name: read() for name, read in parts.items() if read}
+        loaded = run_child(fleet, broker.url, device_ids, per_dial, args.window, 1)
+        cpu = {name: parts[name]() - was for name, was in before.items()}
+        cpu["dials"] = loaded["cpu"]
+        if database_url is not None:
+            loaded["batches"] = ingestors.batches()
         # One dial, one state at a time; boot 2, so no (boot, seq) repeats a stored reading.
-        unloaded, _ = run_child(fleet, broker.url, device_ids[:1], args.latency_samples, 1, 2)
+        unloaded = run_child(fleet, broker.url, device_ids[:1], args.latency_samples, 1, 2)
         if database_url is None:
             close(echo)
         else:
-            ingestor.stop()
+            wait_for_rows(engine, total + args.latency_samples)
             engine.dispose()
     for name, result, expected in (("loaded", loaded, total), ("unloaded", unloaded, None)):
         expected = expected or args.latency_samples
@@ -358,10 +460,9 @@ def round_trip_phases(args, database_url: str | None) -> tuple[dict, dict]:
             raise RuntimeError(
                 f"{name}: {result['acked']} of {expected} acked, {result['rejected']} rejected"
             )
-    # Done when every ack is back and (ingest) every reading is committed.
-    end = max(loaded["end"], committed_at or 0.0)
-    loaded.update(messages=total, seconds=end - loaded["start"])
-    return loaded, unloaded
+    # Done when every ack is back: each was sent after its reading's commit.
+    loaded.update(messages=total, seconds=loaded["end"] - loaded["start"])
+    return loaded, unloaded, cpu
 
 
 # --------------------------------------------------------------------------- main
@@ -382,6 +483,14 @@ def main() -> None:
     parser.add_argument(
         "--postgres", action="store_true", help="ingest into a throwaway PostgreSQL, not SQLite"
     )
+    parser.add_argument(
+        "--ingestors",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="ingestor processes (more than one: a shared subscription); several counts, "
+        "e.g. 1 2: an ingest phase for each, in this order",
+    )
     args = parser.parse_args()
     if args.quick:
         args.dials, args.messages, args.raw_messages, args.latency_samples = 20, 400, 2000, 20
@@ -390,27 +499,29 @@ def main() -> None:
     print(
         f"{args.dials} dials, window {args.window}, {args.messages} states; "
         f"raw {args.raw_messages} messages; {args.latency_samples} unloaded round trips; "
-        f"Mosquitto {'with Nagle (its default)' if args.nagle else 'as deploy/ configures it'}\n"
+        f"Mosquitto {'with Nagle (its default)' if args.nagle else 'as deploy/ configures it'}; "
+        f"ingestor processes: {', '.join(map(str, args.ingestors))}\n"
     )
     raw = raw_phase(args.raw_messages, args.nagle)
-    echo, echo_unloaded = round_trip_phases(args, None)
-    if args.postgres:
-        database = "PostgreSQL"
-        with Postgres(durable=True) as cluster:  # synchronous commits, as production
-            ingest, ingest_unloaded = round_trip_phases(args, cluster.url)
-    else:
-        database = "SQLite"
-        with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
-            ingest, ingest_unloaded = round_trip_phases(args, f"sqlite:///{tmp}/bench.db")
+    phases = [("echo (no database)", *round_trip_phases(args, None, None))]
+    database = "PostgreSQL" if args.postgres else "SQLite"
+    for count in args.ingestors:
+        name = f"ingest, {count} ingestor{'s' if count > 1 else ''} ({database})"
+        if args.postgres:
+            with Postgres(durable=True) as cluster:  # synchronous commits, as production
+                phases.append((name, *round_trip_phases(args, cluster, cluster.url, count)))
+        else:
+            with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+                url = f"sqlite:///{tmp}/bench.db"
+                phases.append((name, *round_trip_phases(args, None, url, count)))
 
     print(f"Load average after: {load()}\n")
 
     def rate(phase: dict) -> float:
         return phase["messages"] / phase["seconds"]
 
-    def p50(phase: dict) -> float:
-        return percentile(phase["latencies"], 50)
-
+    rows = [["raw QoS 1 (mosquitto_pub -> mosquitto_sub)", raw, None]]
+    rows += [[f"{name}, {args.dials} dials", loaded, None] for name, loaded, _u, _c in phases]
     print(
         table(
             ["phase", "messages", "seconds", "msgs/s", "vs raw", "publish->ack ms p50/p90/p99/max"],
@@ -423,21 +534,46 @@ def main() -> None:
                     f"{rate(p) / rate(raw):.3f}",
                     ms_percentiles(p.get("latencies", [])),
                 ]
-                for name, p in (
-                    ("raw QoS 1 (mosquitto_pub -> mosquitto_sub)", raw),
-                    (f"echo ({args.dials} dials, no database)", echo),
-                    (f"ingest ({args.dials} dials, {database})", ingest),
-                )
+                for name, p, _ in rows
             ],
         )
     )
+    # Where the CPU went: per 1,000 messages, for each part (the machine has os.cpu_count()).
+    print("\nCPU ms per 1,000 states in the loaded run (and cores used while it ran):")
+    cpu_rows = []
+    for name, loaded, _unloaded, cpu in phases:
+        per = 1e6 / loaded["messages"]
+        cpu_rows.append(
+            [name]
+            + [
+                f"{cpu[part] * per:.0f} ({cpu[part] / loaded['seconds']:.2f})"
+                if part in cpu
+                else "-"
+                for part in ("server", "database", "broker", "dials")
+            ]
+        )
+    print(table(["phase", "server", "PostgreSQL", "Mosquitto", "dials"], cpu_rows))
+    print("\nIngestor batches in the loaded run (states and the ingestor's own acks, which")
+    print("signal/# brings back to it):")
+    for name, loaded, _unloaded, _cpu in phases[1:]:
+        batches, messages, seconds = loaded["batches"]
+        print(
+            f"  {name}: {batches:.0f} transactions, {messages / batches:.1f} messages each, "
+            f"{1000 * seconds / batches:.1f} ms each to handle and commit"
+        )
     print("\nUnloaded (1 dial, 1 state in flight) publish->ack ms p50/p90/p99/max:")
-    print(f"  echo   {ms_percentiles(echo_unloaded['latencies'])}")
-    print(f"  ingest {ms_percentiles(ingest_unloaded['latencies'])}")
+    for name, _loaded, unloaded, _cpu in phases:
+        print(f"  {name}: {ms_percentiles(unloaded['latencies'])}")
+    echo, echo_unloaded = phases[0][1], phases[0][2]
     print("\nRatios (same run):")
-    print(f"  ingest / raw  throughput   = {rate(ingest) / rate(raw):.3f}")
-    print(f"  ingest / echo throughput   = {rate(ingest) / rate(echo):.3f}")
-    print(f"  ingest / echo p50 unloaded = {p50(ingest_unloaded) / p50(echo_unloaded):.1f}x")
+    for name, ingest, ingest_unloaded, _cpu in phases[1:]:
+        print(f"  {name}:")
+        print(f"    ingest / raw  throughput   = {rate(ingest) / rate(raw):.3f}")
+        print(f"    ingest / echo throughput   = {rate(ingest) / rate(echo):.3f}")
+        slower = percentile(ingest_unloaded["latencies"], 50) / percentile(
+            echo_unloaded["latencies"], 50
+        )
+        print(f"    ingest / echo p50 unloaded = {slower:.1f}x")
 
 
 if __name__ == "__main__":

@@ -190,6 +190,10 @@ class Mosquitto:
             raise ServiceError(f"mosquitto did not start: {exc}\n{log}") from None
         return self
 
+    def pid(self) -> int:
+        """The broker's process id (what the benchmarks measure its CPU time by)."""
+        return self._process.pid
+
     def stop(self) -> None:
         """SIGTERM (which makes mosquitto save its persistence file) and wait."""
         process, self._process = self._process, None
