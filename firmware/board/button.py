@@ -22,8 +22,10 @@ class Button:
     def pressed(self):
         return self._pin.value() == 0
 
-    async def run(self, on_short, on_long, beat):
-        """Forever: on_short() on release of a short press, on_long() once LONG_MS is held.
+    async def run(self, on_short, on_long, beat, on_down=None, on_up=None):
+        """Forever: on_short() on release of a short press, on_long() once LONG_MS is held;
+        on_down() as a timed press begins and on_up() as it ends (before on_short), so the
+        app knows the button is held (the turn-away gesture: hold and click the dial).
 
         A long press acts while still held (the screen answers at once) and its release
         is not also a short press. A switch already held when this starts (maintenance
@@ -36,11 +38,15 @@ class Button:
             if self.pressed():
                 if down_at is None and not long_done:
                     down_at = now
+                    if on_down:
+                        on_down()
                 elif down_at is not None and ticks_diff(now, down_at) >= LONG_MS:
                     down_at = None
                     long_done = True
                     on_long()
             else:
+                if (down_at is not None or long_done) and on_up:
+                    on_up()
                 if down_at is not None:
                     on_short()
                 down_at = None

@@ -176,7 +176,8 @@ async def run_dial(cfg, transport, screen, led, button, resets, Encoder):
     broker = cfg["mqtt_host"] + ":" + str(cfg["mqtt_port"])
 
     def long_press():  # send the newest count again and show how the dial is connected
-        app.resend()
+        if not app.resend():  # the hold was a turn-away gesture
+            return
         lines = display.details(app, cfg["wifi_ssid"], broker, net.rssi())
         screen.show_for("CONNECTION", lines, DETAILS_MS)
 
@@ -191,7 +192,11 @@ async def run_dial(cfg, transport, screen, led, button, resets, Encoder):
                 lambda: app.dial.capacities[app.dial.channel],  # big channels accelerate
             )
         ),
-        "button": asyncio.create_task(button.run(app.press, long_press, beats.beater("button"))),
+        "button": asyncio.create_task(
+            button.run(
+                app.press, long_press, beats.beater("button"), app.button_down, app.button_up
+            )
+        ),
         "screen": asyncio.create_task(screen.run(app, beats.beater("screen"))),
         "led": asyncio.create_task(
             led.run(lambda: pattern_for(display.state(app)), beats.beater("led"))

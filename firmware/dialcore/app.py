@@ -68,6 +68,9 @@ class App:
         }
         self.config = config
         self.dial = Dial(store.counts, [cap for _, cap in config["channels"]], settle_ms)
+        self.turned_away = None  # (reason, ticks) of the newest turn-away, for the screen
+        self._held = False  # the button is down (button_down/button_up from the board)
+        self._gestured = False  # this hold was a turn-away gesture: its release does nothing
         self._wake = asyncio.Event()
         self._sent_at = None  # ticks when the pending commit was last sent
         self._announce = False  # a new config was applied: repeat the status with its version
@@ -75,16 +78,48 @@ class App:
     # -- what the hardware layer or the simulator calls -------------------------------
 
     def turn(self, steps):
+        """A turn changes the count; with the button held it is the turn-away gesture: the
+        first click of the hold records one person, clockwise for want of a bed,
+        anticlockwise as not eligible (docs: firmware/README.md, Turn-aways)."""
+        if self._held:
+            if steps and not self._gestured:
+                self._gestured = True
+                self.turn_away("no_bed" if steps > 0 else "not_eligible")
+            return
         self.dial.turn(steps, ticks_ms())
 
+    def button_down(self):
+        self._held, self._gestured = True, False
+
+    def button_up(self):
+        self._held = False
+
     def press(self):
-        """Short press: commit now, then move to the next channel when there are several."""
+        """Short press: commit now, then move to the next channel when there are several.
+        The release of a turn-away gesture is no press."""
+        if self._gestured:
+            self._gestured = False
+            return
         self.dial.press()
         self._commit()
         self.dial.next_channel()
 
+    def turn_away(self, reason, channel=None):
+        """Count one person turned away at `channel` (the current one) for `reason`, as a
+        commit: the running total of this boot goes up and is sent like a count."""
+        channel = self.dial.channel if channel is None else channel
+        turned = self.store.turned
+        while len(turned) <= channel:
+            turned.append({})
+        turned[channel][reason] = turned[channel].get(reason, 0) + 1
+        self.turned_away = (reason, ticks_ms())
+        self._commit()
+
     def resend(self):
-        """Long press: send the newest commit again, acknowledged or not."""
+        """Long press: send the newest commit again, acknowledged or not. False (nothing
+        done) when the hold was a turn-away gesture."""
+        if self._gestured:
+            return False
         if self.dial.editing:  # a turn not yet settled is committed first, never sent unnumbered
             self.dial.press()
             self._commit()
@@ -92,6 +127,7 @@ class App:
             self.store.pending = self._snapshot(self.store.seq)
             self.store.save()
         self._wake.set()
+        return True
 
     async def run(self):
         will = (self._topic("status"), self._status("lost"), True, 1)
@@ -183,7 +219,10 @@ class App:
 
     def _snapshot(self, seq):
         ts = self.unix_time() if self.unix_time else None
-        return {"boot": self.store.boot, "seq": seq, "ts": ts, "counts": list(self.dial.counts)}
+        snapshot = {"boot": self.store.boot, "seq": seq, "ts": ts, "counts": list(self.dial.counts)}
+        if self.store.turned:  # the boot's running totals: see docs/protocol.md, Turn-aways
+            snapshot["turned"] = [dict(t) for t in self.store.turned]
+        return snapshot
 
     def _commit(self):
         """Number the current counts and put them on flash before anything is sent."""
@@ -205,6 +244,7 @@ class App:
             [(c, caps[i] if i < len(caps) else c) for i, c in enumerate(pending["counts"])],
             pending["ts"],
             self.source,
+            pending.get("turned"),
         )
 
     async def _on_up(self):

@@ -4,7 +4,10 @@ The state line answers the one question staff have after turning the dial: did i
 save? Order matters: what is happening now wins over what happened before.
 """
 
-from .clock import ticks_ms
+from .clock import ticks_diff, ticks_ms
+
+NOTICE_MS = 3000  # how long "TURNED AWAY" shows: a glance, then the usual SAVED
+TURNED_TEXT = {"no_bed": "TURNED AWAY: NO BED", "not_eligible": "AWAY: NOT ELIGIBLE"}
 
 EDITING, SENDING, SAVED, OFFLINE, REJECTED, READY = (
     "editing",
@@ -52,6 +55,10 @@ def screen(app, now=None):
         REJECTED: "NOT SAVED: " + str(app.rejected),
         READY: "ready",
     }[current]
+    turned = app.turned_away
+    # a glance that the gesture counted (kept on flash even offline); then the usual state
+    if turned and current in (SENDING, SAVED, OFFLINE) and ticks_diff(now, turned[1]) < NOTICE_MS:
+        text = TURNED_TEXT.get(turned[0], "TURNED AWAY")
     return {
         "title": app.config["shelter"],
         "label": label,

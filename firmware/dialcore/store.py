@@ -48,6 +48,9 @@ class Store:
         self.pending = None  # newest unacknowledged commit: {"boot", "seq", "ts", "counts"}
         self.acked_seq = None  # last sequence number the server confirmed
         self.config = None  # last applied server config (see protocol.decode_config)
+        # People turned away in this boot so far: per channel, {reason: running total}
+        # (docs/protocol.md, Turn-aways); a new boot starts again from none
+        self.turned = []
 
     def load(self):
         # A power cut on FAT between remove and rename leaves only the .tmp (see write_json).
@@ -59,6 +62,7 @@ class Store:
         self.counts = data.get("counts", [])
         self.pending = data.get("pending")
         self.acked_seq = data.get("acked_seq")
+        self.turned = data.get("turned", [])
         config = data.get("config")
         if config:
             config["channels"] = [tuple(ch) for ch in config["channels"]]
@@ -75,10 +79,12 @@ class Store:
                 "pending": self.pending,
                 "acked_seq": self.acked_seq,
                 "config": self.config,
+                "turned": self.turned,
             },
         )
 
     def start_boot(self):
+        self.turned = []  # totals are per boot; a pending commit keeps its own copy
         return self.renumber(self.boot)
 
     def renumber(self, after):

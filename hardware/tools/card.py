@@ -177,18 +177,19 @@ def svg_text(contact="", mode="occupied"):
         )
         lines, y = _paragraph(18, y, words, 76, 3.4)
         body += lines
-        y += 2
+        y += 1  # tight: the turn-away line and the mock screen must clear the footer
     extras = (
-        "Press the knob: saves now (with several programs: and shows the next).",
-        "No change? Press once: the map shows the count is still right.",
+        "Press the knob: saves now, also unchanged (the map shows it is still right); "
+        "with several programs, then shows the next.",
         f"Hold the knob {hold:g} s: sends the count again and shows how it is connected.",
+        "Turned someone away? Hold the knob, click right: no bed; left: not eligible.",
         "Unplugging is safe: the dial keeps its count.",
     )
     for words in extras:
         body.append(svg.text(13, y, "\u2022", font_size=3.4, text_anchor="middle"))
         lines, y = _paragraph(18, y, words, 76, 3.2)
         body += lines
-        y += 1.5
+        y += 1
     body += _mock_screen(13, y + 3)
 
     x = 100

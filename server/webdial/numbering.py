@@ -27,6 +27,27 @@ class Numbering:
         self._lock = threading.Lock()  # route functions run in a thread pool
         # device id -> (boot, first seq, next seq) of the numbers handed out here
         self._handed: dict[str, tuple[int, int, int]] = {}
+        # device id -> (boot, per channel {reason: running total}, tap ids counted): the
+        # turn-aways of this process's boot, as a dial keeps its own (docs/protocol.md)
+        self._turned: dict[str, tuple[int, list[dict[str, int]], set[str]]] = {}
+
+    def turned(
+        self, device_id: str, boot: int, channels: int, tap: tuple[int, str, str] | None = None
+    ) -> list[dict[str, int]]:
+        """The running turn-away totals of the dial's boot `boot`, after counting `tap`
+        ((channel, reason, id): one person) unless a tap with its id was counted already
+        (the page sends a tap again when the answer to it was lost)."""
+        with self._lock:
+            known, totals, taps = self._turned.get(device_id, (boot, [], set()))
+            if known != boot:
+                totals, taps = [], set()
+            totals += [{} for _ in range(channels - len(totals))]
+            if tap is not None and tap[2] not in taps:
+                channel, reason, tap_id = tap
+                totals[channel][reason] = totals[channel].get(reason, 0) + 1
+                taps.add(tap_id)
+            self._turned[device_id] = (boot, totals, taps)
+            return [dict(t) for t in totals] if any(totals) else []  # none yet: nothing to say
 
     def next(self, session: Session, device_id: str) -> tuple[int, int]:
         """Hand out the next (boot, seq) of a dial; a dial's first one commits its new boot."""

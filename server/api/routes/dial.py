@@ -75,14 +75,36 @@ class DialView(BaseModel):
     channels: list[DialChannel]
 
 
+TurnAwayReason = Literal[protocol.TURN_AWAY_REASONS]
+TurnedAway = list[dict[TurnAwayReason, Annotated[int, Field(ge=1, le=2**31 - 1)]]]
+
+
+class TurnAwayTap(BaseModel):
+    channel: int = Field(ge=0, le=7)
+    reason: TurnAwayReason
+    id: str = Field(
+        min_length=8,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9-]+$",
+        description="Made by the page for this tap: a tap sent again is counted once",
+    )
+
+
 class NewCommit(BaseModel):
     counts: list[StrictInt] = Field(
         min_length=1, max_length=8, description="One count per channel, in the dial's mode"
     )
+    turn_away: TurnAwayTap | None = Field(
+        default=None, description="One person turned away: saved with the counts, once"
+    )
 
 
-class RepeatedCommit(NewCommit):
+class RepeatedCommit(BaseModel):
+    counts: list[StrictInt] = Field(min_length=1, max_length=8)
     ts: int | None = Field(ge=EARLIEST_TS, le=LATEST_TS, description="`ts` of the first answer")
+    turned_away: TurnedAway | None = Field(
+        default=None, max_length=8, description="`turned_away` of the first answer"
+    )
 
 
 class Commit(BaseModel):
@@ -90,6 +112,9 @@ class Commit(BaseModel):
     seq: int
     ts: int | None = Field(description="Server time of the save, Unix seconds")
     counts: list[int]
+    turned_away: TurnedAway = Field(
+        description="The running turn-away totals per channel this commit carries"
+    )
     result: Literal["saved", "rejected", "pending"] = Field(
         description="pending: not confirmed yet; PUT the same commit again"
     )
@@ -200,10 +225,21 @@ def new_commit(
     broker = _broker(request)
     capacities = _capacities(session, dial.device, body.counts)
     numbering: Numbering = request.app.state.web_dial_numbering
+    tap = body.turn_away
+    if tap is not None and tap.channel >= len(capacities):
+        message = f"{dial.device.id} has no channel {tap.channel}"
+        raise RequestValidationError([{"loc": ("body", "turn_away", "channel"), "msg": message}])
     boot, seq = numbering.next(session, dial.device.id)
+    turned = numbering.turned(
+        dial.device.id, boot, len(capacities), tap and (tap.channel, tap.reason, tap.id)
+    )
     ts = int(time.time())
-    payload = _state(dial.device, boot, seq, ts, body.counts, capacities)
-    return _send(session, broker, dial, boot, seq, ts, body.counts, payload, response)
+    commit = Commit(
+        boot=boot, seq=seq, ts=ts, counts=body.counts, turned_away=turned, result="pending",
+        reason=None,
+    )  # fmt: skip
+    payload = _state(dial.device, commit, capacities)
+    return _send(session, broker, dial, commit, payload, response)
 
 
 @router.put(
@@ -230,8 +266,12 @@ def repeat_commit(
         raise HTTPException(404, f"no commit ({boot}, {seq}) was handed out to {dial.device.id}")
     broker = _broker(request)
     capacities = _capacities(session, dial.device, body.counts)
-    payload = _state(dial.device, boot, seq, body.ts, body.counts, capacities)
-    return _send(session, broker, dial, boot, seq, body.ts, body.counts, payload, response)
+    commit = Commit(
+        boot=boot, seq=seq, ts=body.ts, counts=body.counts,
+        turned_away=body.turned_away or [], result="pending", reason=None,
+    )  # fmt: skip
+    payload = _state(dial.device, commit, capacities)
+    return _send(session, broker, dial, commit, payload, response)
 
 
 @pages.get("/dial/{device_id}", response_class=FileResponse, responses={404: {"model": Error}})
@@ -265,21 +305,26 @@ def _capacities(session: Session, device: Device, counts: list[int]) -> list[int
     return capacities
 
 
-def _state(device: Device, boot, seq, ts, counts, capacities) -> bytes:
+def _state(device: Device, commit: Commit, capacities) -> bytes:
     """The dial's `state` message, by the firmware's own encoder."""
-    channels = list(zip(counts, capacities, strict=True))
+    channels = list(zip(commit.counts, capacities, strict=True))
     return protocol.encode_state(
-        boot, seq, device.mode, device.config_version, channels, ts, source="web"
+        commit.boot,
+        commit.seq,
+        device.mode,
+        device.config_version,
+        channels,
+        commit.ts,
+        "web",
+        commit.turned_away,
     )
 
 
-def _send(session: Session, broker, dial: Dial, boot, seq, ts, counts, payload, response) -> Commit:
+def _send(session: Session, broker, dial: Dial, commit: Commit, payload, response) -> Commit:
     device_id = dial.device.id
     session.close()  # all is read: hold no database connection while broker and ingestor work
     url, ca_file = broker
-    answer = send(url, device_id, dial.secret, boot, seq, payload, ca_file)
+    answer = send(url, device_id, dial.secret, commit.boot, commit.seq, payload, ca_file)
     if answer.result == "pending":
         response.status_code = 202
-    return Commit(
-        boot=boot, seq=seq, ts=ts, counts=counts, result=answer.result, reason=answer.reason
-    )
+    return commit.model_copy(update={"result": answer.result, "reason": answer.reason})

@@ -10,6 +10,10 @@
  *               its newest unacknowledged commit on flash.
  * The state line (#state, data-state) follows the dial's display: what is happening now
  * wins over what happened before (firmware/dialcore/display.py).
+ *
+ * "Turned away" (one tap: no bed, or not eligible with the reason chosen beside it) saves
+ * the counts shown with one person turned away; the tap carries an id of its own, so when
+ * its answer is lost and it is sent again, the server counts the person once.
  */
 (function () {
   "use strict";
@@ -36,6 +40,16 @@
     busy: false, // a request is under way
     pending: null, // {boot, seq, ts, counts, reason}: sent, not confirmed yet
     savedAt: null, // when the newest commit was confirmed
+    turned: null, // what the newest tap recorded, said with its SAVED
+  };
+  const REASON_WORDS = {
+    no_bed: "no bed",
+    not_eligible: "not eligible",
+    not_eligible_gender: "not eligible (gender)",
+    not_eligible_age: "not eligible (age)",
+    not_eligible_pets: "not eligible (pets)",
+    not_eligible_access: "not eligible (accessibility)",
+    not_eligible_other: "not eligible (other)",
   };
 
   function showState() {
@@ -50,7 +64,11 @@
     else if (status.pending)
       [state, text] = ["pending", `NOT CONFIRMED YET: ${status.pending.reason}. Trying again...`];
     else if (status.busy) [state, text] = ["sending", "Sending..."];
-    else if (status.savedAt) [state, text] = ["saved", "SAVED at " + time(status.savedAt)];
+    else if (status.savedAt) {
+      state = "saved";
+      text = "SAVED at " + time(status.savedAt);
+      if (status.turned) text += ": turned away, " + REASON_WORDS[status.turned];
+    }
     const line = $("state");
     line.dataset.state = state;
     line.textContent = text;
@@ -132,16 +150,18 @@
     retryTimer = setTimeout(again, RETRY_MS);
   }
 
-  async function commitNew(counts, save) {
+  async function commitNew(counts, save, turnAway) {
     status.busy = true;
     showState();
     let answer;
     try {
-      answer = await call("POST", api + "/commits", { counts });
+      const body = turnAway ? { counts, turn_away: turnAway } : { counts };
+      answer = await call("POST", api + "/commits", body);
     } catch (e) {
       // Not numbered yet: send the counts as a new commit again (should the first have
-      // arrived after all, the same counts are stored twice, in order: harmless).
-      if (save === latest) offline(() => commitNew(counts, save));
+      // arrived after all, the same counts are stored twice, in order: harmless; a tap
+      // keeps its id, so its person is counted once).
+      if (save === latest) offline(() => commitNew(counts, save, turnAway));
       return;
     }
     if (save === latest) commitAnswer(answer);
@@ -157,6 +177,7 @@
       answer = await call("PUT", `${api}/commits/${commit.boot}/${commit.seq}`, {
         counts: commit.counts,
         ts: commit.ts,
+        turned_away: commit.turned_away || [],
       });
     } catch (e) {
       if (status.pending === commit) offline(repeat);
@@ -208,6 +229,15 @@
         part.querySelector(".label").textContent = channel.label;
         part.querySelector(".label").htmlFor = id;
         part.querySelector(".detail").id = "detail-" + channel.channel;
+        const why = part.querySelector(".away-why");
+        why.setAttribute("aria-label", `${channel.label}: why not eligible`);
+        part.querySelector(".away").setAttribute("aria-label", `${channel.label}: turned away`);
+        part
+          .querySelector(".away-bed")
+          .addEventListener("click", () => turnAway(channel.channel, "no_bed"));
+        part
+          .querySelector(".away-eligible")
+          .addEventListener("click", () => turnAway(channel.channel, why.value));
         for (const step of part.querySelectorAll(".step")) {
           const more = step.dataset.step === "1";
           step.setAttribute("aria-label", `${channel.label}: one ${more ? "more" : "less"}`);
@@ -273,6 +303,16 @@
 
   function save(event) {
     event.preventDefault();
+    send(null);
+  }
+
+  function turnAway(channel, reason) {
+    const bytes = crypto.getRandomValues(new Uint8Array(12)); // the tap's id: see the top
+    const id = "tap-" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+    send({ channel, reason, id });
+  }
+
+  function send(turnAway) {
     const counts = [];
     for (const [i, input] of inputs().entries()) {
       const count = parseCount(input.value);
@@ -288,8 +328,9 @@
     clearTimeout(retryTimer);
     localStorage.removeItem(keys.pending);
     Object.assign(status, { dirty: false, rejected: null, pending: null, savedAt: null });
+    status.turned = turnAway && turnAway.reason;
     latest += 1;
-    commitNew(counts, latest);
+    commitNew(counts, latest, turnAway);
   }
 
   $("sign-in").addEventListener("submit", (event) => {

@@ -23,3 +23,23 @@ def web(stack):
 @pytest.fixture
 def dials(stack):
     return Dials(stack)
+
+
+@pytest.fixture
+def signed_in(web, browser):
+    """signed_in(device_id, secret): the dial's page on a phone-sized screen, opened with its
+    secret; closed after the test."""
+    contexts = []
+
+    def open_(device_id: str, secret: str):
+        context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True)
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(f"{web.url}/dial/{device_id}")
+        page.get_by_label("Dial secret").fill(secret)
+        page.get_by_role("button", name="Open the dial").click()
+        return page
+
+    yield open_
+    for context in contexts:
+        context.close()

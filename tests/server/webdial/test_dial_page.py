@@ -50,24 +50,17 @@ def test_staff_open_the_dial_set_a_count_and_see_it_saved(stack, web, dials, bro
         context.close()
 
 
-def test_the_page_sends_an_unconfirmed_save_again_until_it_is_saved(stack, web, dials, browser):
+def test_the_page_sends_an_unconfirmed_save_again_until_it_is_saved(stack, dials, signed_in):
     device_id, secret = dials.add(capacities=(20,))
-    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True)
-    page = context.new_page()
-    try:
-        page.goto(f"{web.url}/dial/{device_id}")
-        page.get_by_label("Dial secret").fill(secret)
-        page.get_by_role("button", name="Open the dial").click()
-        state = page.locator("#state")
-        with ingestor_down(stack):
-            page.get_by_label("Room 1", exact=True).fill("6")
-            page.get_by_role("button", name="Save").click()
-            page.locator('#state[data-state="pending"]').wait_for(timeout=scaled(20_000))
-            assert state.inner_text().startswith("NOT CONFIRMED YET: no answer from the server yet")
+    page = signed_in(device_id, secret)
+    state = page.locator("#state")
+    with ingestor_down(stack):
+        page.get_by_label("Room 1", exact=True).fill("6")
+        page.get_by_role("button", name="Save").click()
+        page.locator('#state[data-state="pending"]').wait_for(timeout=scaled(20_000))
+        assert state.inner_text().startswith("NOT CONFIRMED YET: no answer from the server yet")
 
-        page.locator('#state[data-state="saved"]').wait_for(timeout=scaled(20_000))
-        with Session(stack.system.engine) as session:
-            readings = session.exec(select(Reading).where(Reading.device_id == device_id)).all()
-        assert [(r.occupied, r.source) for r in readings] == [(6, "web")]
-    finally:
-        context.close()
+    page.locator('#state[data-state="saved"]').wait_for(timeout=scaled(20_000))
+    with Session(stack.system.engine) as session:
+        readings = session.exec(select(Reading).where(Reading.device_id == device_id)).all()
+    assert [(r.occupied, r.source) for r in readings] == [(6, "web")]
