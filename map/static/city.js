@@ -31,7 +31,7 @@
     const S = SS.sites;
     const apiBase = config.apiBase;
     const sections = {};
-    for (const id of ["key", "now", "stale", "sectors", "site", "fleet"]) {
+    for (const id of ["key", "now", "stale", "sectors", "site", "fleet", "turnaways"]) {
       sections[id] = document.getElementById("ss-" + id);
     }
     let siteNames = new Map(); // site id -> name, for the fleet table
@@ -276,6 +276,16 @@
       );
     }
 
+    /* ---- turn-aways per night (turnaways.js) ---- */
+
+    function loadTurnAways() {
+      return part(sections.turnaways, async () => {
+        const body = await api("/turnaways");
+        const wrap = sections.turnaways.querySelector(".ss-table-wrap");
+        wrap.innerHTML = SS.turnAways.tableHtml(body);
+      });
+    }
+
     /* ---- wiring ---- */
 
     function loadAll() {
@@ -283,6 +293,7 @@
       // the site menu and the fleet's shelter names come with the list of shelters
       loadStale().then(() => Promise.all([loadSite(), loadFleet()]));
       loadSectors();
+      loadTurnAways();
     }
 
     sections.sectors.querySelector("select[name=range]").addEventListener("change", loadSectors);
