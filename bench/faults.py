@@ -494,7 +494,7 @@ class Day:
     def power_cut(self, device_id: str) -> None:
         """Gone, mid-whatever: no "offline" status, no disconnect; only the flash survives."""
         self.tasks.pop(device_id).cancel()
-        self.apps.pop(device_id).transport._client.loop_stop()  # its network thread dies too
+        self.apps.pop(device_id).transport.fall_silent()  # its link goes quiet, not closed
 
     async def configured(self) -> None:
         async with asyncio.timeout(60):

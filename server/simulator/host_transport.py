@@ -145,7 +145,15 @@ class HostTransport:
                 while self._client.socket() is not None:
                     await asyncio.sleep(0.01)
         if sock := self._client.socket():  # the broker is not reading: close it ourselves
-            self._loop.remove_reader(sock)
-            self._loop.remove_writer(sock)
+            self.fall_silent()
             sock.close()
         self.connected = False
+
+    def fall_silent(self) -> None:
+        """Stop mid-whatever, as at a power cut: no DISCONNECT, nothing more read or written,
+        and the socket left open, so the broker notices only when the keepalive runs out."""
+        if self._linked:
+            self._linked.cancel()
+        if sock := self._client.socket():
+            self._loop.remove_reader(sock)
+            self._loop.remove_writer(sock)

@@ -75,7 +75,7 @@ def test_commits_survive_a_broker_outage_and_a_power_cut(stack, broker, tmp_path
     assert stack.do(lambda: app.store.pending["seq"]) == 2
 
     app.task.cancel()  # power cut: no orderly goodbye, only what is on flash survives
-    stack.do(app.transport._client.loop_stop)  # the network thread dies with the power
+    stack.do(app.transport.fall_silent)  # its network falls silent with the power
     broker.restart()
 
     rebooted = stack.start_dial(device_id, tmp_path)
