@@ -108,8 +108,14 @@
       },
     });
     new Holder({ position: "bottomleft", element: byId("ss-legend") }).addTo(map);
+    // Leaflet's credit as text, not a link: a link that small is no tap target (README credits
+    // Leaflet). The legend keeps clear of the attribution, however tall it grows (map.css).
+    map.attributionControl.setPrefix("Leaflet");
+    const attribution = map.attributionControl.getContainer();
+    new ResizeObserver(() =>
+      container.style.setProperty("--ss-attribution-h", attribution.offsetHeight + "px"),
+    ).observe(attribution);
     const tilesNotice = byId("ss-tiles-notice");
-    new Holder({ position: "topleft", element: tilesNotice }).addTo(map);
     map.on("popupopen", (e) => {
       const close = e.popup.getElement().querySelector(".leaflet-popup-close-button");
       if (close) close.setAttribute("aria-label", t("map.close"));

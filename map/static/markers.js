@@ -20,12 +20,12 @@
   const S = SS.sites;
 
   // Two markers nearer than this (in screen pixels) would overlap: a site's box is 44 to 75 px
-  // wide and 38 px tall with its pointer, a group's circle 46 px.
+  // wide and 52 px tall with its pointer, a group's circle 46 px.
   const APART_X = 60;
-  const APART_Y = 46;
+  const APART_Y = 52;
   const SPREAD_ZOOM = 16; // street level: shelters are at least a building apart
   const MARGIN = 0.25; // draw a quarter screen beyond each edge so a short pan finds markers there
-  const HEIGHT_PX = 30; // a site marker's box; its pointer adds POINTER_PX below
+  const HEIGHT_PX = 44; // a site marker's box, a fingertip's size; its pointer adds POINTER_PX
   const POINTER_PX = 8;
   const GROUP_PX = 46; // group circles: taller than a site's box, clearly another shape
   // Higher sits on top where markers touch: free beds must not hide under a full site.
@@ -261,6 +261,12 @@
 
     /* Centre on one site, close enough that it has its own marker, and open its popup. */
     function openSite(id) {
+      // A zoom still animating (Near me frames its shelters with one) would end on its own
+      // view after ours: wait for it. (_animatingZoom: Leaflet 1.9 has no public flag.)
+      if (map._animatingZoom) {
+        map.once("zoomend", () => openSite(id));
+        return;
+      }
       const entry = placed.find((e) => String(e.site.id) === String(id));
       if (!entry) return;
       map.setView(entry.latlng, Math.max(map.getZoom(), SPREAD_ZOOM), { animate: false });

@@ -57,13 +57,6 @@
       .reduce((a, b) => (FRESHNESS_ORDER.indexOf(b) > FRESHNESS_ORDER.indexOf(a) ? b : a));
   }
 
-  /* Minutes since the oldest count of the site (the one that makes it aging), or null. */
-  function oldestMinutes(site) {
-    const ages = (site.programs || [])
-      .filter((p) => hasNumber(p.available) && p.updated_at)
-      .map((p) => SS.text.minutesSince(p.updated_at));
-    return ages.length ? Math.max(...ages) : null;
-  }
 
   /* A count to act on: fresh or aging (a stale count or an offline dial's is no promise). */
   function isTrusted(program) {
@@ -261,8 +254,10 @@
     return parts.length ? t("detail.serves", { who: parts.join(", ") }) : "";
   }
 
-  /* Everything about a site, for its popup (folded = false) and its list entry (folded: the
-     intake details sit in a <details>, so a phone screen holds several entries). */
+  /* Everything about a site, for its popup (folded = false) and its list entry (folded: a
+     phone screen should hold four or five entries, so the head keeps what decides a call:
+     the free places, how old the oldest count is, the phone and the map; each program,
+     directions and the intake details sit in a <details>). */
   function detailHtml(site, { heading = "h2", distance = null, extra = "", folded = false } = {}) {
     const status = statusOf(site);
     const head = [
@@ -270,29 +265,30 @@
       `<p class="ss-summary"><span class="ss-icon ss-${status}" aria-hidden="true">` +
         `${esc(markerText(site))}</span> ${esc(summaryText(site))}</p>`,
     ];
+    // One line for how old and how far: a list entry stays short.
+    const line = [];
+    if (folded && hasNumber(site.available)) line.push(timeHtml(oldestCountAt(site)));
+    if (distance != null) {
+      const away = esc(t("detail.distance", { distance: km(distance) }));
+      line.push(`<span class="ss-distance">${away}</span>`);
+    }
+    if (line.length) head.push(`<p class="ss-age">${line.join(" · ")}</p>`);
     if (site.confidential) {
       head.push(`<p class="ss-confidential">${esc(t("detail.confidential"))}</p>`);
     }
-    if (distance != null) {
-      head.push(
-        `<p class="ss-distance">${esc(t("detail.distance", { distance: km(distance) }))}</p>`,
-      );
-    }
-    head.push(`<ul class="ss-programs">${(site.programs || []).map(programHtml).join("")}</ul>`);
-    const actions = [];
-    if (site.phone) {
-      actions.push(
-        `<a class="ss-action" href="${esc(telHref(site.phone))}">` +
-          `${esc(t("detail.call", { phone: site.phone }))}</a>`,
-      );
-    }
-    if (site.lat != null && site.lon != null) {
-      actions.push(
-        `<a class="ss-action" href="${esc(DIRECTIONS_URL + site.lat + "," + site.lon)}" ` +
-          `target="_blank" rel="noopener">${esc(t("detail.directions"))}</a>`,
-      );
-    }
-    head.push(`<p class="ss-actions">${actions.join(" ")}${extra}</p>`);
+    const programs = `<ul class="ss-programs">${(site.programs || []).map(programHtml).join("")}</ul>`;
+    if (!folded) head.push(programs);
+    const call = site.phone
+      ? `<a class="ss-action" href="${esc(telHref(site.phone))}">` +
+        `${esc(t("detail.call", { phone: site.phone }))}</a>`
+      : "";
+    const directions =
+      site.lat != null && site.lon != null
+        ? `<a class="ss-action" href="${esc(DIRECTIONS_URL + site.lat + "," + site.lon)}" ` +
+          `target="_blank" rel="noopener">${esc(t("detail.directions"))}</a>`
+        : "";
+    const actions = folded ? [call] : [call, directions];
+    head.push(`<p class="ss-actions">${actions.filter(Boolean).join(" ")}${extra}</p>`);
     const more = [];
     if (site.intake_hours) more.push(t("detail.intake", { hours: site.intake_hours }));
     if (site.intake_instructions) more.push(site.intake_instructions);
@@ -302,12 +298,21 @@
     if (allows.length) more.push(t("detail.eligibility", { list: allows.join(", ") }));
     if (site.address) more.push(site.address);
     const moreHtml = more.map((line) => `<p>${esc(line)}</p>`).join("");
-    if (!moreHtml) return head.join("");
-    if (!folded) return head.join("") + `<div class="ss-info">${moreHtml}</div>`;
+    if (!folded) return head.join("") + (moreHtml ? `<div class="ss-info">${moreHtml}</div>` : "");
+    const inside = programs + moreHtml + (directions ? `<p class="ss-actions">${directions}</p>` : "");
     return (
       head.join("") +
-      `<details class="ss-info"><summary>${esc(t("detail.more"))}</summary>${moreHtml}</details>`
+      `<details class="ss-info"><summary>${esc(t("detail.more"))}</summary>${inside}</details>`
     );
+  }
+
+  /* The time of the site's oldest count (the one that makes it as fresh as it is), or null. */
+  function oldestCountAt(site) {
+    const times = (site.programs || [])
+      .filter((p) => hasNumber(p.available) && p.updated_at)
+      .map((p) => p.updated_at)
+      .sort();
+    return times.length ? times[0] : site.updated_at;
   }
 
   /* The marker's own text: the number, FULL, or the last number with "?" when untrusted. */
@@ -322,7 +327,7 @@
      when its grey style already says it is not to be trusted. */
   function markerAge(site) {
     if (site.freshness !== "aging" || !isCurrent(statusOf(site))) return "";
-    const minutes = oldestMinutes(site);
+    const minutes = SS.text.minutesSince(oldestCountAt(site));
     if (minutes == null) return "";
     return minutes < 60
       ? t("marker.age_minutes", { n: minutes })

@@ -2,6 +2,7 @@
 
 from tests.map.conftest import DESKTOP
 from tests.map.seeding import demo_city
+from tests.map.test_layout import overlap
 from tests.support.services import free_port
 
 FEW_SITES = 12
@@ -17,6 +18,8 @@ def test_unreachable_tiles_leave_markers_and_list_working(small_system, open_pag
     notice = page.locator("#ss-tiles-notice")
     notice.wait_for()
     assert "could not load" in notice.inner_text()
+    # in the panel beside (or on a phone, above) the map, not over it: it never hides a marker
+    assert not overlap(notice.bounding_box(), page.locator(".folium-map").bounding_box())
     # the tile failure can be noticed before the list has arrived: wait for it, then look
     page.locator(".ss-marker, .ss-group").first.wait_for()
     assert page.locator(".ss-marker, .ss-group").count() > 0

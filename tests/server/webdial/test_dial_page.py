@@ -6,6 +6,7 @@ from sqlmodel import Session, select
 
 from server.models import Reading
 from tests.server.webdial.webapp import ingestor_down
+from tests.support.tap_targets import assert_big_enough
 from tests.support.waiting import scaled
 
 
@@ -64,3 +65,19 @@ def test_the_page_sends_an_unconfirmed_save_again_until_it_is_saved(stack, dials
     with Session(stack.system.engine) as session:
         readings = session.exec(select(Reading).where(Reading.device_id == device_id)).all()
     assert [(r.occupied, r.source) for r in readings] == [(6, "web")]
+
+
+def test_every_control_is_a_fingertip_wide(web, dials, browser):
+    device_id, secret = dials.add(capacities=(20, 8))
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True)
+    page = context.new_page()
+    try:
+        page.goto(f"{web.url}/dial/{device_id}")
+        page.get_by_label("Dial secret").wait_for()
+        assert_big_enough(page)  # the sign-in form
+        page.get_by_label("Dial secret").fill(secret)
+        page.get_by_role("button", name="Open the dial").click()
+        page.get_by_label("Room 2", exact=True).wait_for()
+        assert_big_enough(page)  # steppers, counts, turn-aways, save, forget
+    finally:
+        context.close()
