@@ -35,6 +35,9 @@
         distance: S.distanceKm(site, here),
         extra: place,
         folded: true,
+        // A signed-in worker holds places from each program's line (holds.js marks the page
+        // ss-outreach): those lines stay in view, not folded away.
+        programs: document.documentElement.classList.contains("ss-outreach"),
       });
     }
 

@@ -257,8 +257,12 @@
   /* Everything about a site, for its popup (folded = false) and its list entry (folded: a
      phone screen should hold four or five entries, so the head keeps what decides a call:
      the free places, how old the oldest count is, the phone and the map; each program,
-     directions and the intake details sit in a <details>). */
-  function detailHtml(site, { heading = "h2", distance = null, extra = "", folded = false } = {}) {
+     directions and the intake details sit in a <details>; `programs` keeps the programs in
+     the head all the same). */
+  function detailHtml(
+    site,
+    { heading = "h2", distance = null, extra = "", folded = false, programs = !folded } = {},
+  ) {
     const status = statusOf(site);
     const head = [
       `<${heading} class="ss-name">${esc(site.name)}</${heading}>`,
@@ -276,8 +280,9 @@
     if (site.confidential) {
       head.push(`<p class="ss-confidential">${esc(t("detail.confidential"))}</p>`);
     }
-    const programs = `<ul class="ss-programs">${(site.programs || []).map(programHtml).join("")}</ul>`;
-    if (!folded) head.push(programs);
+    const programList =
+      `<ul class="ss-programs">` + (site.programs || []).map(programHtml).join("") + `</ul>`;
+    if (programs) head.push(programList);
     const call = site.phone
       ? `<a class="ss-action" href="${esc(telHref(site.phone))}">` +
         `${esc(t("detail.call", { phone: site.phone }))}</a>`
@@ -299,7 +304,10 @@
     if (site.address) more.push(site.address);
     const moreHtml = more.map((line) => `<p>${esc(line)}</p>`).join("");
     if (!folded) return head.join("") + (moreHtml ? `<div class="ss-info">${moreHtml}</div>` : "");
-    const inside = programs + moreHtml + (directions ? `<p class="ss-actions">${directions}</p>` : "");
+    const inside =
+      (programs ? "" : programList) +
+      moreHtml +
+      (directions ? `<p class="ss-actions">${directions}</p>` : "");
     return (
       head.join("") +
       `<details class="ss-info"><summary>${esc(t("detail.more"))}</summary>${inside}</details>`
