@@ -299,6 +299,56 @@ def start_echo(url: str) -> mqtt.Client:
     return client
 
 
+GMQTT_MISSING = """--echo gmqtt needs gmqtt, which is not a dependency: its 0.8.0 wheel also
+installs top-level `tests` and `examples` packages that hide this project's tests. Install it
+beside the venv:
+    .venv/bin/pip install --no-deps --target /tmp/gmqtt gmqtt
+    mkdir -p /tmp/gmqtt-only && ln -sfn /tmp/gmqtt/gmqtt /tmp/gmqtt-only/gmqtt
+and run with PYTHONPATH=/tmp/gmqtt-only."""
+
+
+class GmqttEcho:
+    """The same responder on gmqtt (asyncio, its own loop in a thread of this process)."""
+
+    def __init__(self, url: str):
+        try:
+            import gmqtt  # optional: see GMQTT_MISSING
+        except ImportError:
+            raise SystemExit(GMQTT_MISSING) from None
+        self._gmqtt = gmqtt
+        self._ready, self._stop = threading.Event(), threading.Event()
+        self._thread = threading.Thread(target=asyncio.run, args=(self._serve(url),), daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("the gmqtt echo did not subscribe")
+
+    async def _serve(self, url: str) -> None:
+        # Not optimistic: the PUBACK goes when on_message returns, as the ingestor's manual
+        # acks (gmqtt sends none for a plain function, so it is a coroutine)
+        client_id = f"bench-echo-{uuid.uuid4().hex[:8]}"
+        client = self._gmqtt.Client(client_id, optimistic_acknowledgement=False)
+
+        async def on_message(client, topic, payload, _qos, _properties) -> int:
+            device_id, suffix = protocol.parse_topic(topic)
+            if suffix == "state":  # our own acks come back too, as in start_echo
+                state = protocol.decode(payload)
+                ack = protocol.encode_ack(state["boot"], state["seq"], "saved")
+                client.publish(protocol.topic(device_id, "ack"), ack, qos=1)
+            return 0  # PUBACK reason code: success
+
+        client.on_message = on_message
+        client.on_subscribe = lambda *_args: self._ready.set()
+        await client.connect(*mqtt_url.parse(url), version=self._gmqtt.constants.MQTTv311)
+        client.subscribe("signal/#", qos=1)
+        while not self._stop.is_set():
+            await asyncio.sleep(0.05)
+        await client.disconnect()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+
 def seed_dials(engine, count: int) -> list[str]:
     """One site, one program and one paired dial per device, as the system tests seed them."""
     device_ids = [f"bench-{n:03d}" for n in range(count)]
@@ -418,7 +468,11 @@ def postgres_cpu_seconds(cluster: Postgres) -> float:
 
 
 def round_trip_phases(
-    args, cluster: Postgres | None, database_url: str | None, ingestors: int = 1
+    args,
+    cluster: Postgres | None,
+    database_url: str | None,
+    ingestors: int = 1,
+    echo_client: str = "paho",
 ) -> tuple:
     """Phase 2 (database_url None: echo) or 3 (ingest): loaded, then unloaded round trips.
     Returns both and the CPU seconds each part used in the loaded run."""
@@ -428,7 +482,7 @@ def round_trip_phases(
         broker = stack.enter_context(start_broker(args.nagle))
         if database_url is None:
             device_ids = [f"bench-{n:03d}" for n in range(args.dials)]
-            echo = start_echo(broker.url)
+            echo = GmqttEcho(broker.url) if echo_client == "gmqtt" else start_echo(broker.url)
             server_cpu = functools.partial(cpu_seconds, os.getpid())  # the echo runs here
         else:
             migrate(database_url)
@@ -450,7 +504,7 @@ def round_trip_phases(
         # One dial, one state at a time; boot 2, so no (boot, seq) repeats a stored reading.
         unloaded = run_child(fleet, broker.url, device_ids[:1], args.latency_samples, 1, 2)
         if database_url is None:
-            close(echo)
+            echo.close() if echo_client == "gmqtt" else close(echo)
         else:
             wait_for_rows(engine, total + args.latency_samples)
             engine.dispose()
@@ -484,6 +538,14 @@ def main() -> None:
         "--postgres", action="store_true", help="ingest into a throwaway PostgreSQL, not SQLite"
     )
     parser.add_argument(
+        "--echo",
+        nargs="+",
+        choices=["paho", "gmqtt"],
+        default=["paho"],
+        help="the echo responder's MQTT client(s): the first is the baseline (gmqtt: see "
+        "GMQTT_MISSING)",
+    )
+    parser.add_argument(
         "--ingestors",
         type=int,
         nargs="+",
@@ -503,7 +565,11 @@ def main() -> None:
         f"ingestor processes: {', '.join(map(str, args.ingestors))}\n"
     )
     raw = raw_phase(args.raw_messages, args.nagle)
-    phases = [("echo (no database)", *round_trip_phases(args, None, None))]
+    phases = [
+        (f"echo on {client} (no database)", *round_trip_phases(args, None, None, 1, client))
+        for client in args.echo
+    ]
+    echoes = len(phases)
     database = "PostgreSQL" if args.postgres else "SQLite"
     for count in args.ingestors:
         name = f"ingest, {count} ingestor{'s' if count > 1 else ''} ({database})"
@@ -555,7 +621,7 @@ def main() -> None:
     print(table(["phase", "server", "PostgreSQL", "Mosquitto", "dials"], cpu_rows))
     print("\nIngestor batches in the loaded run (states and the ingestor's own acks, which")
     print("signal/# brings back to it):")
-    for name, loaded, _unloaded, _cpu in phases[1:]:
+    for name, loaded, _unloaded, _cpu in phases[echoes:]:
         batches, messages, seconds = loaded["batches"]
         print(
             f"  {name}: {batches:.0f} transactions, {messages / batches:.1f} messages each, "
@@ -566,7 +632,9 @@ def main() -> None:
         print(f"  {name}: {ms_percentiles(unloaded['latencies'])}")
     echo, echo_unloaded = phases[0][1], phases[0][2]
     print("\nRatios (same run):")
-    for name, ingest, ingest_unloaded, _cpu in phases[1:]:
+    for name, other, _unloaded, _cpu in phases[1:echoes]:
+        print(f"  {name} / {phases[0][0]} throughput = {rate(other) / rate(echo):.3f}")
+    for name, ingest, ingest_unloaded, _cpu in phases[echoes:]:
         print(f"  {name}:")
         print(f"    ingest / raw  throughput   = {rate(ingest) / rate(raw):.3f}")
         print(f"    ingest / echo throughput   = {rate(ingest) / rate(echo):.3f}")
