@@ -1,8 +1,8 @@
 """Durable ingest throughput: readings committed and acknowledged per second, against raw
 Mosquitto QoS 1 throughput on the same machine, in one run.
 
-    .venv/bin/python -m bench.ingest_throughput [--quick] [--dials 200] [--postgres]
-        [--ingestors 1 [2 ...]]
+    .venv/bin/python -m bench.ingest_throughput [--quick] [--dials 200]
+        [--databases sqlite postgresql] [--ingestors 1 2] [--echo paho [gmqtt]]
 
 What runs where. The machine has 2 cores and Python has a GIL, so the load generator (the
 simulated dials, on one asyncio loop over bench/light_mqtt.py) runs in a spawned child
@@ -23,8 +23,8 @@ Phases:
            MQTT round trip as the ingestor (dial -> broker -> server -> broker -> dial), and
            it subscribes to signal/# like the ingestor, so it also sees its own acks.
 3. ingest: the same dials against the real Ingestor (server/ingest/client.py) on SQLite as
-           shipped (WAL, synchronous=FULL), or PostgreSQL with --postgres; once for each
-           count of --ingestors (more than one share an MQTT 5 shared subscription, as
+           shipped (WAL, synchronous=FULL) and on PostgreSQL (synchronous commits); once for
+           each count of --ingestors (more than one share an MQTT 5 shared subscription, as
            deploy/systemd's units do). Messages/s until every ack is back: each is sent
            after its reading's commit (the reading table is counted afterwards to prove it).
 
@@ -522,6 +522,14 @@ def round_trip_phases(
 # --------------------------------------------------------------------------- main
 
 
+NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+
+
+def plan(args) -> list[tuple[str, list[int]]]:
+    """(database, ingestor counts) in the order to run them."""
+    return getattr(args, "plan", None) or [(db, args.ingestors) for db in args.databases]
+
+
 def main() -> None:
     parser = command_line(__package__, __doc__, "smoke run: few messages")
     parser.add_argument("--messages", type=int, default=20000, help="states sent in phases 2, 3")
@@ -535,7 +543,11 @@ def main() -> None:
         help="leave out Mosquitto's set_tcp_nodelay (deploy/ sets it; Mosquitto's default is off)",
     )
     parser.add_argument(
-        "--postgres", action="store_true", help="ingest into a throwaway PostgreSQL, not SQLite"
+        "--databases",
+        nargs="+",
+        choices=NAMES,
+        default=list(NAMES),
+        help="ingest into SQLite as shipped, a throwaway PostgreSQL, or each in turn",
     )
     parser.add_argument(
         "--echo",
@@ -549,20 +561,23 @@ def main() -> None:
         "--ingestors",
         type=int,
         nargs="+",
-        default=[1],
-        help="ingestor processes (more than one: a shared subscription); several counts, "
-        "e.g. 1 2: an ingest phase for each, in this order",
+        default=[1, 2],
+        help="ingestor processes (more than one: a shared subscription); an ingest phase for "
+        "each count, on each database",
     )
     args = parser.parse_args()
     if args.quick:
         args.dials, args.messages, args.raw_messages, args.latency_samples = 20, 400, 2000, 20
+        args.plan = [("sqlite", [1]), ("postgresql", [2])]  # each database and both ways, once
 
     print_header(args.quick)
     print(
         f"{args.dials} dials, window {args.window}, {args.messages} states; "
         f"raw {args.raw_messages} messages; {args.latency_samples} unloaded round trips; "
-        f"Mosquitto {'with Nagle (its default)' if args.nagle else 'as deploy/ configures it'}; "
-        f"ingestor processes: {', '.join(map(str, args.ingestors))}\n"
+        f"Mosquitto {'with Nagle (its default)' if args.nagle else 'as deploy/ configures it'}"
+        + "; ingest: "
+        + ", ".join(f"{NAMES[db]} with {'/'.join(map(str, n))} ingestor(s)" for db, n in plan(args))
+        + "\n"
     )
     raw = raw_phase(args.raw_messages, args.nagle)
     phases = [
@@ -570,16 +585,19 @@ def main() -> None:
         for client in args.echo
     ]
     echoes = len(phases)
-    database = "PostgreSQL" if args.postgres else "SQLite"
-    for count in args.ingestors:
-        name = f"ingest, {count} ingestor{'s' if count > 1 else ''} ({database})"
-        if args.postgres:
-            with Postgres(durable=True) as cluster:  # synchronous commits, as production
-                phases.append((name, *round_trip_phases(args, cluster, cluster.url, count)))
-        else:
-            with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
-                url = f"sqlite:///{tmp}/bench.db"
-                phases.append((name, *round_trip_phases(args, None, url, count)))
+    for database, counts in plan(args):
+        with contextlib.ExitStack() as stack:
+            if database == "postgresql":  # synchronous commits, as production
+                cluster = stack.enter_context(Postgres(durable=True))
+            else:
+                cluster, tmp = None, stack.enter_context(tempfile.TemporaryDirectory())
+            for count in counts:
+                name = f"ingest, {count} ingestor{'s' if count > 1 else ''} ({NAMES[database]})"
+                if cluster:
+                    url = cluster.new_database(f"bench_{count}")
+                else:
+                    url = f"sqlite:///{tmp}/bench-{count}.db"
+                phases.append((name, *round_trip_phases(args, cluster, url, count)))
 
     print(f"Load average after: {load()}\n")
 
