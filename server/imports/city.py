@@ -1,10 +1,10 @@
 """Sites, programs and their history from the files a city publishes, read through its
 profile (server/imports/profile.py).
 
-Each program's newest record (by its night, then its line) sets its site and itself; with
-`history`, every record that is a night's count also becomes a reading (replay.py). Keys are
-the profile's source and the file's own keys (toronto:1320), so re-importing updates in place
-and is idempotent. Rows that cannot be trusted are reported with their line and left out;
+Each program's newest record (by its night, then its line) sets the program, and each site's
+newest record of any of its programs sets the site; with `history`, every record that is a
+night's count also becomes a reading (replay.py). Keys are the profile's source and the file's
+own keys (toronto:1320), so re-importing updates in place and is idempotent. Rows that cannot be trusted are reported with their line and left out;
 rows with a gap we can live with load with a warning. Nothing is committed here: the caller
 commits the whole import or nothing (`--dry-run`, too many errors).
 """
@@ -73,15 +73,17 @@ def import_file(
     rows; ValueError when a file cannot be read at all."""
     report = Report()
     places, areas = load_locations(locations), load_centroids(centroids)  # before a long read
-    newest: dict[str, Record] = {}
+    newest: dict[str, Record] = {}  # per program
+    newest_site: dict[str, Record] = {}  # per site: its newest row of any program
     counts: list[Record] = []
     for record in read(path, profile, report.errors, site_list, _counter(report, progress)):
         if max_errors is not None and len(report.errors) > max_errors:
             raise TooManyErrors(f"more than {max_errors} rows refused: nothing imported")
         report.warnings += [(record.line, w) for w in record.warnings]
-        known = newest.get(record.program_key)
-        if known is None or (record.night or date.min) >= (known.night or date.min):
-            newest[record.program_key] = record
+        for found, key in ((newest, record.program_key), (newest_site, record.site_key)):
+            known = found.get(key)
+            if known is None or (record.night or date.min) >= (known.night or date.min):
+                found[key] = record
         if history and record.night and (nights is None or record.night in nights):
             counts.append(record)
     if max_errors is not None and len(report.errors) > max_errors:
@@ -92,7 +94,9 @@ def import_file(
     for key, record in sorted(newest.items()):
         site = sites.get(record.site_key)
         if site is None:
-            site = _site(session, record, profile.source, places, areas, report)
+            site = _site(
+                session, newest_site[record.site_key], profile.source, places, areas, report
+            )
             sites[record.site_key] = site
         programs[key] = _program(session, site, record, profile.source, report)
     session.flush()

@@ -3,6 +3,7 @@ shipped one, bad profiles named by key, and the command's dry run, limits and su
 
 import csv
 import io
+import json
 
 import pytest
 from sqlmodel import func, select
@@ -194,3 +195,22 @@ def test_the_summary_groups_reasons_whatever_their_values():
         ("SECTOR '…' is not one of Men", 10, [2, 3, 4, 5, 6]),
         ("PROGRAM_ID is negative (N)", 1, [12]),
     ]
+
+
+def test_a_stated_default_and_places_joined_by_address(session, ottawa, tmp_path):
+    data, profile = ottawa
+    profile.write_text(PROFILE + '\n[defaults]\nsector = "mixed"\n')
+    places = tmp_path / "places.geojson"
+    point = {"type": "Point", "coordinates": [-75.69, 45.43]}
+    feature = {
+        "type": "Feature",
+        "geometry": point,
+        "properties": {"id": [], "address": "2 Main St"},
+    }
+    places.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
+    report = import_file(session, data, load(profile), locations=places)
+    assert report.errors == []  # the word the table does not know takes the stated default
+    bad = session.exec(select(Program).where(Program.source_id == "ottawa:91")).one()
+    assert bad.sector == Sector.mixed
+    site = session.exec(select(Site).where(Site.source_id == "ottawa:8")).one()
+    assert (site.address, site.lat, site.lon) == ("2 Main St", 45.43, -75.69)

@@ -87,7 +87,18 @@ def test_replayed_nights_export_the_citys_own_counts(database, original):
 def test_public_availability_is_the_citys_unoccupied_figure_every_night(session, original):
     """Night by night, each program's `available` (API and HSDS) is the city's UNOCCUPIED:
     the replay puts the unavailable beds on the reading and the program, never twice."""
-    path, rows = original
+    assert_available_is_unoccupied(session, *original)
+
+
+@pytest.mark.long_data
+def test_every_program_night_of_the_quarter_shows_the_citys_unoccupied(session, shared_dir):
+    """The same, for each of the 85 nights of the whole 2024 Q1 file (make soak)."""
+    path = shared_dir / QUARTER
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        assert_available_is_unoccupied(session, path, list(csv.DictReader(f)))
+
+
+def assert_available_is_unoccupied(session, path, rows) -> None:
     settings = Settings(_env_file=None)
     nights = sorted({r["OCCUPANCY_DATE"] for r in rows})
     for night in nights:
@@ -188,6 +199,7 @@ def test_rows_that_cannot_be_replayed_are_reported_by_line(session, tmp_path):
 
 
 FORMATS = " or ".join(TORONTO.date_formats)
+QUARTER = "datasets/toronto-occupancy-2024q1/daily-shelter-overnight-occupancy-2024q1.csv"
 
 
 def _row(**values) -> dict:
