@@ -4,9 +4,10 @@ profile (server/imports/profile.py).
 Each program's newest record (by its night, then its line) sets the program, and each site's
 newest record of any of its programs sets the site; with `history`, every record that is a
 night's count also becomes a reading (replay.py). Keys are the profile's source and the file's
-own keys (toronto:1320), so re-importing updates in place and is idempotent. Rows that cannot be trusted are reported with their line and left out;
-rows with a gap we can live with load with a warning. Nothing is committed here: the caller
-commits the whole import or nothing (`--dry-run`, too many errors).
+own keys (toronto:1320), so re-importing updates in place and is idempotent. Rows that cannot
+be trusted are reported with their line and left out; rows with a gap we can live with load
+with a warning. Nothing is committed here: the caller commits the whole import or nothing
+(`--dry-run`, too many errors).
 """
 
 import re
