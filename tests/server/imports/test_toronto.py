@@ -2,6 +2,7 @@
 
 import csv
 import json
+from datetime import date
 
 import pytest
 from sqlmodel import select
@@ -9,7 +10,7 @@ from sqlmodel import select
 from server.exports.toronto_csv import COLUMNS
 from server.imports.city import import_file
 from server.imports.profile import TORONTO
-from server.models import Program, Site
+from server.models import Program, Reading, Site
 from tests.support.data import TORONTO_NIGHTS
 from tests.support.data import toronto_row as row
 
@@ -141,3 +142,17 @@ def test_a_file_in_another_format_is_refused_with_the_missing_columns(session, t
         ValueError, match=r"not as the profile says: missing column\(s\) LOCATION_ID"
     ):
         import_file(session, path, TORONTO)
+
+
+def test_dates_with_a_time_or_a_two_digit_year_are_the_same_nights(session, tmp_path):
+    path = tmp_path / "dates.csv"
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, HEADER)
+        writer.writeheader()
+        writer.writerows(
+            [row(OCCUPANCY_DATE="24-01-01"), row(OCCUPANCY_DATE="2024-01-02T00:00:00")]
+        )
+    report = import_file(session, path, TORONTO, history=True)
+    assert (report.errors, report.readings_added) == ([], 2)
+    nights = sorted(r.seq for r in session.exec(select(Reading)))
+    assert nights == [date(2024, 1, 1).toordinal(), date(2024, 1, 2).toordinal()]
