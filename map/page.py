@@ -28,7 +28,16 @@ STATIC_DIR: Path = Path(__file__).resolve().parent / "static"
 
 # Our scripts, in load order: each adds its part to window.ShelterSignal and may use the
 # ones before it. Plain scripts (no bundler, no modules) so a volunteer can read what runs.
-SCRIPTS = ("text.js", "sites.js", "apikey.js", "markers.js", "list.js", "holds.js", "live.js")
+SCRIPTS = (
+    "text.js",
+    "sites.js",
+    "apikey.js",
+    "markers.js",
+    "list.js",
+    "holds.js",
+    "find.js",
+    "live.js",
+)
 CITY_ONLY = ("city.", "device.")  # catalogue keys only the city page uses
 
 
@@ -39,6 +48,7 @@ class LiveTiming(NamedTuple):
     fresh_minutes: float = 30
     stale_minutes: float = 180
     keepalive_seconds: float = 15
+    timezone: str = "America/Toronto"  # intake hours are the city's wall-clock times
 
 
 DEFAULT_TIMING = LiveTiming()
@@ -124,6 +134,7 @@ def map_html(
         "freshMinutes": timing.fresh_minutes,
         "staleMinutes": timing.stale_minutes,
         "keepaliveSeconds": timing.keepalive_seconds,
+        "timezone": timing.timezone,
     }
     _LiveInit(config).add_to(m)
 

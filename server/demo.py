@@ -6,6 +6,7 @@ import random
 from sqlmodel import Session, select
 
 from server.credentials import hash_secret
+from server.intake import parse_hours
 from server.models import CapacityType, Device, DeviceChannel, Gender, Program, Sector, Site
 
 NAMES = [
@@ -114,6 +115,7 @@ def _site(session: Session, number: int, rng: random.Random, device: Device) -> 
             capacity_type=kind,
             capacity=rng.choice((10, 15, 20, 24, 30, 40, 60)),
             out_of_service=rng.choice((0, 0, 0, 1, 2)),  # now and then a bed under repair
+            intake_schedule=parse_hours(site.intake_hours),
         )
         session.add(program)
         session.flush()

@@ -10,8 +10,10 @@ Times are time-zone aware and stored as UTC (SQLModel's UTCDateTime does the con
 
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Annotated
 
-from sqlalchemy import Column, LargeBinary, UniqueConstraint
+from pydantic import StringConstraints
+from sqlalchemy import JSON, Column, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 # The dial's config schema (server/protocol/config.schema.json) caps a channel's capacity.
@@ -21,6 +23,17 @@ MAX_AGE = 120  # years; an upper bound for age limits that no shelter reaches
 # hospital discharges; the city's own maximum (SIGNAL_HOLD_MAX_MINUTES) is usually lower.
 MAX_HOLD_MINUTES = 24 * 60
 MAX_HOLD_NOTE = 140  # an SMS's worth: "arriving by bus, has a walker", never a name
+# One span of intake hours: a weekday and local times, "mon 09:00-17:00". A span whose end
+# is not after its start runs overnight into the next day ("fri 20:00-08:00"); "00:00-24:00"
+# is the whole day. server/intake.py reads them (and makes them from text such as "24/7").
+IntakeSpan = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^(mon|tue|wed|thu|fri|sat|sun) ([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$"
+        r"|^(mon|tue|wed|thu|fri|sat|sun) ([01]\d|2[0-3]):[0-5]\d-24:00$"
+    ),
+]
+MAX_INTAKE_SPANS = 21  # three spans a day (a morning, an afternoon and a night intake)
 
 
 def utcnow() -> datetime:
@@ -103,6 +116,11 @@ class ProgramBase(SQLModel):
     # How long a hold on one of its places lasts unless the worker asks for less; None: the
     # city's default (SIGNAL_HOLD_DEFAULT_MINUTES). Never above SIGNAL_HOLD_MAX_MINUTES.
     hold_minutes: int | None = Field(default=None, ge=1, le=MAX_HOLD_MINUTES)
+    # When it takes people in, in the city's time zone: None is not known (the page then
+    # cannot say intake is open now); [] is never (by referral only).
+    intake_schedule: list[IntakeSpan] | None = Field(
+        default=None, max_length=MAX_INTAKE_SPANS, sa_type=JSON
+    )
 
 
 class Program(ProgramBase, table=True):

@@ -140,6 +140,8 @@
       showView("map");
       layer.openSite(id);
     });
+    // "Find a bed" reads every site, whatever the filters: its needs are its own filter.
+    const finder = SS.finder(byId("ss-find"), { zone: config.timezone });
 
     /* ---- filters, order and view ---- */
 
@@ -216,10 +218,14 @@
       drawQueued = false;
       const f = filters();
       const shown = [];
+      const all = [];
       for (const site of sites.values()) {
-        const seen = S.view(S.aged(site), f); // counts get old with time, events or not
+        const now = S.aged(site); // counts get old with time, events or not
+        all.push(now);
+        const seen = S.view(now, f);
         if (seen) shown.push(seen);
       }
+      finder.update(all, here);
       layer.setSites(shown);
       list.update(S.sorted(shown, order, here), sites.size, here);
       const on = activeFilters(f);
@@ -524,6 +530,22 @@
     loadAll();
     holds.refresh();
     connect();
+    // Distances for "Find a bed" without asking, only where the browser already lets this
+    // page know the location (asking stays the reader's act: Near me).
+    navigator.permissions?.query({ name: "geolocation" }).then(
+      (answer) => {
+        if (answer.state !== "granted") return;
+        navigator.geolocation.getCurrentPosition(
+          (position) => {
+            here = here || { lat: position.coords.latitude, lon: position.coords.longitude };
+            queueDraw();
+          },
+          () => {}, // no fix now: the finder lists most free first, as without a location
+          { timeout: LOCATION_TIMEOUT_MS, maximumAge: LOCATION_MAX_AGE_MS },
+        );
+      },
+      () => {}, // a browser without the Permissions API: Near me still asks
+    );
     setInterval(() => {
       if (document.visibilityState === "visible") loadAll();
     }, REFRESH_MS);

@@ -57,6 +57,11 @@
     if (!Number.isNaN(server)) clockSkewMs = server - Date.now();
   }
 
+  /* Now on the server's clock, in ms since the epoch. */
+  function serverNow() {
+    return Date.now() + clockSkewMs;
+  }
+
   function minutesSince(iso) {
     const at = Date.parse(iso);
     if (!iso || Number.isNaN(at)) return null;
@@ -104,6 +109,7 @@
     km,
     setServerTime,
     minutesSince,
+    serverNow,
     agePhrase,
     ago,
     timeHtml,

@@ -173,7 +173,7 @@ def test_space_now_and_nearest_leave_out_old_counts(city, open_page):
     assert set(listed) == {city.ids["Fresh Women"], city.ids["Aging Mixed"]}
     page.get_by_role("button", name="Clear filters").click()
     page.get_by_role("button", name="Near me").click()
-    page.wait_for_function("document.querySelectorAll('.ss-distance').length > 0")
+    page.wait_for_function("document.querySelector('#ss-sort').value === 'distance'")
     order = page.eval_on_selector_all("#ss-list .ss-entry", "es => es.map(e => +e.dataset.siteId)")
     # the stale shelter next door comes after every current count, however far they are
     assert order[:2] == [city.ids["Fresh Women"], city.ids["Aging Mixed"]]

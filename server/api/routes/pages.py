@@ -63,7 +63,10 @@ def live_map(request: Request, settings: SettingsDep, lang: LangQuery = None) ->
             settings.tiles_url,
             settings.tiles_attribution,
             LiveTiming(
-                settings.fresh_minutes, settings.stale_minutes, settings.events_keepalive_seconds
+                settings.fresh_minutes,
+                settings.stale_minutes,
+                settings.events_keepalive_seconds,
+                settings.timezone,
             ),
         ),
     )

@@ -5,6 +5,7 @@ from fastapi import APIRouter, HTTPException, status
 from server.api.deps import AdminDep, RowId, SessionDep, SettingsDep
 from server.api.live import site_edited
 from server.api.schemas import Error, ProgramCreate, ProgramPublic, ProgramUpdate, validated
+from server.intake import parse_hours
 from server.models import Program, Role, Site
 from server.pairing import config_changed, devices_counting
 from server.queries import sites
@@ -31,9 +32,12 @@ def _public(session, settings, program: Program) -> ProgramPublic:
 def create_program(
     site_id: RowId, body: ProgramCreate, session: SessionDep, settings: SettingsDep, _role: AdminDep
 ) -> ProgramPublic:
-    if session.get(Site, site_id) is None:
+    site = session.get(Site, site_id)
+    if site is None:
         raise HTTPException(404, f"no shelter with id {site_id}")
     program = Program.model_validate(body, update={"site_id": site_id})
+    if "intake_schedule" not in body.model_fields_set:  # from the site's text, if it parses
+        program.intake_schedule = parse_hours(site.intake_hours)
     session.add(program)
     site_edited(session, site_id)
     session.commit()

@@ -46,6 +46,10 @@ def test_an_admin_creates_a_site_and_its_program(client, headers):
         "out_of_service": 1,
         "accepting": True,
         "hold_minutes": None,
+        # from the site's "24/7", since the program was sent without its own
+        "intake_schedule": [
+            f"{d} 00:00-24:00" for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+        ],
         "occupied": None,
         "held": 0,
         "available": None,
@@ -247,3 +251,17 @@ def test_a_device_sequence_reset_keeps_the_count_and_lets_any_next_number_win(
     assert session.exec(select(CurrentState)).one().occupied == 3
     refused = client.post("/api/v1/devices/nobody/reset-sequence", headers=headers["admin"])
     assert refused.status_code == 404
+
+
+def test_an_admin_edits_intake_hours_and_bad_spans_are_refused(client, headers, city):
+    program_id = city["Willow Place"]["women"]
+    url = f"/api/v1/programs/{program_id}"
+    night = ["fri 20:00-08:00", "sat 20:00-08:00"]
+    edited = client.patch(url, json={"intake_schedule": night}, headers=headers["admin"])
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["intake_schedule"] == night
+    for bad in (["friday 20:00-08:00"], ["fri 8pm-8am"], ["fri 25:00-08:00"], "fri 20:00-08:00"):
+        refused = client.patch(url, json={"intake_schedule": bad}, headers=headers["admin"])
+        assert refused.status_code == 422, bad
+    site = client.get(f"/api/v1/shelters/{city['Willow Place']['site']}").json()
+    assert next(p for p in site["programs"] if p["id"] == program_id)["intake_schedule"] == night
