@@ -36,6 +36,7 @@ SCRIPTS = (
     "list.js",
     "holds.js",
     "find.js",
+    "offline.js",
     "live.js",
 )
 CITY_ONLY = ("city.", "device.")  # catalogue keys only the city page uses
@@ -135,6 +136,7 @@ def map_html(
         "staleMinutes": timing.stale_minutes,
         "keepaliveSeconds": timing.keepalive_seconds,
         "timezone": timing.timezone,
+        "serviceWorker": "/sw.js",  # served at the root by server/api/routes/pages.py
     }
     _LiveInit(config).add_to(m)
 

@@ -45,13 +45,17 @@
   }
 
   /* GET `url` with `key` (if any); resolves to the JSON body or throws an Error with .status
-     and the server's own message (its error shape: {"error": {"code", "message"}}). */
-  async function getJson(url, key) {
+     and the server's own message (its error shape: {"error": {"code", "message"}}). `meta`
+     gets savedAt: when the answer was fetched if it is the offline copy (sw.js), else null. */
+  async function getJson(url, key, meta = {}) {
     const headers = { Accept: "application/json" };
     if (key) headers.Authorization = "Bearer " + key;
     const res = await fetch(url, { headers, cache: "no-store" });
     if (res.ok) {
+      // A kept copy has no Date: the page's clock stays the server's, so ages stay true.
       SS.text.setServerTime(res.headers.get("Date"));
+      const saved = Date.parse(res.headers.get("X-Shelter-Signal-Saved"));
+      meta.savedAt = Number.isNaN(saved) ? null : saved;
       return res.json();
     }
     let message = "HTTP " + res.status;

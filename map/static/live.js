@@ -260,8 +260,8 @@
     }
 
     /* GET apiBase + path with this tab's outreach key, if any (or with `key`). */
-    function api(path, key = keys.get()) {
-      return SS.apiKey.getJson(apiBase + path, key);
+    function api(path, key = keys.get(), meta = {}) {
+      return SS.apiKey.getJson(apiBase + path, key, meta);
     }
 
     /* The server no longer takes the kept key (revoked): sign out, say why, show the public
@@ -275,9 +275,15 @@
     async function loadAll() {
       const key = keys.get();
       try {
-        const body = await api("/shelters", key);
+        const meta = {};
+        const body = await api("/shelters", key, meta);
         if (key !== keys.get()) return; // signed in or out meanwhile: that loads its own list
-        heard();
+        if (meta.savedAt == null) heard();
+        else {
+          // the offline copy (sw.js): the last update is when it was fetched
+          heardAt = Math.max(heardAt, meta.savedAt - SS.text.serverNow() + Date.now());
+          setConnection("offline");
+        }
         const seen = new Set();
         for (const site of body.items || []) {
           seen.add(String(site.id));
@@ -357,7 +363,9 @@
       else if (!heardAt) banner.textContent = t("connection.offline");
       else {
         const minutes = Math.floor((Date.now() - heardAt) / 60000);
-        banner.textContent = t("connection.silent", { ago: SS.text.agePhrase(minutes) });
+        // no network at all (the phone says so), or a network that does not answer
+        const words = navigator.onLine === false ? "connection.offline_since" : "connection.silent";
+        banner.textContent = t(words, { ago: SS.text.agePhrase(minutes) });
       }
     }
 
@@ -530,6 +538,7 @@
     loadAll();
     holds.refresh();
     connect();
+    SS.offline.start(config.serviceWorker);
     // Distances for "Find a bed" without asking, only where the browser already lets this
     // page know the location (asking stays the reader's act: Near me).
     navigator.permissions?.query({ name: "geolocation" }).then(

@@ -223,7 +223,7 @@ def test_stale_offline_and_never_counted_sites_look_unlike_current_ones(demo, op
 
 
 def test_ages_are_reworded_as_time_passes(demo, open_page):
-    page = ready(open_page(demo.http + "/", fake_clock=True, **DESKTOP))
+    page = ready(open_page(demo.http + "/", fake_clock=True, service_workers="block", **DESKTOP))
     age = page.locator("#ss-list time.ss-ago").first
     minutes = int(re.search(r"(\d+) minute", age.inner_text()).group(1))
     # No answer from the server meanwhile (a minute's silence makes the page reconnect, and an

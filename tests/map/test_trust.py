@@ -102,7 +102,7 @@ def test_a_silenced_server_turns_the_badge_not_live_within_the_bound(city, open_
 
 
 def test_an_aging_count_wears_its_age_on_the_marker(city, open_page):
-    page = opened(open_page, city.http + "/", fake_clock=True)
+    page = opened(open_page, city.http + "/", fake_clock=True, service_workers="block")
     fresh, aging = marker(page, city, "Fresh Women"), marker(page, city, "Aging Mixed")
     tag = "e => getComputedStyle(e, '::before').content"
     assert fresh.get_attribute("data-freshness") == "fresh"
@@ -119,7 +119,8 @@ def test_an_aging_count_wears_its_age_on_the_marker(city, open_page):
     assert aging.get_attribute("data-status") == fresh.get_attribute("data-status") == "space"
     assert aging.evaluate(background) == fresh.evaluate(background)
     # The page ages counts itself, with no event and no answer from the server (which would
-    # reset its clock to the server's): 5 + 26 minutes is aging.
+    # reset its clock to the server's): 5 + 26 minutes is aging. (No service worker here: a
+    # route does not see what a worker fetches.)
     page.route("**/api/v1/**", lambda route: route.abort())
     page.clock.fast_forward("26:00")
     page.wait_for_function(

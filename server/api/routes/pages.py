@@ -10,10 +10,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse
 
 from map import city_html, i18n, map_html
-from map.page import LiveTiming
+from map.page import STATIC_DIR, LiveTiming
 from server.api.deps import SettingsDep
 
 router = APIRouter(include_in_schema=False)
@@ -69,6 +69,17 @@ def live_map(request: Request, settings: SettingsDep, lang: LangQuery = None) ->
                 settings.timezone,
             ),
         ),
+    )
+
+
+@router.get("/sw.js")
+def service_worker() -> FileResponse:
+    """The map's service worker, at the root so that it may keep the page at / (a worker
+    only controls pages under its own path)."""
+    return FileResponse(
+        STATIC_DIR / "sw.js",
+        media_type="text/javascript",
+        headers={"Cache-Control": "no-cache"},  # a new version reaches phones at once
     )
 
 
