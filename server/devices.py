@@ -3,8 +3,11 @@
 from sqlmodel import Session, select
 
 from firmware.dialcore import protocol
+from server import holds
 from server.models import CurrentState, Device, DeviceChannel, Program, Site
 from server.pairing import pair
+
+MAX_HOLDS_SHOWN = 8  # config.schema.json: a desk rarely has more; the API lists them all
 
 
 def config_message(session: Session, device: Device) -> tuple[str, bytes]:
@@ -19,8 +22,20 @@ def config_message(session: Session, device: Device) -> tuple[str, bytes]:
     # A config has at least one channel (config.schema.json); a dial not paired yet gets one
     # that holds nothing, and any count it sends is refused as unpaired.
     channels = [(channel.label, program.capacity) for channel, program in rows] or [("Beds", 0)]
+    held = holds.for_desk(session, [program.id for _channel, program in rows])
+    desk_holds = [
+        [
+            {"id": h.id, "code": h.code, "until": int(h.expires_at.timestamp())}
+            for h in held[program.id][:MAX_HOLDS_SHOWN]
+        ]
+        for _channel, program in rows
+    ]
     payload = protocol.encode_config(
-        device.config_version, site.name[:64] if site else device.id, device.mode, channels
+        device.config_version,
+        site.name[:64] if site else device.id,
+        device.mode,
+        channels,
+        desk_holds,
     )
     return protocol.topic(device.id, "config"), payload
 

@@ -17,7 +17,16 @@ from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from server.db import notify_changes
-from server.models import CurrentState, Hold, HoldState, Program, Site, utcnow
+from server.models import (
+    CurrentState,
+    Device,
+    DeviceChannel,
+    Hold,
+    HoldState,
+    Program,
+    Site,
+    utcnow,
+)
 from server.settings import Settings
 
 # What a worker reads out to the desk: no 0/O, 1/I/L or 5/S to mix up over a phone. Four of
@@ -93,6 +102,7 @@ def place(
         )
         session.add(hold)
         _sites_changed(session, {program.site_id}, now)
+        _desks_changed(session, {program_id})
         session.commit()
     except HoldRefused:
         session.rollback()
@@ -129,7 +139,35 @@ def end(session: Session, hold: Hold, state: HoldState) -> Hold:
     hold.state, hold.ended_at = state, now
     session.add(hold)
     _sites_changed(session, {session.get(Program, hold.program_id).site_id}, now)
+    _desks_changed(session, {hold.program_id})
     return hold
+
+
+def end_at_desk(session: Session, program_id: int, hold_id: int, state: str, now) -> bool:
+    """The desk ended hold `hold_id` of `program_id` (arrived or released) in a commit the
+    caller stores with it; False when it is not an active hold of that program (ended
+    already, say by its time: then nothing changes)."""
+    ended = session.execute(
+        update(Hold)
+        .where(col(Hold.id) == hold_id, col(Hold.program_id) == program_id)
+        .where(col(Hold.state) == HoldState.active)
+        .values(state=HoldState(state), ended_at=now)
+    )
+    if ended.rowcount == 0:
+        return False
+    site_id = session.exec(select(Program.site_id).where(Program.id == program_id)).one()
+    _sites_changed(session, {site_id}, now)
+    _desks_changed(session, {program_id})
+    return True
+
+
+def for_desk(session: Session, program_ids: list[int]) -> dict[int, list[Hold]]:
+    """The active holds of these programs, soonest to end first: what their dials show."""
+    found: dict[int, list[Hold]] = {p: [] for p in program_ids}
+    query = select(Hold).where(col(Hold.program_id).in_(program_ids), active(utcnow()))
+    for hold in session.exec(query.order_by(col(Hold.expires_at))):
+        found[hold.program_id].append(hold)
+    return found
 
 
 def expire(session: Session) -> int:
@@ -149,8 +187,21 @@ def expire(session: Session) -> int:
         .values(state=HoldState.expired, ended_at=now)
     )
     _sites_changed(session, {site_id for _hold, site_id in due}, now)
+    programs = session.exec(select(Hold.program_id).where(col(Hold.id).in_([h for h, _ in due])))
+    _desks_changed(session, set(programs))
     session.commit()
     return len(due)
+
+
+def _desks_changed(session: Session, program_ids: set[int]) -> None:
+    """The dials counting these programs show their holds: a new config version for each,
+    which the ingestor publishes (docs/protocol.md, Config)."""
+    counting = select(DeviceChannel.device_id).where(col(DeviceChannel.program_id).in_(program_ids))
+    session.execute(
+        update(Device)
+        .where(col(Device.id).in_(counting))
+        .values(config_version=Device.config_version + 1)
+    )
 
 
 def _sites_changed(session: Session, site_ids: set[int], now: datetime) -> None:

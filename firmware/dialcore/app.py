@@ -104,15 +104,18 @@ class App:
         self._commit()
         self.dial.next_channel()
 
+    def end_hold(self, hold_id, how, channel=None):
+        """End a hold shown on `channel` (the current one) as arrived or released (desk.py)."""
+        from .desk import end  # imported when used: the heap stays small without holds
+
+        self._commit(end(self, hold_id, how, channel))
+
     def turn_away(self, reason, channel=None):
         """Count one person turned away at `channel` (the current one) for `reason`, as a
-        commit: the running total of this boot goes up and is sent like a count."""
-        channel = self.dial.channel if channel is None else channel
-        turned = self.store.turned
-        while len(turned) <= channel:
-            turned.append({})
-        turned[channel][reason] = turned[channel].get(reason, 0) + 1
-        self.turned_away = (reason, ticks_ms())
+        commit carrying the boot's running totals (desk.py)."""
+        from .desk import turned_away
+
+        self.turned_away = turned_away(self, reason, channel)
         self._commit()
 
     def resend(self):
@@ -224,17 +227,31 @@ class App:
             snapshot["turned"] = [dict(t) for t in self.store.turned]
         return snapshot
 
-    def _commit(self):
-        """Number the current counts and put them on flash before anything is sent."""
+    def _commit(self, ended=None):
+        """Number the current counts and put them on flash before anything is sent.
+        ended: {channel: {hold id: how}} of holds this commit ends (end_hold)."""
         store = self.store
+        # Holds ended by a commit that is replaced before its ack go on in this one: ending
+        # a hold again changes nothing on the server, losing it would leave it held.
+        carried = store.pending and store.pending.get("ended")
         store.seq += 1
         store.counts = list(self.dial.counts)
+        self.dial.committed = list(self.dial.counts)
         store.pending = self._snapshot(store.seq)
+        if ended or carried:
+            from .desk import merged
+
+            store.pending["ended"] = merged(carried, ended, len(self.dial.counts))
         store.save()
         self.rejected = None
         self._wake.set()
 
     def _state_payload(self, pending):
+        extra = None
+        if "turned" in pending or "ended" in pending:
+            from .desk import extra_fields
+
+            extra = extra_fields(pending)
         caps = self.dial.capacities
         return protocol.encode_state(
             pending["boot"],
@@ -244,7 +261,7 @@ class App:
             [(c, caps[i] if i < len(caps) else c) for i, c in enumerate(pending["counts"])],
             pending["ts"],
             self.source,
-            pending.get("turned"),
+            extra,
         )
 
     async def _on_up(self):

@@ -4,10 +4,7 @@ The state line answers the one question staff have after turning the dial: did i
 save? Order matters: what is happening now wins over what happened before.
 """
 
-from .clock import ticks_diff, ticks_ms
-
-NOTICE_MS = 3000  # how long "TURNED AWAY" shows: a glance, then the usual SAVED
-TURNED_TEXT = {"no_bed": "TURNED AWAY: NO BED", "not_eligible": "AWAY: NOT ELIGIBLE"}
+from .clock import ticks_ms
 
 EDITING, SENDING, SAVED, OFFLINE, REJECTED, READY = (
     "editing",
@@ -36,6 +33,15 @@ def _minutes(ms):
     return "<1 min" if minutes < 1 else str(minutes) + " min"
 
 
+def _title(app, channel):
+    """The shelter's name, which matters least at its own desk: a hold takes its line."""
+    if app.config.get("holds"):
+        from .desk import held_text  # only with holds: the heap stays small without
+
+        return held_text(app, channel) or app.config["shelter"]
+    return app.config["shelter"]
+
+
 def screen(app, now=None):
     """Return a dict of the texts to draw: title, label, count, detail, state, state_text."""
     now = ticks_ms() if now is None else now
@@ -55,12 +61,12 @@ def screen(app, now=None):
         REJECTED: "NOT SAVED: " + str(app.rejected),
         READY: "ready",
     }[current]
-    turned = app.turned_away
-    # a glance that the gesture counted (kept on flash even offline); then the usual state
-    if turned and current in (SENDING, SAVED, OFFLINE) and ticks_diff(now, turned[1]) < NOTICE_MS:
-        text = TURNED_TEXT.get(turned[0], "TURNED AWAY")
+    if app.turned_away and current in (SENDING, SAVED, OFFLINE):
+        from .desk import turned_text  # imported when used: see desk.py
+
+        text = turned_text(app.turned_away, now) or text
     return {
-        "title": app.config["shelter"],
+        "title": _title(app, ch),
         "label": label,
         "count": str(count),
         "detail": "of " + str(cap) + "  " + str(free) + " free",

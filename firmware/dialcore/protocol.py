@@ -63,15 +63,15 @@ def _dump(message):
     return json.dumps(message).encode()
 
 
-def encode_state(boot, seq, mode, config_version, channels, ts=None, source="dial", turned=None):
-    """channels: list of (count, capacity) pairs in config order. turned: per channel, a
-    {reason: total} of the people turned away in this boot so far (running totals, so a
-    commit that replaces an unsent one loses none); a channel with none leaves it out."""
+def encode_state(boot, seq, mode, config_version, channels, ts=None, source="dial", extra=None):
+    """channels: list of (count, capacity) pairs in config order. extra: per channel, more
+    fields for it (docs/protocol.md): "turned_away", {reason: running total of this boot},
+    and "holds_ended", {hold id: "arrived" or "released"}; a channel with none has none."""
     listed = []
     for i, (c, cap) in enumerate(channels):
         channel = {"count": c, "capacity": cap}
-        if turned and i < len(turned) and turned[i]:
-            channel["turned_away"] = turned[i]
+        if extra and i < len(extra):
+            channel.update(extra[i])
         listed.append(channel)
     return _dump(
         {
@@ -112,16 +112,14 @@ def encode_ack(boot, seq, result, reason=None, newest_boot=None):
     return _dump(message)
 
 
-def encode_config(version, shelter, mode, channels):
-    """channels: list of (label, capacity) pairs."""
-    return _dump(
-        {
-            "version": version,
-            "shelter": shelter,
-            "mode": mode,
-            "channels": [{"label": label, "capacity": cap} for label, cap in channels],
-        }
-    )
+def encode_config(version, shelter, mode, channels, holds=None):
+    """channels: list of (label, capacity) pairs. holds: per channel, the places held for
+    people on their way, [{"id", "code", "until" (Unix seconds)}]."""
+    listed = [{"label": label, "capacity": cap} for label, cap in channels]
+    for channel, held in zip(listed, holds or ()):
+        if held:
+            channel["holds"] = held
+    return _dump({"version": version, "shelter": shelter, "mode": mode, "channels": listed})
 
 
 def decode(payload):
@@ -173,7 +171,7 @@ def decode_config(payload):
         raise ValueError("config mode must be one of " + ", ".join(MODES))
     if not isinstance(channels, list) or not 1 <= len(channels) <= 8:
         raise ValueError("config channels must be a list of 1 to 8 entries")
-    pairs = []
+    pairs, holds = [], []
     for ch in channels:
         if not isinstance(ch, dict):
             raise ValueError("config channel must be an object")
@@ -181,7 +179,11 @@ def decode_config(payload):
         if not isinstance(label, str) or not isinstance(cap, int) or cap < 0:
             raise ValueError("config channel needs a label and a capacity >= 0")
         pairs.append((label, cap))
-    return {"version": version, "shelter": shelter, "mode": mode, "channels": pairs}
+        holds.append(ch.get("holds") or [])  # read by desk.py, which checks them
+    config = {"version": version, "shelter": shelter, "mode": mode, "channels": pairs}
+    if any(holds):  # only then: a config without holds stays as it always was
+        config["holds"] = holds
+    return config
 
 
 # -- updates over the air ---------------------------------------------------------------------

@@ -20,7 +20,7 @@ from sqlalchemy import insert, tuple_
 from sqlmodel import Session, col, select
 
 from firmware.dialcore import protocol
-from server import firmware
+from server import firmware, holds
 from server import protocol as schemas
 from server.models import (
     CurrentState,
@@ -223,6 +223,7 @@ class _States:
         self.current: dict[int, CurrentState] = {}
         self.stamps: dict[int, Stamp] = {}  # program id -> what its current state shows now
         self.turned: list[dict] = []  # turn-away totals to insert
+        self.ended: list[tuple[int, int, str]] = []  # (program, hold id, arrived or released)
         # (device, boot, channel, reason, total) of the batch's turn-away totals stored before
         self.turned_stored: set[tuple] = set()
         if not states:
@@ -337,6 +338,9 @@ class _States:
             )
         self.stored[(device.id, boot, seq)] = expected  # a copy later in the batch: a resend
         self._turned(device.id, message, pairs, source, now)
+        for number, channel in enumerate(message["channels"]):
+            for hold_id, state in channel.get("holds_ended", {}).items():
+                self.ended.append((pairs[number][0], int(hold_id), state))
         if device.status != "online":
             device.status, device.status_at = "online", now
         device.applied_config_version = message["config_version"]
@@ -386,6 +390,8 @@ class _States:
         """Insert the readings in one statement, then point current states at the winners."""
         if self.turned:
             self.session.execute(insert(TurnAway), self.turned)
+        for program_id, hold_id, state in self.ended:  # in the commit of the count itself
+            holds.end_at_desk(self.session, program_id, hold_id, state, utcnow())
         if not self.rows:
             return
         statement = insert(Reading).returning(Reading.id, sort_by_parameter_order=True)

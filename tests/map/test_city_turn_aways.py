@@ -20,8 +20,8 @@ def test_the_city_page_shows_turn_aways_per_night_by_sector_and_reason(
     with Stack(settings) as stack:
         device_id = f"away-{uuid.uuid4().hex[:6]}"
         stack.add_site(device_id, name="Birch House")
-        turned = [{"no_bed": 2, "not_eligible_age": 1}]
-        state = protocol.encode_state(1, 1, "occupied", 0, [(5, 20)], None, turned=turned)
+        turned = [{"turned_away": {"no_bed": 2, "not_eligible_age": 1}}]
+        state = protocol.encode_state(1, 1, "occupied", 0, [(5, 20)], None, extra=turned)
         stack.publish(protocol.topic(device_id, "state"), state)
         engine = stack.system.engine
 

@@ -2,15 +2,21 @@
 code to give the desk, sees the place counted as held (on the city page too), and cancels it."""
 
 import re
+import uuid
 
+import httpx
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 
+from firmware.dialcore import display
 from server.auth import issue_key
-from server.models import Role
+from server.models import Hold, HoldState, Role
+from server.queries import sites
 from tests.map.conftest import DESKTOP, system_settings
 from tests.map.test_outreach_sign_in import add_counted_site, sign_in
+from tests.server.webdial.webapp import Dials
 from tests.support.stack import Stack
+from tests.support.waiting import scaled, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -47,3 +53,69 @@ def test_a_worker_holds_a_place_from_the_map_and_cancels_it(shelter, open_page):
     status.filter(has_text=f"Hold {code} cancelled").wait_for()
     item.wait_for(state="detached")
     entry.filter(has_text="5 of 20 beds free · accepting").wait_for()
+
+
+def test_a_hold_placed_from_the_map_is_shown_at_the_desk_and_marked_arrived(
+    shelter, open_page, tmp_path
+):
+    """On a simulated dial (the screen's top line) and on the web dial (the page), each
+    marked arrived at the desk: the hold ends and the person is counted in, in one commit."""
+    stack, _site_id, key = shelter
+    dial_id = f"ash-{uuid.uuid4().hex[:6]}"
+    dial_site = stack.add_site(dial_id, name="Ash House")
+    app = stack.start_dial(dial_id, tmp_path)
+    wait_until(lambda: stack.do(lambda: app.config["version"]) >= 1, message="config")
+    stack.do(lambda: (app.turn(2), app.press()))
+    wait_until(lambda: stack.do(lambda: app.store.pending) is None, message="count saved")
+    web_id, secret = Dials(stack).add(capacities=(20,))
+    saved = httpx.post(
+        f"{stack.http}/api/v1/dial/{web_id}/commits",
+        json={"counts": [3]},
+        headers={"Authorization": f"Bearer {secret}"},
+        timeout=scaled(30),
+    )
+    assert saved.json()["result"] == "saved"
+
+    page = open_page(stack.http + "/", **DESKTOP)
+    sign_in(page, key)
+    for held, name in enumerate(("Ash House", f"House {web_id}"), start=1):
+        entry = page.locator(".ss-entry", has_text=name)
+        entry.get_by_role("button", name="Hold a place").click()
+        wait_until(
+            lambda n=held: page.locator("#ss-holds li").count() == n,
+            message=f"held at {name}: {page.locator('#ss-status').inner_text()}",
+        )
+    codes = {h.program_id: h.code for h in _active_holds(stack)}
+    assert len(codes) == 2
+
+    # the simulated dial shows it in place of the shelter's name, and the desk ends it
+    wait_until(
+        lambda: stack.do(lambda: display.screen(app)["title"]).startswith("1 HELD"),
+        message="the dial shows the hold",
+    )
+    hold_id = stack.do(lambda: app.config["holds"][0][0]["id"])
+    stack.do(lambda: app.end_hold(hold_id, "arrived"))
+    wait_until(lambda: stack.do(lambda: app.store.pending) is None, message="arrival saved")
+    stack.stop_dial(app)
+
+    # the web dial lists it with the code and the Arrived button
+    desk = open_page(f"{stack.http}/dial/{web_id}", **DESKTOP)
+    desk.get_by_label("Dial secret").fill(secret)
+    desk.get_by_role("button", name="Open the dial").click()
+    desk.locator(".hold").wait_for()
+    [web_code] = [c for c in codes.values() if desk.get_by_text(f"Held: {c}").count()]
+    desk.get_by_role("button", name=f"Arrived: {web_code}").click()
+    desk.get_by_text(": hold arrived").wait_for()
+    assert desk.get_by_label("Room 1", exact=True).input_value() == "4"
+
+    assert _active_holds(stack) == []
+    with Session(stack.system.engine) as session:
+        shown = {s.id: s for s in sites(session, stack.system.settings, role=Role.admin)}
+    assert (shown[dial_site].occupied, shown[dial_site].held) == (3, 0)
+    [web_site] = [s for s in shown.values() if s.name == f"House {web_id}"]
+    assert (web_site.occupied, web_site.held) == (4, 0)
+
+
+def _active_holds(stack):
+    with Session(stack.system.engine) as session:
+        return session.exec(select(Hold).where(Hold.state == HoldState.active)).all()

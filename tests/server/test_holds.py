@@ -7,9 +7,11 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, select
 
+from firmware.dialcore import protocol
 from server import holds
-from server.ingest.handler import make_current
-from server.models import Hold, HoldState, Program, Reading, Sector, Site, utcnow
+from server.devices import config_message
+from server.ingest.handler import handle, make_current
+from server.models import Device, Hold, HoldState, Program, Reading, Sector, Site, utcnow
 from server.queries import data_version, sites, summary
 from server.settings import Settings
 
@@ -143,3 +145,40 @@ def test_holds_end_at_their_time_and_the_data_version_says_so(session):
     assert data_version(session) != before  # lists kept by the API are built again
     with pytest.raises(holds.HoldRefused, match="ended already: expired"):
         holds.end(session, due, HoldState.cancelled)
+
+
+def test_the_desk_sees_holds_in_its_config_and_ends_them_in_the_commit_of_its_count(session, site):
+    program = session.exec(select(Program).where(Program.site_id == site.id)).one()
+    program_id = program.id
+    state = protocol.topic("dial-01", "state")
+
+    def commit(seq, count, ended=None):
+        extra = [{"holds_ended": ended}] if ended else None
+        payload = protocol.encode_state(1, seq, "occupied", 1, [(count, 20)], None, "dial", extra)
+        outcome = handle(session, state, payload, 4096)
+        session.commit()
+        return outcome
+
+    commit(1, 12)
+    version = session.get(Device, "dial-01").config_version
+    arriving = holds.place(session, SETTINGS, program_id, None)
+    released = holds.place(session, SETTINGS, program_id, None)
+    assert session.get(Device, "dial-01").config_version == version + 2  # sent again each time
+    config = protocol.decode_config(config_message(session, session.get(Device, "dial-01"))[1])
+    [shown] = config["holds"]
+    assert [(h["id"], h["code"]) for h in shown] == [
+        (arriving.id, arriving.code),
+        (released.id, released.code),
+    ]
+    assert shown[0]["until"] == int(arriving.expires_at.timestamp())
+
+    commit(2, 13, {str(arriving.id): "arrived"})  # the person came: one more counted in
+    commit(2, 13, {str(arriving.id): "arrived"})  # a resend: nothing more
+    commit(3, 13, {str(released.id): "released"})
+    session.refresh(arriving)
+    session.refresh(released)
+    assert (arriving.state, released.state) == (HoldState.arrived, HoldState.released)
+    [shown_site] = sites(session, SETTINGS, {site.id})
+    assert (shown_site.occupied, shown_site.held, shown_site.available) == (13, 0, 7)
+    config = protocol.decode_config(config_message(session, session.get(Device, "dial-01"))[1])
+    assert "holds" not in config  # the dial shows none now

@@ -16,7 +16,9 @@ TORONTO = ZoneInfo("America/Toronto")
 
 
 def send(session, seq, turned, boot=1, count=5):
-    payload = protocol.encode_state(boot, seq, "occupied", 1, [(count, 20)], None, turned=[turned])
+    payload = protocol.encode_state(
+        boot, seq, "occupied", 1, [(count, 20)], None, extra=[{"turned_away": turned}]
+    )
     outcome = handle(session, STATE, payload, 4096)
     session.commit()
     return outcome
@@ -42,7 +44,9 @@ def test_running_totals_count_each_person_once_in_any_order(session, site):
 
 
 def test_a_bad_reason_is_refused_by_the_schema(session, site):
-    payload = protocol.encode_state(1, 1, "occupied", 1, [(5, 20)], None, turned=[{"name": 1}])
+    payload = protocol.encode_state(
+        1, 1, "occupied", 1, [(5, 20)], None, extra=[{"turned_away": {"name": 1}}]
+    )
     outcome = handle(session, STATE, payload, 4096)
     assert outcome.code == "bad_payload"
     assert "turned_away" in outcome.reason

@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field, StrictInt
 from sqlmodel import Session, select
 
 from firmware.dialcore import protocol
-from server import credentials
+from server import credentials, holds
 from server.api.deps import CHALLENGE, SessionDep, SettingsDep
 from server.api.schemas import Error, Freshness
 from server.devices import config_message
@@ -59,10 +59,18 @@ _bearer = HTTPBearer(
 )
 
 
+class DialHold(BaseModel):
+    id: int
+    code: str  # what the outreach worker reads out
+    note: str | None  # for the desk ("arriving by bus"): never a name
+    expires_at: datetime
+
+
 class DialChannel(BaseModel):
     channel: int
     label: str
     capacity: int
+    holds: list[DialHold] = Field(description="Places held for people on their way")
     count: int | None = Field(description="In the dial's mode; null before the first reading")
     updated_at: datetime | None
     freshness: Freshness
@@ -90,12 +98,26 @@ class TurnAwayTap(BaseModel):
     )
 
 
+class HoldEnd(BaseModel):
+    channel: int = Field(ge=0, le=7)
+    hold_id: int = Field(ge=1, le=2**31 - 1)
+    how: Literal["arrived", "released"]
+
+
+HoldsEnded = list[dict[str, Literal["arrived", "released"]]]
+
+
 class NewCommit(BaseModel):
     counts: list[StrictInt] = Field(
         min_length=1, max_length=8, description="One count per channel, in the dial's mode"
     )
     turn_away: TurnAwayTap | None = Field(
         default=None, description="One person turned away: saved with the counts, once"
+    )
+    end_hold: HoldEnd | None = Field(
+        default=None,
+        description="A hold the desk ends with these counts: arrived (count the person in "
+        "the counts sent) or released",
     )
 
 
@@ -104,6 +126,9 @@ class RepeatedCommit(BaseModel):
     ts: int | None = Field(ge=EARLIEST_TS, le=LATEST_TS, description="`ts` of the first answer")
     turned_away: TurnedAway | None = Field(
         default=None, max_length=8, description="`turned_away` of the first answer"
+    )
+    holds_ended: HoldsEnded | None = Field(
+        default=None, max_length=8, description="`holds_ended` of the first answer"
     )
 
 
@@ -115,6 +140,7 @@ class Commit(BaseModel):
     turned_away: TurnedAway = Field(
         description="The running turn-away totals per channel this commit carries"
     )
+    holds_ended: HoldsEnded = Field(default_factory=list, description="Holds it ends")
     result: Literal["saved", "rejected", "pending"] = Field(
         description="pending: not confirmed yet; PUT the same commit again"
     )
@@ -189,6 +215,7 @@ def view(dial: DialDep, session: SessionDep, settings: SettingsDep) -> DialView:
     # answer never carries a location anyway).
     found = sites(session, settings, {device.site_id}, Role.outreach) if device.site_id else []
     programs = {program.id: program for site in found for program in site.programs}
+    held = holds.for_desk(session, list(paired.values()))
     channels = []
     for number, (label, capacity) in enumerate(config["channels"]):
         program = programs.get(paired.get(number))
@@ -203,6 +230,10 @@ def view(dial: DialDep, session: SessionDep, settings: SettingsDep) -> DialView:
                 channel=number,
                 label=label,
                 capacity=capacity,
+                holds=[
+                    DialHold(id=h.id, code=h.code, note=h.note, expires_at=h.expires_at)
+                    for h in held.get(paired.get(number), [])
+                ],
                 count=count,
                 updated_at=program.updated_at if program else None,
                 freshness=program.freshness if program else "unknown",
@@ -226,17 +257,23 @@ def new_commit(
     capacities = _capacities(session, dial.device, body.counts)
     numbering: Numbering = request.app.state.web_dial_numbering
     tap = body.turn_away
-    if tap is not None and tap.channel >= len(capacities):
-        message = f"{dial.device.id} has no channel {tap.channel}"
-        raise RequestValidationError([{"loc": ("body", "turn_away", "channel"), "msg": message}])
+    for field, asked in (("turn_away", tap), ("end_hold", body.end_hold)):
+        if asked is not None and asked.channel >= len(capacities):
+            message = f"{dial.device.id} has no channel {asked.channel}"
+            raise RequestValidationError([{"loc": ("body", field, "channel"), "msg": message}])
     boot, seq = numbering.next(session, dial.device.id)
     turned = numbering.turned(
         dial.device.id, boot, len(capacities), tap and (tap.channel, tap.reason, tap.id)
     )
     ts = int(time.time())
+    ended = []
+    if body.end_hold is not None:
+        end = body.end_hold
+        ended = [{} for _ in capacities]
+        ended[end.channel] = {str(end.hold_id): end.how}
     commit = Commit(
-        boot=boot, seq=seq, ts=ts, counts=body.counts, turned_away=turned, result="pending",
-        reason=None,
+        boot=boot, seq=seq, ts=ts, counts=body.counts, turned_away=turned, holds_ended=ended,
+        result="pending", reason=None,
     )  # fmt: skip
     payload = _state(dial.device, commit, capacities)
     return _send(session, broker, dial, commit, payload, response)
@@ -268,7 +305,8 @@ def repeat_commit(
     capacities = _capacities(session, dial.device, body.counts)
     commit = Commit(
         boot=boot, seq=seq, ts=body.ts, counts=body.counts,
-        turned_away=body.turned_away or [], result="pending", reason=None,
+        turned_away=body.turned_away or [], holds_ended=body.holds_ended or [],
+        result="pending", reason=None,
     )  # fmt: skip
     payload = _state(dial.device, commit, capacities)
     return _send(session, broker, dial, commit, payload, response)
@@ -316,8 +354,18 @@ def _state(device: Device, commit: Commit, capacities) -> bytes:
         channels,
         commit.ts,
         "web",
-        commit.turned_away,
+        _extra(commit, len(channels)),
     )
+
+
+def _extra(commit: Commit, channels: int) -> list[dict]:
+    """Per channel, the state's fields beyond count and capacity (protocol.encode_state)."""
+    extra: list[dict] = [{} for _ in range(channels)]
+    for key, values in (("turned_away", commit.turned_away), ("holds_ended", commit.holds_ended)):
+        for number, value in enumerate(values[:channels]):
+            if value:
+                extra[number][key] = value
+    return extra
 
 
 def _send(session: Session, broker, dial: Dial, commit: Commit, payload, response) -> Commit:

@@ -11,6 +11,10 @@
  * The state line (#state, data-state) follows the dial's display: what is happening now
  * wins over what happened before (firmware/dialcore/display.py).
  *
+ * A place held by an outreach worker shows under its channel with its code, when it ends and
+ * the worker's note. "Arrived" saves the counts with the person counted in and the hold
+ * ended in the same commit; "Release" lets the place go.
+ *
  * "Turned away" (one tap: no bed, or not eligible with the reason chosen beside it) saves
  * the counts shown with one person turned away; the tap carries an id of its own, so when
  * its answer is lost and it is sent again, the server counts the person once.
@@ -41,6 +45,7 @@
     pending: null, // {boot, seq, ts, counts, reason}: sent, not confirmed yet
     savedAt: null, // when the newest commit was confirmed
     turned: null, // what the newest tap recorded, said with its SAVED
+    ended: null, // how the newest save ended a hold (arrived, released), said with it
   };
   const REASON_WORDS = {
     no_bed: "no bed",
@@ -68,6 +73,7 @@
       state = "saved";
       text = "SAVED at " + time(status.savedAt);
       if (status.turned) text += ": turned away, " + REASON_WORDS[status.turned];
+      if (status.ended) text += ": hold " + status.ended;
     }
     const line = $("state");
     line.dataset.state = state;
@@ -150,18 +156,20 @@
     retryTimer = setTimeout(again, RETRY_MS);
   }
 
-  async function commitNew(counts, save, turnAway) {
+  async function commitNew(counts, save, turnAway, endHold) {
     status.busy = true;
     showState();
     let answer;
     try {
-      const body = turnAway ? { counts, turn_away: turnAway } : { counts };
+      const body = { counts };
+      if (turnAway) body.turn_away = turnAway;
+      if (endHold) body.end_hold = endHold;
       answer = await call("POST", api + "/commits", body);
     } catch (e) {
       // Not numbered yet: send the counts as a new commit again (should the first have
       // arrived after all, the same counts are stored twice, in order: harmless; a tap
       // keeps its id, so its person is counted once).
-      if (save === latest) offline(() => commitNew(counts, save, turnAway));
+      if (save === latest) offline(() => commitNew(counts, save, turnAway, endHold));
       return;
     }
     if (save === latest) commitAnswer(answer);
@@ -178,6 +186,7 @@
         counts: commit.counts,
         ts: commit.ts,
         turned_away: commit.turned_away || [],
+        holds_ended: commit.holds_ended || [],
       });
     } catch (e) {
       if (status.pending === commit) offline(repeat);
@@ -229,6 +238,25 @@
         part.querySelector(".label").textContent = channel.label;
         part.querySelector(".label").htmlFor = id;
         part.querySelector(".detail").id = "detail-" + channel.channel;
+        const time = (iso) =>
+          new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+        part.querySelector(".holds").replaceChildren(
+          ...channel.holds.map((hold) => {
+            const item = $("hold").content.cloneNode(true);
+            const note = hold.note ? ` \u00b7 ${hold.note}` : "";
+            item.querySelector(".what").textContent =
+              `Held: ${hold.code} until ${time(hold.expires_at)}${note}`;
+            for (const [name, how] of [
+              ["arrived", "arrived"],
+              ["release", "released"],
+            ]) {
+              const button = item.querySelector("." + name);
+              button.setAttribute("aria-label", `${button.textContent}: ${hold.code}`);
+              button.addEventListener("click", () => endHold(channel.channel, hold.id, how));
+            }
+            return item;
+          }),
+        );
         const why = part.querySelector(".away-why");
         why.setAttribute("aria-label", `${channel.label}: why not eligible`);
         part.querySelector(".away").setAttribute("aria-label", `${channel.label}: turned away`);
@@ -306,13 +334,21 @@
     send(null);
   }
 
+  function endHold(channel, holdId, how) {
+    if (how === "arrived") {
+      // The person is counted in by the same commit: one more in use, one less free.
+      stepCount(channel, view.mode === "free" ? -1 : 1);
+    }
+    send(null, { channel, hold_id: holdId, how });
+  }
+
   function turnAway(channel, reason) {
     const bytes = crypto.getRandomValues(new Uint8Array(12)); // the tap's id: see the top
     const id = "tap-" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
     send({ channel, reason, id });
   }
 
-  function send(turnAway) {
+  function send(turnAway, endHold) {
     const counts = [];
     for (const [i, input] of inputs().entries()) {
       const count = parseCount(input.value);
@@ -329,8 +365,9 @@
     localStorage.removeItem(keys.pending);
     Object.assign(status, { dirty: false, rejected: null, pending: null, savedAt: null });
     status.turned = turnAway && turnAway.reason;
+    status.ended = endHold && endHold.how;
     latest += 1;
-    commitNew(counts, latest, turnAway);
+    commitNew(counts, latest, turnAway, endHold);
   }
 
   $("sign-in").addEventListener("submit", (event) => {

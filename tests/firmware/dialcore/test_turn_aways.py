@@ -68,7 +68,7 @@ def test_the_state_message_carries_the_totals_on_micropython():
         """
 from dialcore import protocol
 out("state", protocol.encode_state(2, 9, "occupied", 1, [(3, 20), (1, 8)], None, "dial",
-                                   [{"no_bed": 2}, {}]).decode())
+                                   [{"turned_away": {"no_bed": 2}}, {}]).decode())
 """
     )
     channels = json.loads(results["state"])["channels"]
