@@ -23,7 +23,8 @@ def test_staff_open_the_dial_set_a_count_and_see_it_saved(stack, web, dials, bro
         page.get_by_label("Dial secret").fill(secret)
         page.get_by_role("button", name="Open the dial").click()
         count = page.get_by_label("Room 1", exact=True)
-        assert count.input_value() == ""  # no reading yet
+        assert count.input_value() == "20"  # no reading yet: it starts at the capacity
+        count.fill("0")
         for _ in range(3):
             page.get_by_role("button", name="Room 1: one more").click()
         assert count.input_value() == "3"
@@ -81,3 +82,26 @@ def test_every_control_is_a_fingertip_wide(web, dials, browser):
         assert_big_enough(page)  # steppers, counts, turn-aways, save, forget
     finally:
         context.close()
+
+
+def test_press_and_hold_steps_fast_and_an_unsaved_count_is_not_lost_silently(dials, signed_in):
+    device_id, secret = dials.add(capacities=(40,))
+    page = signed_in(device_id, secret)
+    count = page.get_by_label("Room 1", exact=True)
+    count.wait_for()
+    assert count.input_value() == "40"  # never counted: from the capacity, not blank
+    assert "No count saved yet" in page.locator(".last").inner_text()
+    assert page.locator("#state").get_attribute("data-state") == "ready"  # nothing to save
+    page.get_by_role("button", name="Room 1: one less").hover()
+    page.mouse.down()  # held: it keeps stepping
+    page.wait_for_function("Number(document.querySelector('.count').value) <= 32")
+    page.mouse.up()
+    held = int(count.input_value())
+    assert held <= 32
+    page.get_by_role("button", name="Room 1: one less").click()  # a tap is one step
+    assert count.input_value() == str(held - 1)
+
+    with page.expect_event("dialog") as asked:
+        page.close(run_before_unload=True)  # leaving with the edit unsaved: the browser asks
+    assert asked.value.type == "beforeunload"
+    asked.value.dismiss()  # stay: the count can still be saved
