@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import StringConstraints
+from pydantic import StringConstraints, field_validator
 from sqlalchemy import JSON, Column, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -75,7 +75,19 @@ class Role(StrEnum):
         return order.index(self) >= order.index(other)
 
 
-class SiteBase(SQLModel):
+class Text(SQLModel):
+    """Fields people type: a NUL character is refused on every database alike (PostgreSQL
+    cannot store it in text and fails the whole request; SQLite would keep it silently)."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value):
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain a NUL character (U+0000)")
+        return value
+
+
+class SiteBase(Text):
     name: str = Field(index=True, min_length=1, max_length=200)
     address: str | None = Field(default=None, max_length=300)
     city: str | None = Field(default=None, max_length=100)
@@ -104,7 +116,7 @@ class Site(SiteBase, table=True):
     edited_at: datetime | None = Field(default=None, index=True)
 
 
-class ProgramBase(SQLModel):
+class ProgramBase(Text):
     name: str = Field(min_length=1, max_length=200)
     sector: Sector
     capacity_type: CapacityType = CapacityType.beds

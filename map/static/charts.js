@@ -130,14 +130,16 @@
   }
 
   /* parts: [{ label, value, className }]; each part's width is its share of the total, and
-     each says its label and number in words beside the bar. */
+     each says its label and number in words beside the bar. The shares travel as data-share:
+     the page's Content-Security-Policy refuses style attributes in markup, so sizeBars()
+     sets them once the bar is in the page. */
   function stackedBar(parts) {
     const total = parts.reduce((sum, p) => sum + p.value, 0) || 1;
     const bar = parts
       .filter((p) => p.value > 0)
       .map(
         (p) =>
-          `<span class="ss-part ${esc(p.className)}" style="flex-grow:${p.value / total}">` +
+          `<span class="ss-part ${esc(p.className)}" data-share="${p.value / total}">` +
           `${esc(number(p.value))}</span>`,
       )
       .join("");
@@ -153,5 +155,12 @@
     );
   }
 
-  SS.charts = { lineChart, stackedBar };
+  /* Give each part of the stacked bars under `element` its share of the width. */
+  function sizeBars(element) {
+    for (const part of element.querySelectorAll(".ss-part[data-share]")) {
+      part.style.flexGrow = part.dataset.share;
+    }
+  }
+
+  SS.charts = { lineChart, stackedBar, sizeBars };
 })();

@@ -240,13 +240,15 @@
         const body = await api("/devices");
         const counts = Object.fromEntries(STATUSES.map((s) => [s, 0]));
         for (const d of body.items) counts[STATUSES.includes(d.status) ? d.status : "unknown"] += 1;
-        sections.fleet.querySelector(".ss-chart").innerHTML = SS.charts.stackedBar(
+        const chart = sections.fleet.querySelector(".ss-chart");
+        chart.innerHTML = SS.charts.stackedBar(
           STATUSES.map((s) => ({
             label: t("device." + s),
             value: counts[s],
             className: "ss-dev-" + s,
           })),
         );
+        SS.charts.sizeBars(chart);
         const problems = body.items.filter(needsALook);
         const wrap = sections.fleet.querySelector(".ss-table-wrap");
         if (!problems.length) {

@@ -49,6 +49,12 @@ def get_role(
     header_key: Annotated[str | None, Depends(api_key_header)],
 ) -> Role:
     limiter, client = request.app.state.limiter, request.client.host if request.client else "-"
+    if header_key is not None and "authorization" in request.headers:
+        # Which one would count? Neither: a wrong key must never pass beside a right one.
+        _limited(limiter.spend(client))
+        raise HTTPException(
+            400, "send the API key once: Authorization: Bearer or X-API-Key, not both"
+        )
     presented = credentials.credentials if credentials else header_key
     if presented is None:
         if "authorization" in request.headers:

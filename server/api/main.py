@@ -65,6 +65,11 @@ ERRORS = {
     422: {"model": Error, "description": "A parameter or the body is not valid: see the message"},
     429: {"model": Error, "description": "Too many requests without a key: see Retry-After"},
 }
+# Routes that read an API key (deps.get_role) may also refuse one sent in both headers
+KEYED_ERRORS = {
+    400: {"model": Error, "description": "A key sent twice: as Authorization and as X-API-Key"},
+    **ERRORS,
+}
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
@@ -136,11 +141,14 @@ def create_app(settings: Settings, engine: Engine) -> FastAPI:
         turnaways,
     ):
         app.include_router(
-            module.router, prefix=API_PREFIX, dependencies=[Depends(get_role)], responses=ERRORS
+            module.router,
+            prefix=API_PREFIX,
+            dependencies=[Depends(get_role)],
+            responses=KEYED_ERRORS,
         )
     app.include_router(health.router, prefix=API_PREFIX)  # for supervisors: no key, no limit
     # Where Prometheus looks by default; a key is checked (and the public limited) as in /api
-    app.include_router(metrics.router, dependencies=[Depends(get_role)], responses=ERRORS)
+    app.include_router(metrics.router, dependencies=[Depends(get_role)], responses=KEYED_ERRORS)
     # The web dial checks its own device secret in the Authorization header: without get_role,
     # or the secret would be checked (and refused) as an API key.
     app.include_router(dial.router, prefix=API_PREFIX, responses=ERRORS)

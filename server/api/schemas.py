@@ -22,6 +22,7 @@ from server.models import (
     Role,
     Sector,
     SiteBase,
+    Text,
 )
 
 Freshness = Literal["fresh", "aging", "stale", "unknown"]
@@ -206,7 +207,7 @@ class SectorsHistory(BaseModel):
 # ----------------------------------------------------------------------------- devices
 
 
-class ChannelPairing(SQLModel):
+class ChannelPairing(Text):
     program_id: int = Field(ge=1, le=MAX_ID)
     label: str = Field(min_length=1, max_length=MAX_LABEL)
 
@@ -397,7 +398,7 @@ class TurnAways(BaseModel):
 # ----------------------------------------------------------------------------- API keys
 
 
-class ApiKeyCreate(SQLModel):
+class ApiKeyCreate(Text):
     name: str = Field(min_length=1, max_length=100)
     role: Literal["outreach", "city", "admin"]
 

@@ -75,12 +75,17 @@ def small_system(mosquitto, tmp_path):
 def open_page(browser):
     """`open_page(url, **context_options)` opens a page in a fresh browser context (own
     storage, own viewport); every context is closed after the test. With `fake_clock=True` the
-    page's timers can be moved on with `page.clock.fast_forward(...)`."""
+    page's timers can be moved on with `page.clock.fast_forward(...)`. Anything the page's
+    Content-Security-Policy refused (server/api/csp.py) fails the test at its end. Give
+    `page.wait_for_function` a function (`"() => ..."`): a bare expression is run with eval
+    at every poll (Playwright 1.65), which the policy refuses."""
     contexts = []
+    refused = []
 
     def open_(url: str, fake_clock: bool = False, **options):
         context = browser.new_context(**options)
         contexts.append(context)
+        context.on("console", lambda message: refused.extend(csp_refusals([message])))
         page = context.new_page()
         if fake_clock:
             page.clock.install()
@@ -90,6 +95,12 @@ def open_page(browser):
     yield open_
     for context in contexts:
         context.close()
+    assert refused == []
+
+
+def csp_refusals(messages) -> list[str]:
+    """What Chromium said it refused under a page's Content-Security-Policy."""
+    return [m.text for m in messages if "Content Security Policy" in m.text]
 
 
 def save_screenshot(page, name: str) -> Path:

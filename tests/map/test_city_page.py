@@ -53,7 +53,7 @@ def test_with_a_city_key_it_charts_history_and_the_fleet(demo, open_page):
     assert page.locator("#ss-sectors table tbody tr").count() > 24  # a week, hour by hour
     page.get_by_label("Time range").select_option("month")
     page.wait_for_function(
-        "document.querySelectorAll('#ss-sectors table tbody tr').length <= 31"  # by day now
+        "() => document.querySelectorAll('#ss-sectors table tbody tr').length <= 31"  # by day now
     )
 
     assert site_chart.locator("path.ss-line").count() >= 2  # occupied and capacity
@@ -80,7 +80,8 @@ def test_a_wrong_key_is_refused_in_words(demo, open_page):
     page.get_by_label("API key").fill("not-a-key")
     page.get_by_role("button", name="Use this key").click()
     page.wait_for_function(
-        "document.querySelector('#ss-fleet .ss-note').textContent.includes('not accepted (401)')"
+        "() => document.querySelector('#ss-fleet .ss-note').textContent"
+        ".includes('not accepted (401)')"
     )
 
 

@@ -44,7 +44,7 @@ def test_a_dial_turn_updates_marker_popup_list_and_totals_in_place(
         assert "15 of 20 free" in entry.inner_text()
         page.clock.fast_forward("00:30")  # totals are refetched at most every 30 s
         page.wait_for_function(
-            "document.querySelector('#ss-totals-list')?.textContent.includes('15 free')"
+            "() => document.querySelector('#ss-totals-list')?.textContent.includes('15 free')"
         )
         assert page.evaluate("window.__sameDocument") is True
     finally:
@@ -66,13 +66,18 @@ def test_the_page_says_when_it_is_offline_and_reconnects(small_system, open_page
     stack = small_system(tiles_url="")
     page = open_page(stack.http + "/", **DESKTOP)
     banner = page.locator("#ss-connection")
-    page.wait_for_function("document.querySelector('#ss-connection').dataset.state === 'live'")
+    page.wait_for_function(
+        "() => document.querySelector('#ss-connection').dataset.state === 'live'"
+    )
     assert banner.inner_text() == "Live"
     page.context.set_offline(True)
     end_event_streams(stack)  # the network "drops": the open stream ends, reconnecting fails
-    page.wait_for_function("document.querySelector('#ss-connection').dataset.state === 'offline'")
+    page.wait_for_function(
+        "() => document.querySelector('#ss-connection').dataset.state === 'offline'"
+    )
     assert "reconnecting" in banner.inner_text()
     page.context.set_offline(False)
     page.wait_for_function(
-        "document.querySelector('#ss-connection').dataset.state === 'live'", timeout=scaled(15_000)
+        "() => document.querySelector('#ss-connection').dataset.state === 'live'",
+        timeout=scaled(15_000),
     )

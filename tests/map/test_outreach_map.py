@@ -177,9 +177,9 @@ def test_list_sorts_by_free_beds_then_by_distance_near_me(demo, open_page):
     assert current == sorted(current, reverse=True)
 
     page.get_by_role("button", name="Near me").click()
-    page.wait_for_function("document.querySelector('#ss-sort').value === 'distance'")
+    page.wait_for_function("() => document.querySelector('#ss-sort').value === 'distance'")
     near = shelters(demo, f"?near={GEO['latitude']},{GEO['longitude']}")
-    page.wait_for_function("document.querySelectorAll('.ss-distance').length > 0")
+    page.wait_for_function("() => document.querySelectorAll('.ss-distance').length > 0")
     distance = {s["id"]: s["distance_km"] for s in near}
     # nearest first among counts to act on, then full, then old and missing counts
     in_order = [(rank[entry_status(page, i)], distance[i]) for i in listed_ids(page)]
@@ -194,7 +194,9 @@ def test_list_sorts_by_free_beds_then_by_distance_near_me(demo, open_page):
 def test_refused_location_explains_and_keeps_the_free_beds_order(demo, open_page):
     page = ready(open_page(demo.http + "/", **DESKTOP))  # no permission granted
     page.get_by_role("button", name="Near me").click()
-    page.wait_for_function("document.querySelector('#ss-status').textContent.includes('refused')")
+    page.wait_for_function(
+        "() => document.querySelector('#ss-status').textContent.includes('refused')"
+    )
     assert page.locator("#ss-sort").input_value() == "free"
 
 
@@ -264,7 +266,7 @@ def test_phone_one_hand_map_and_list(demo, open_page):
     assert page.locator("#ss-list").is_visible()
     assert page.locator(".folium-map").evaluate("e => getComputedStyle(e).visibility") == "hidden"
     page.get_by_role("button", name="Near me").click()
-    page.wait_for_function("document.querySelectorAll('.ss-distance').length > 0")
+    page.wait_for_function("() => document.querySelectorAll('.ss-distance').length > 0")
     save_screenshot(page, "phone-list")
 
     first = listed_ids(page)[0]

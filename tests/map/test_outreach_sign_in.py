@@ -150,7 +150,8 @@ def test_a_wrong_key_is_refused_in_words_and_the_page_stays_public(city, open_pa
     page = opened(open_page, city)
     sign_in(page, "not-a-key")
     page.wait_for_function(
-        "document.querySelector('#ss-key .ss-note').textContent.includes('not accepted (401)')"
+        "() => document.querySelector('#ss-key .ss-note').textContent"
+        ".includes('not accepted (401)')"
     )
     assert page.get_by_label("Outreach key").is_visible()
     assert not page.locator("#ss-key-in-use").is_visible()

@@ -8,7 +8,9 @@ BUDGET_BYTES = 300_000  # issue 5: under 300 KB for a first view, map tiles not 
 def test_first_view_weighs_under_the_budget_and_is_all_ours(demo, open_page):
     page = open_page(demo.http + "/", **PHONE)
     page.locator("#ss-list .ss-entry").first.wait_for(state="attached")
-    page.wait_for_function("document.querySelector('#ss-connection').dataset.state === 'live'")
+    page.wait_for_function(
+        "() => document.querySelector('#ss-connection').dataset.state === 'live'"
+    )
     entries = page.evaluate(
         """() => [...performance.getEntriesByType('navigation'),
                   ...performance.getEntriesByType('resource')]

@@ -13,6 +13,7 @@ import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -26,6 +27,7 @@ from sqlmodel import Session, select
 
 from firmware.dialcore import protocol
 from server import credentials, holds
+from server.api.csp import page_headers
 from server.api.deps import CHALLENGE, SessionDep, SettingsDep
 from server.api.schemas import Error, Freshness
 from server.devices import config_message
@@ -316,7 +318,12 @@ def repeat_commit(
 def page(device_id: str) -> FileResponse:
     if not is_web_dial(device_id):
         raise HTTPException(404, f"no web dial {device_id!r}: their ids start with {ID_PREFIX!r}")
-    return FileResponse(STATIC_DIR / "dial.html")
+    return FileResponse(STATIC_DIR / "dial.html", headers=_page_headers())
+
+
+@cache
+def _page_headers() -> dict[str, str]:
+    return page_headers((STATIC_DIR / "dial.html").read_text())
 
 
 def _broker(request: Request) -> tuple[str, Path | None]:

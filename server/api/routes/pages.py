@@ -14,6 +14,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 
 from map import city_html, i18n, map_html
 from map.page import STATIC_DIR, LiveTiming
+from server.api.csp import page_headers
 from server.api.deps import SettingsDep
 
 router = APIRouter(include_in_schema=False)
@@ -25,8 +26,10 @@ SWAGGER_UI = "/static/vendor/swagger-ui"  # vendored, like Leaflet: /docs works 
 
 
 @cache
-def _map_page(lang: str, tiles_url: str, tiles_attribution: str, timing: LiveTiming) -> str:
-    return map_html(
+def _map_page(
+    lang: str, tiles_url: str, tiles_attribution: str, timing: LiveTiming
+) -> tuple[str, dict[str, str]]:
+    html = map_html(
         lang=lang,
         api_base=API_BASE,
         static_base="/static",
@@ -34,19 +37,22 @@ def _map_page(lang: str, tiles_url: str, tiles_attribution: str, timing: LiveTim
         tiles_attribution=tiles_attribution,
         timing=timing,
     )
+    return html, page_headers(html, image_url=tiles_url)
 
 
 @cache
-def _city_page(lang: str) -> str:
-    return city_html(lang=lang, api_base=API_BASE, static_base="/static")
+def _city_page(lang: str) -> tuple[str, dict[str, str]]:
+    html = city_html(lang=lang, api_base=API_BASE, static_base="/static")
+    return html, page_headers(html)
 
 
 def _page(request: Request, asked: str | None, render) -> HTMLResponse:
     lang = i18n.choose(
         asked, request.cookies.get(LANG_COOKIE), request.headers.get("accept-language")
     )
+    html, headers = render(lang)
     response = HTMLResponse(
-        render(lang), headers={"Content-Language": lang, "Vary": "Accept-Language, Cookie"}
+        html, headers={**headers, "Content-Language": lang, "Vary": "Accept-Language, Cookie"}
     )
     if asked and asked.lower() == lang.lower():
         response.set_cookie(LANG_COOKIE, lang, max_age=LANG_COOKIE_SECONDS, samesite="lax")

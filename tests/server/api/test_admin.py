@@ -1,12 +1,15 @@
 """Admins create and edit sites, programs and dials; dials learn of changes by config version."""
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from firmware.dialcore import protocol
+from server.api.main import create_app
 from server.credentials import verify
 from server.ingest.handler import handle
 from server.models import CurrentState, Device, DeviceChannel, Program
+from tests.server.api.conftest import ADMIN_KEY
 
 
 def test_an_admin_creates_a_site_and_its_program(client, headers):
@@ -88,6 +91,39 @@ def test_a_site_edit_that_makes_no_sense_is_refused_by_name(client, headers, sit
     response = client.patch(f"/api/v1/shelters/{site.id}", json=body, headers=headers["admin"])
     assert response.status_code == 422
     assert response.json()["error"] == {"code": "invalid_request", "message": message}
+
+
+NUL = "\x00"  # valid JSON ("\u0000"); PostgreSQL cannot store it in text, SQLite would
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [
+        ("POST", "/api/v1/shelters", {"name": f"Maple{NUL}House"}, "name"),
+        ("PATCH", "/api/v1/shelters/{site}", {"intake_hours": f"24/7{NUL}"}, "intake_hours"),
+        (
+            "POST",
+            "/api/v1/shelters/{site}/programs",
+            {"name": f"Men{NUL}", "sector": "men", "capacity": 5},
+            "name",
+        ),
+        ("POST", "/api/v1/api-keys", {"name": f"x{NUL}", "role": "city"}, "name"),
+    ],
+)
+def test_a_nul_character_in_text_is_refused_by_name_on_each_database(
+    engine_each_database, settings, method, path, body, field
+):
+    with TestClient(create_app(settings, engine_each_database)) as client:
+        admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+        site = client.post("/api/v1/shelters", json={"name": "Cedar"}, headers=admin).json()
+        response = client.request(method, path.format(site=site["id"]), json=body, headers=admin)
+        assert response.status_code == 422, response.text
+        assert response.json()["error"] == {
+            "code": "invalid_request",
+            "message": f"{field}: must not contain a NUL character (U+0000)",
+        }
+        names = [s["name"] for s in client.get("/api/v1/shelters", headers=admin).json()["items"]]
+        assert names == ["Cedar"]
 
 
 def test_missing_things_are_404(client, headers):

@@ -82,6 +82,20 @@ def test_a_wrong_key_is_refused_not_treated_as_public(client, sent):
     assert response.json()["error"]["code"] == "unauthorized"
 
 
+@pytest.mark.parametrize("wrong", ["Authorization", "X-API-Key", None])
+def test_a_key_in_both_headers_is_refused_as_ambiguous_whichever_is_wrong(client, headers, wrong):
+    key = headers["admin"]["Authorization"].removeprefix("Bearer ")
+    sent = {"Authorization": f"Bearer {key}", "X-API-Key": key}
+    if wrong:
+        sent[wrong] = sent[wrong].replace(key, "0123456789abcdef.wrong-secret")
+    response = client.get("/api/v1/api-keys", headers=sent)
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "code": "bad_request",
+        "message": "send the API key once: Authorization: Bearer or X-API-Key, not both",
+    }
+
+
 def test_a_key_is_shown_once_and_stored_only_hashed(client, headers, session):
     issued = client.post(
         "/api/v1/api-keys",

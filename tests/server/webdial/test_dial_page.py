@@ -5,6 +5,7 @@ import re
 from sqlmodel import Session, select
 
 from server.models import Reading
+from tests.map.conftest import csp_refusals
 from tests.server.webdial.webapp import ingestor_down
 from tests.support.tap_targets import assert_big_enough
 from tests.support.waiting import scaled
@@ -13,6 +14,8 @@ from tests.support.waiting import scaled
 def test_staff_open_the_dial_set_a_count_and_see_it_saved(stack, web, dials, browser):
     device_id, secret = dials.add(capacities=(20,))
     context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True)
+    console = []
+    context.on("console", lambda message: console.append(message))
     page = context.new_page()
     try:
         page.goto(f"{web.url}/dial/{device_id}")
@@ -48,6 +51,7 @@ def test_staff_open_the_dial_set_a_count_and_see_it_saved(stack, web, dials, bro
         page.get_by_label("Room 1", exact=True).wait_for()
         assert page.get_by_label("Room 1", exact=True).input_value() == "3"
         assert state.get_attribute("data-state") == "ready"
+        assert csp_refusals(console) == []  # the page runs under its Content-Security-Policy
     finally:
         context.close()
 
@@ -94,7 +98,7 @@ def test_press_and_hold_steps_fast_and_an_unsaved_count_is_not_lost_silently(dia
     assert page.locator("#state").get_attribute("data-state") == "ready"  # nothing to save
     page.get_by_role("button", name="Room 1: one less").hover()
     page.mouse.down()  # held: it keeps stepping
-    page.wait_for_function("Number(document.querySelector('.count').value) <= 32")
+    page.wait_for_function("() => Number(document.querySelector('.count').value) <= 32")
     page.mouse.up()
     held = int(count.input_value())
     assert held <= 32
