@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test prerequisites bench soak lint clean
+.PHONY: run test test-loaded prerequisites bench soak lint clean
 
 # Nothing here gains from running in parallel, and `test` needs its prerequisites in order
 # (system programs before the venv, the venv's npm before node_modules), even under -j.
@@ -18,6 +18,11 @@ test: prerequisites $(VENV)/.test node_modules/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+
+# The whole suite with a CPU hog beside it, one busy loop per core (docs/testing.md): every
+# wait in the tests must hold on a loaded machine (SIGNAL_TEST_WAIT_SCALE).
+test-loaded: prerequisites $(VENV)/.test node_modules/.installed
+	$(BIN)/python scripts/cpu-hog $(BIN)/pytest
 
 # The system programs the tests need (Mosquitto, PostgreSQL, Chromium, OpenSCAD, ...): the
 # script installs what is missing with apt-get (through sudo when not root) and says so in

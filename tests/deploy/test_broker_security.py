@@ -35,7 +35,7 @@ from tests.hardware.mosquitto_setup import (
 )
 from tests.support import aio
 from tests.support.stack import add_paired_site
-from tests.support.waiting import wait_until
+from tests.support.waiting import scaled, wait_until
 
 SECRETS = {f"desk-0{n}": f"secret-of-desk-0{n}" for n in range(1, 5)}
 MAX_PAYLOAD = 4096  # the default SIGNAL_MAX_PAYLOAD_BYTES
@@ -131,7 +131,7 @@ def test_a_dial_cannot_publish_as_another_dial(broker):
         assert not dial.publish(protocol.topic("desk-02", "state")).is_failure
         # The broker passes a client's messages on in order: its own state arriving first
         # and alone shows that nothing it published before reached the server.
-        assert server.messages.get(timeout=10) == protocol.topic("desk-02", "state")
+        assert server.messages.get(timeout=scaled(10)) == protocol.topic("desk-02", "state")
         assert server.messages.empty()
     finally:
         dial.close()
@@ -149,14 +149,14 @@ def test_a_dial_cannot_read_another_dials_config_ack_ota_or_chunk(broker):
         for suffix in SERVER_SENDS:
             dial.subscribe(protocol.topic("desk-01", suffix))
         dial.subscribe("signal/#")
-        own = {dial.messages.get(timeout=10), dial.messages.get(timeout=10)}
+        own = {dial.messages.get(timeout=scaled(10)), dial.messages.get(timeout=scaled(10))}
         assert own == {protocol.topic("desk-02", "config"), protocol.topic("desk-02", "ota")}
         for suffix in ("ack", "chunk"):
             server.publish(protocol.topic("desk-01", suffix))
             server.publish(protocol.topic("desk-02", suffix))
             # The server's two messages reach the broker in order: the dial's own arriving
             # next and alone shows the other dial's was withheld.
-            assert dial.messages.get(timeout=10) == protocol.topic("desk-02", suffix)
+            assert dial.messages.get(timeout=scaled(10)) == protocol.topic("desk-02", suffix)
         assert dial.messages.empty()
     finally:
         dial.close()
@@ -197,7 +197,7 @@ def test_a_dial_cannot_take_over_another_dials_connection(broker):
         # A takeover happens before the newcomer's CONNACK: by now the victim would have been
         # disconnected and its will sent, ahead of anything the victim publishes next.
         assert not victim.publish(protocol.topic("desk-01", "telemetry")).is_failure
-        assert server.messages.get(timeout=10) == protocol.topic("desk-01", "telemetry")
+        assert server.messages.get(timeout=scaled(10)) == protocol.topic("desk-01", "telemetry")
         assert server.messages.empty()
         assert victim.disconnects.empty()
     finally:
@@ -225,7 +225,7 @@ def test_a_dial_cannot_take_over_the_ingestors_id_nor_discard_its_session(broker
         attacker.close()
         ingestor = _ingestor(broker)
         assert ingestor.session_present
-        assert ingestor.messages.get(timeout=10) == topic
+        assert ingestor.messages.get(timeout=scaled(10)) == topic
     finally:
         ingestor.close()
         _forget_session(broker, INGEST_ID)
@@ -307,7 +307,7 @@ def test_a_message_just_under_the_size_limit_passes(broker):
         assert _publish_size(topic, payload, v5=False) == limit
         assert not dial.publish(topic, payload, retain=True).is_failure
         assert server.subscribe(topic).value == 1
-        assert server.messages.get(timeout=10) == topic  # the retained copy
+        assert server.messages.get(timeout=scaled(10)) == topic  # the retained copy
         assert server.payloads[topic] == payload
         assert dial.disconnects.empty()
         assert not dial.publish(topic, b"", retain=True).is_failure  # clears the retained copy
@@ -343,7 +343,7 @@ def test_an_oversized_message_is_refused_and_never_retained(broker, size, v311):
         # the server's own ack arriving first and alone shows nothing was retained.
         assert server.subscribe(protocol.topic("desk-04", "#")).value == 1
         assert not server.publish(protocol.topic("desk-04", "ack")).is_failure
-        assert server.messages.get(timeout=10) == protocol.topic("desk-04", "ack")
+        assert server.messages.get(timeout=scaled(10)) == protocol.topic("desk-04", "ack")
         assert server.messages.empty()
     finally:
         server.close()
@@ -374,7 +374,7 @@ def test_a_dials_reading_travels_through_tls_to_the_database(broker, tmp_path):
     )  # fmt: skip
     ingestor.start()
     try:
-        assert ingestor.connected.wait(10), "the ingestor did not connect over TLS"
+        assert ingestor.connected.wait(scaled(10)), "the ingestor did not connect over TLS"
         ack = aio.run(_send_state_over_tls(broker, count=7))
         assert (ack["boot"], ack["seq"], ack["result"]) == (1, 1, "saved")
         with Session(engine) as session:
@@ -403,10 +403,10 @@ async def _send_state_over_tls(broker, count: int) -> dict:
     will = (protocol.topic("desk-01", "status"), b"{}", False, 1)
     await transport.connect(will, on_message, on_up, lambda: None)
     try:
-        await asyncio.wait_for(up.wait(), 10)
+        await asyncio.wait_for(up.wait(), scaled(10))
         state = protocol.encode_state(1, 1, "occupied", 1, [(count, 20)])
         await transport.publish(protocol.topic("desk-01", "state"), state, qos=1)
-        return await asyncio.wait_for(acks.get(), 10)
+        return await asyncio.wait_for(acks.get(), scaled(10))
     finally:
         await transport.disconnect()
 

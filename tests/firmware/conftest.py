@@ -22,6 +22,7 @@ from tests.hardware.mosquitto_setup import GuideBroker
 from tests.support.deploy_files import write_certificate
 from tests.support.stack import add_paired_site
 from tests.support.virtual_dial import VirtualDial, libraries
+from tests.support.waiting import scaled
 
 BROKER_NAME = "broker.signal.test"  # the dial's mqtt_host: its hosts file says where it is
 MAX_PAYLOAD = 4096  # the default SIGNAL_MAX_PAYLOAD_BYTES
@@ -123,7 +124,7 @@ def world(dial_broker, firmware_lib, tmp_path):
     engine = make_engine(database)
     ingestor = Ingestor(engine, dial_broker.url, f"ingest-{uuid.uuid4().hex[:6]}", MAX_PAYLOAD)
     ingestor.start()
-    assert ingestor.connected.wait(10), "the ingestor did not connect"
+    assert ingestor.connected.wait(scaled(10)), "the ingestor did not connect"
     try:
         yield World(dial_broker, engine, tmp_path / "devices", firmware_lib)
     finally:

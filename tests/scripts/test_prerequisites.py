@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.waiting import scaled
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "prerequisites"
 # The programs the script itself calls, linked into the bare PATH.
@@ -34,7 +36,7 @@ def run(path: str, **env: str) -> subprocess.CompletedProcess[str]:
         env={"PATH": path, "PYTHON": sys.executable, **env},
         capture_output=True,
         text=True,
-        timeout=60,  # the script itself takes about 0.3 s
+        timeout=scaled(60),  # the script itself takes about 0.3 s
     )
 
 

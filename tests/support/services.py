@@ -86,7 +86,7 @@ def wait_for_port(
         if process is not None and process.poll() is not None:
             raise ServiceError(f"process exited with code {process.returncode} before {port=}")
         try:
-            with socket.create_connection((host, port), timeout=0.5):
+            with socket.create_connection((host, port), timeout=scaled(0.5)):
                 return
         except OSError:
             if time.monotonic() > deadline:

@@ -12,6 +12,7 @@ from firmware.dialcore import display, protocol
 from firmware.dialcore.app import App
 from firmware.dialcore.store import Store
 from tests.support import aio
+from tests.support.waiting import scaled
 
 DEVICE = "desk-01"
 
@@ -74,11 +75,11 @@ def config(app, version, channels, shelter="Maple House", mode="occupied"):
 
 
 async def until(condition, timeout=2.0):
-    for _ in range(int(timeout / 0.005)):
+    for _ in range(int(scaled(timeout) / 0.005)):
         if condition():
             return
         await asyncio.sleep(0.005)
-    raise AssertionError("condition not met within " + str(timeout) + " s")
+    raise AssertionError(f"condition not met within {scaled(timeout):g} s")
 
 
 def run_with(app, scenario):

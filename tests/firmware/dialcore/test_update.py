@@ -14,6 +14,7 @@ import pytest
 from firmware.dialcore import protocol
 from firmware.dialcore import update as updates
 from tests.support import aio
+from tests.support.waiting import scaled
 
 FILES = {"board/a.py": b"A = 1\n" * 700, "dialcore/b.py": b"", "dialcore/c.py": b"C = 3\n"}
 
@@ -82,7 +83,7 @@ def run_update(server, order):
         server.updater = updater
         updater.on_ota(order)
         with pytest.raises(Restarted):
-            await asyncio.wait_for(updater.run(App(), restart), 10)
+            await asyncio.wait_for(updater.run(App(), restart), scaled(10))
 
     aio.run(go())
     return restarts
@@ -137,7 +138,7 @@ def test_a_trial_is_confirmed_by_an_ack_and_frees_the_previous_copy(flash):
         await asyncio.sleep(0.05)
         assert app.resent == 1 and not task.done()  # asked for an ack, waits for it
         app.acks_saved = 1
-        await asyncio.wait_for(task, 5)
+        await asyncio.wait_for(task, scaled(5))
 
     aio.run(go())
     assert json.loads((flash / "slot.json").read_text()) == {
