@@ -89,7 +89,7 @@ def test_a_woman_with_a_dog_in_two_taps(city, open_page):
     assert "2 km away" in first.inner_text()  # ranked by distance from her
     # nearer, but out: intake closed now, no pets, men only, an old count
     page.get_by_role("button", name="Pet", exact=True).click()
-    page.wait_for_function("document.querySelectorAll('#ss-find-results li').length === 2")
+    page.wait_for_function("() => document.querySelectorAll('#ss-find-results li').length === 2")
     ids = results.evaluate_all("ls => ls.map(l => Number(l.dataset.siteId))")
     assert ids == [city.ids["No Pets Women's"], city.ids["Harbour Mixed"]]  # nearest first
     page.get_by_role("button", name="Pet", exact=True).click()

@@ -35,7 +35,9 @@ def test_opened_offline_it_shows_the_last_numbers_with_their_age(small_system, o
     offline = page.locator("#ss-list").inner_text()
     assert re.search(r"updated \d+ minutes? ago", offline)  # each with its age, still true
     assert without_ages(offline) == without_ages(online)  # the same numbers
-    page.wait_for_function("document.querySelector('#ss-connection').dataset.state === 'offline'")
+    page.wait_for_function(
+        "() => document.querySelector('#ss-connection').dataset.state === 'offline'"
+    )
     assert page.locator("#ss-connection").inner_text().startswith("Offline: numbers from")
     page.get_by_role("button", name="Map", exact=True).click()
     page.locator("img.leaflet-tile-loaded").first.wait_for()  # the tiles it has

@@ -75,7 +75,9 @@ def connection_state(page) -> str:
 def test_a_silenced_server_turns_the_badge_not_live_within_the_bound(city, open_page):
     with StallingProxy(urlparse(city.http).port) as proxy:
         page = opened(open_page, proxy.url + "/")
-        page.wait_for_function("document.querySelector('#ss-connection').dataset.state === 'live'")
+        page.wait_for_function(
+            "() => document.querySelector('#ss-connection').dataset.state === 'live'"
+        )
         # keepalives arrive and keep it live: the page hears the server again and again
         for _ in range(2):
             heard = page.locator("#ss-connection").get_attribute("data-heard")
@@ -87,7 +89,7 @@ def test_a_silenced_server_turns_the_badge_not_live_within_the_bound(city, open_
         proxy.stall()  # nothing closes: only the bytes stop, as in a dead zone
         bound_ms = 2 * KEEPALIVE_S * 1000
         page.wait_for_function(
-            "document.querySelector('#ss-connection').dataset.state === 'offline'",
+            "() => document.querySelector('#ss-connection').dataset.state === 'offline'",
             timeout=scaled(bound_ms + 1000),
         )
         banner = page.locator("#ss-connection").inner_text()
@@ -95,7 +97,7 @@ def test_a_silenced_server_turns_the_badge_not_live_within_the_bound(city, open_
 
         proxy.resume()
         page.wait_for_function(
-            "document.querySelector('#ss-connection').dataset.state === 'live'",
+            "() => document.querySelector('#ss-connection').dataset.state === 'live'",
             timeout=scaled(10_000),
         )
         assert page.locator("#ss-connection").inner_text() == "Live"
@@ -168,13 +170,13 @@ def test_space_now_and_nearest_leave_out_old_counts(city, open_page):
     page.get_by_role("button", name="Filters").click()
     page.get_by_label("have space now", exact=True).check()
     page.wait_for_function(
-        "document.querySelector('#ss-status').textContent === '2 of 5 shelters shown'"
+        "() => document.querySelector('#ss-status').textContent === '2 of 5 shelters shown'"
     )
     listed = page.eval_on_selector_all("#ss-list .ss-entry", "es => es.map(e => +e.dataset.siteId)")
     assert set(listed) == {city.ids["Fresh Women"], city.ids["Aging Mixed"]}
     page.get_by_role("button", name="Clear filters").click()
     page.get_by_role("button", name="Near me").click()
-    page.wait_for_function("document.querySelector('#ss-sort').value === 'distance'")
+    page.wait_for_function("() => document.querySelector('#ss-sort').value === 'distance'")
     order = page.eval_on_selector_all("#ss-list .ss-entry", "es => es.map(e => +e.dataset.siteId)")
     # the stale shelter next door comes after every current count, however far they are
     assert order[:2] == [city.ids["Fresh Women"], city.ids["Aging Mixed"]]
