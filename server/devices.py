@@ -1,10 +1,13 @@
 """What the server tells a device: its `config` message, built from the pairing tables."""
 
+import json
+
+from sqlalchemy import tuple_
 from sqlmodel import Session, select
 
 from firmware.dialcore import protocol
 from server import holds
-from server.models import CurrentState, Device, DeviceChannel, Program, Site
+from server.models import CurrentState, Device, DeviceChannel, DeviceConfig, Program, Site
 from server.pairing import pair
 
 MAX_HOLDS_SHOWN = 8  # config.schema.json: a desk rarely has more; the API lists them all
@@ -38,6 +41,26 @@ def config_message(session: Session, device: Device) -> tuple[str, bytes]:
         desk_holds,
     )
     return protocol.topic(device.id, "config"), payload
+
+
+def remember_configs(session: Session, configs: list[tuple[str, bytes]]) -> None:
+    """Keep the capacities of each (device id, config payload) about to be sent, once per
+    version: a state is checked against the config it reports (server/ingest/handler.py)."""
+    sent = [(device_id, json.loads(payload)) for device_id, payload in configs]
+    keys = {(device_id, config["version"]) for device_id, config in sent}
+    if not keys:
+        return
+    key = tuple_(DeviceConfig.device_id, DeviceConfig.version)
+    known = set(
+        session.exec(select(DeviceConfig.device_id, DeviceConfig.version).where(key.in_(keys)))
+    )
+    for device_id, config in sent:
+        if (device_id, config["version"]) not in known:
+            known.add((device_id, config["version"]))
+            capacities = [channel["capacity"] for channel in config["channels"]]
+            session.add(
+                DeviceConfig(device_id=device_id, version=config["version"], capacities=capacities)
+            )
 
 
 def register(

@@ -188,6 +188,15 @@ class FirmwareFile(SQLModel, table=True):
     data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
+class DeviceConfig(SQLModel, table=True):
+    """The capacities, channel by channel, of a config a device was sent: a dial's state must
+    count against the capacities of the config_version it reports (docs/protocol.md)."""
+
+    device_id: str = Field(foreign_key="device.id", primary_key=True)
+    version: int = Field(primary_key=True)
+    capacities: list[int] = Field(sa_column=Column(JSON, nullable=False))
+
+
 class DeviceChannel(SQLModel, table=True):
     """Pairs channel N of a device with one program."""
 

@@ -36,7 +36,7 @@ from sqlmodel import Session, col, select
 
 from server import metrics, mqtt_url
 from server.db import notify_changes
-from server.devices import config_message
+from server.devices import config_message, remember_configs
 from server.firmware import ota_due, ota_message
 from server.ingest.handler import Outcome, handle_batch, internal_error
 from server.models import Device
@@ -132,6 +132,8 @@ class Ingestor:
                 (device, *config_message(session, device), device.config_version)
                 for device in session.exec(query).all()
             ]
+            # before a dial can get one: its states are checked against it from then on
+            remember_configs(session, [(d.id, payload) for d, _topic, payload, _v in messages])
             session.commit()  # end the read: messages are stored while we wait (see below)
             for device, version in self._publish_retained(messages):
                 device.published_config_version = version

@@ -27,6 +27,7 @@ from server.models import (
     DeadLetter,
     Device,
     DeviceChannel,
+    DeviceConfig,
     Program,
     Reading,
     TurnAway,
@@ -46,6 +47,7 @@ REASONS = (
     "unknown_device",  # not registered
     "unpaired_channel",  # a channel no program is paired with
     "over_capacity",  # a count above the channel's capacity
+    "wrong_capacity",  # capacities not those of the config_version the state reports
     "conflicting_duplicate",  # a (boot, seq) stored before with other counts
     "unknown_firmware",  # a fetch of a release, or a file of one, that is not stored
     "bad_offset",  # a fetch past the end of the file
@@ -220,6 +222,10 @@ class _States:
         self.stored: dict[tuple, list[tuple[int, int, int]]] = {}
         # device -> channel -> (program, its beds out of service now)
         self.pairs: dict[str, dict[int, tuple[int, int]]] = {d: {} for d in device_ids}
+        # device -> the capacities of its current config, in channel order
+        self.capacities: dict[str, dict[int, int]] = {d: {} for d in device_ids}
+        # (device, config version) -> the capacities of that config as it was sent
+        self.configs: dict[tuple[str, int], list[int]] = {}
         self.current: dict[int, CurrentState] = {}
         self.stamps: dict[int, Stamp] = {}  # program id -> what its current state shows now
         self.turned: list[dict] = []  # turn-away totals to insert
@@ -263,17 +269,23 @@ class _States:
             self.stored.setdefault(tuple(stored_key), []).append((channel, occupied, capacity))
         for counts in self.stored.values():
             counts.sort()
-        for device_id, channel, program_id, out_of_service in session.exec(
+        for device_id, channel, program_id, out_of_service, capacity in session.exec(
             select(
                 DeviceChannel.device_id,
                 DeviceChannel.channel,
                 DeviceChannel.program_id,
                 Program.out_of_service,
+                Program.capacity,
             )
             .join(Program, Program.id == DeviceChannel.program_id)
             .where(col(DeviceChannel.device_id).in_(device_ids))
         ):
             self.pairs[device_id][channel] = (program_id, out_of_service)
+            self.capacities[device_id][channel] = capacity
+        versions = {(device_id, m["config_version"]) for device_id, m in states}
+        config_key = tuple_(DeviceConfig.device_id, DeviceConfig.version)
+        for config in session.exec(select(DeviceConfig).where(config_key.in_(versions))):
+            self.configs[config.device_id, config.version] = config.capacities
         programs = {p for channels in self.pairs.values() for p, _out in channels.values()}
         if programs:
             query = select(CurrentState).where(col(CurrentState.program_id).in_(programs))
@@ -311,6 +323,7 @@ class _States:
                 raise refuse(
                     "over_capacity", f"count {count} above capacity {capacity} on channel {number}"
                 )
+        self._check_capacities(device, message, refuse)
         ts = message.get("ts")
         device_ts = datetime.fromtimestamp(ts, UTC) if ts else None  # the same for every channel
         source = message.get("source", "dial")
@@ -350,6 +363,30 @@ class _States:
             readings=len(expected),
             ts=ts,
         )
+
+    def _check_capacities(self, device: Device, message: dict, refuse) -> None:
+        """A dial counts against the capacities of the config it reports: refuse any other
+        (say 10,000 beds on a 30-bed program), with a reason the dial shows."""
+        version = message["config_version"]
+        if version != device.config_version and (device.id, version) in self.configs:
+            given = self.configs[device.id, version]  # an older config, as it was sent
+        else:
+            # the newest; or none yet (0: what `device add` provisioned, from the pairing); or
+            # one sent before configs were kept: the pairing as it is now
+            given = [capacity for _n, capacity in sorted(self.capacities[device.id].items())]
+        sent = [channel["capacity"] for channel in message["channels"]]
+        if len(sent) != len(given):
+            raise refuse(
+                "wrong_capacity",
+                f"{len(sent)} channels, but config {version} has {len(given)}",
+            )
+        for number, (capacity, expected) in enumerate(zip(sent, given, strict=True)):
+            if capacity != expected:
+                raise refuse(
+                    "wrong_capacity",
+                    f"capacity {capacity} on channel {number} is not the {expected} "
+                    f"of config {version}",
+                )
 
     def _newest_boot(self, device_id: str, pairs: dict, boot: int, seq: int) -> int | None:
         """The boot of a newer current state from this device than (boot, seq), if one of

@@ -38,6 +38,7 @@ MESSAGES = int(os.environ.get("SIGNAL_FUZZ_EXAMPLES", "5000"))
 BATCH = 8  # messages per generated example: one example also tries resends and their order
 LIMIT = Settings(_env_file=None).max_payload_bytes  # the ingestor's default payload limit
 PAIRED, UNPAIRED = "dial-01", "dial-02"  # registered dials: two channels paired, and none
+CAPACITY = 20  # of both programs the paired dial counts: its config 1 says so
 GHOST = "dial-99"  # a valid id no dial is registered under
 MAX_INT = 2**31 - 1  # the protocol's and the database's largest integer (boot, seq)
 # A firmware release the dials may fetch from: one file shorter than a chunk, one of several
@@ -134,9 +135,16 @@ JSON_VALUES = st.recursive(
 )
 
 
+ANY_CAPACITY = st.integers(0, 10_000) | st.sampled_from([0, 1, 10_000])
+
+
 @st.composite
 def channels(draw):
-    capacity = draw(st.integers(0, 10_000) | st.sampled_from([0, 1, 10_000]))
+    # mostly (8 in 10) the capacity of the dial's config (_register_dials), else one the
+    # server refuses: enough states are stored for resends and conflicts to happen
+    capacity = draw(
+        st.integers(0, 9).flatmap(lambda n: st.just(CAPACITY) if n < 8 else ANY_CAPACITY)
+    )
     count = draw(st.integers(0, capacity) | st.just(capacity + 1))  # at times one too many
     return {"count": count, "capacity": capacity}
 
@@ -148,9 +156,19 @@ VALID = {
             "boot": SMALL_INTS,
             "seq": SMALL_INTS,
             "mode": st.sampled_from(protocol.MODES),
-            "config_version": st.integers(0, MAX_INT),
-            # up to 3: the paired dial has 2 channels, so a third is refused
-            "channels": st.lists(channels(), min_size=1, max_size=3),
+            # mostly the dial's own config (1, or 0: none yet), else one never sent
+            "config_version": st.integers(0, 9).flatmap(
+                lambda n: st.sampled_from([0, 1]) if n < 8 else st.integers(0, MAX_INT)
+            ),
+            # mostly the 2 of the paired dial's config; else 1 (refused: not its config) or 3
+            # (a third is unpaired)
+            "channels": st.integers(0, 9).flatmap(
+                lambda n: (
+                    st.lists(channels(), min_size=2, max_size=2 if n < 8 else 3)
+                    if n < 9
+                    else st.lists(channels(), min_size=1, max_size=1)
+                )
+            ),
         },
         optional={
             "ts": st.none() | st.integers(1_500_000_000, 4_102_444_800),
@@ -361,7 +379,9 @@ def _register_dials(engine) -> None:
         session.flush()
         session.add_all([Device(id=PAIRED, site_id=site.id), Device(id=UNPAIRED, site_id=site.id)])
         for channel, sector in enumerate((Sector.men, Sector.women)):
-            program = Program(site_id=site.id, name=f"{sector} beds", sector=sector, capacity=20)
+            program = Program(
+                site_id=site.id, name=f"{sector} beds", sector=sector, capacity=CAPACITY
+            )
             session.add(program)
             session.flush()
             session.add(

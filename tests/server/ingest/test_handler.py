@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from firmware.dialcore import protocol
 from server import firmware
-from server.devices import reset_sequence
+from server.devices import config_message, remember_configs, reset_sequence
 from server.ingest.handler import handle
 from server.models import CurrentState, DeadLetter, Device, Program, Reading
 
@@ -18,8 +18,10 @@ STATE = protocol.topic("dial-01", "state")
 LIMIT = 4096
 
 
-def state(seq, count=5, capacity=20, boot=1, mode="occupied", channels=None):
-    return protocol.encode_state(boot, seq, mode, 1, channels or [(count, capacity)], 1767225600)
+def state(seq, count=5, capacity=20, boot=1, mode="occupied", channels=None, config=1):
+    return protocol.encode_state(
+        boot, seq, mode, config, channels or [(count, capacity)], 1767225600
+    )
 
 
 def ingest(session, topic, payload):
@@ -133,6 +135,33 @@ def test_each_kind_of_bad_message_has_its_own_reason(session, site):
     for expected, (topic, payload) in cases.items():
         reason, _ = reason_for(session, topic, payload)
         assert reason == expected, (topic, payload)
+
+
+def test_capacities_must_be_those_of_the_config_the_dial_reports(session, site):
+    """The 20-bed program's dial (config 1) claims 10,000 beds: refused, with the reason in
+    its ack. After the capacity went to 25 (config 2, sent), a dial still on config 1 counts
+    against 20 and is stored; on config 2, only 25 is."""
+
+    def result(seq, capacity, config=1):
+        outcome = ingest(session, STATE, state(seq, capacity=capacity, config=config))
+        [ack] = acks(outcome)
+        assert ack["reason"] == outcome.reason
+        return outcome.reason or ack["result"]
+
+    assert result(1, 10_000) == "capacity 10000 on channel 0 is not the 20 of config 1"
+    device = session.get(Device, "dial-01")
+    remember_configs(session, [(device.id, config_message(session, device)[1])])  # config 1
+    program = session.exec(select(Program)).one()
+    program.capacity, device.config_version = 25, 2
+    remember_configs(session, [(device.id, config_message(session, device)[1])])  # config 2
+    session.commit()
+    assert result(3, 20, config=1) == "saved"
+    assert result(4, 20, config=2) == "capacity 20 on channel 0 is not the 25 of config 2"
+    assert result(5, 25, config=2) == "saved"
+    # a config not kept (sent before they were): the pairing as it is now
+    assert result(6, 20, config=7) == "capacity 20 on channel 0 is not the 25 of config 7"
+    assert [r.capacity for r in session.exec(select(Reading).order_by(Reading.seq))] == [20, 25]
+    assert session.exec(select(CurrentState)).one().capacity == 25
 
 
 def test_a_refused_state_with_boot_and_seq_gets_a_rejection_ack(session, site):
