@@ -23,6 +23,8 @@ MAX_AGE = 120  # years; an upper bound for age limits that no shelter reaches
 # hospital discharges; the city's own maximum (SIGNAL_HOLD_MAX_MINUTES) is usually lower.
 MAX_HOLD_MINUTES = 24 * 60
 MAX_HOLD_NOTE = 140  # an SMS's worth: "arriving by bus, has a walker", never a name
+ALERT_KIND = r"^[a-z][a-z0-9_-]{1,31}$"  # e.g. cold, heat, winter: safe in URLs and logs
+CLOCK_TIME = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"  # HH:MM, 24-hour, local
 # One span of intake hours: a weekday and local times, "mon 09:00-17:00". A span whose end
 # is not after its start runs overnight into the next day ("fri 20:00-08:00"); "00:00-24:00"
 # is the whole day. server/intake.py reads them (and makes them from text such as "24/7").
@@ -133,6 +135,12 @@ class ProgramBase(Text):
     intake_schedule: list[IntakeSpan] | None = Field(
         default=None, max_length=MAX_INTAKE_SPANS, sa_type=JSON
     )
+    # A surge or warming program: open only while an alert of this kind is on (e.g. "cold"),
+    # during its window ("HH:MM" local times, e.g. 19:00 to 12:00 the next day; none: all
+    # day). None: an ordinary program, always open (server/alerts.py).
+    opens_with_alert: str | None = Field(default=None, max_length=32, regex=ALERT_KIND)
+    window_start: str | None = Field(default=None, max_length=5, regex=CLOCK_TIME)
+    window_end: str | None = Field(default=None, max_length=5, regex=CLOCK_TIME)
 
 
 class Program(ProgramBase, table=True):
@@ -237,6 +245,18 @@ class CurrentState(SQLModel, table=True):
     occupied: int
     capacity: int
     updated_at: datetime
+
+
+class Alert(SQLModel, table=True):
+    """A city alert (e.g. an Extreme Cold Weather Alert) that opens every program tied to its
+    kind at their next window, until it ends (server/alerts.py). Kept after it ends: what
+    was open when."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=32, index=True)
+    name: str = Field(max_length=100)  # what the map says, e.g. "Extreme Cold Weather Alert"
+    started_at: datetime = Field(default_factory=utcnow)
+    ended_at: datetime | None = None
 
 
 class HoldState(StrEnum):

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from server import alerts
 from server.api.schemas import (
     FreshnessCounts,
     ProgramPublic,
@@ -170,8 +171,14 @@ def sites(
     programs = _programs(session, settings, [s["id"] for s in found])
     answer = []
     for site in found:
+        mine = programs[site["id"]]
+        if not role.at_least(Role.outreach):  # the public never sees a closed surge program
+            shown = [p for p in mine if p.is_open]
+            if mine and not shown:
+                continue  # a warming centre with no alert on: not on the map at all
+            mine = shown
         try:
-            public = _site(site, programs[site["id"]], role)
+            public = _site(site, mine, role)
         except ValidationError as e:  # a stored value the public shape refuses: one site
             log.error("site %s left out of the answer: %s", site["id"], _first(e))  # not all
             continue
@@ -187,8 +194,11 @@ def sites(
 
 
 def summary(session: Session, settings: Settings) -> Summary:
-    """City-wide numbers by sector, confidential sites included (counts reveal no place)."""
-    programs = [p for site in sites(session, settings, role=Role.admin) for p in site.programs]
+    """City-wide numbers by sector, confidential sites included (counts reveal no place);
+    closed surge programs left out (their beds are not there tonight)."""
+    programs = [
+        p for site in sites(session, settings, role=Role.admin) for p in site.programs if p.is_open
+    ]
     by_sector = [_sum(s, [p for p in programs if p.sector == s]) for s in Sector]
     total = _sum(None, programs)
     return Summary(
@@ -233,8 +243,12 @@ def _programs(
         .where(col(Program.site_id).in_(site_ids))
         .order_by(Program.id)
     ).mappings()
+    rows = list(rows)
+    alert_programs = [r["id"] for r in rows if r["opens_with_alert"]]
+    opened = alerts.openings(session, alert_programs, now, settings.zone) if alert_programs else {}
     by_site: dict[int, list[ProgramPublic]] = {i: [] for i in site_ids}
     for row in rows:
+        opening = opened.get(row["id"], alerts.ALWAYS)
         occupied, updated_at = row["occupied"], row["updated_at"]  # None: no reading yet
         # the capacity the dial counted against; the program's own until a first reading
         capacity = row["capacity"] if updated_at is None else row["counted_capacity"]
@@ -247,6 +261,9 @@ def _programs(
             else available(capacity, occupied, row["out_of_service"], row["held"]),
             "updated_at": updated_at,
             "freshness": freshness(updated_at, row["device_status"], now, settings),
+            "is_open": opening.is_open,
+            "open_for": opening.alert,
+            "open_until": opening.until,
         }
         stored = {c.name: row[c.name] for c in _PROGRAM_COLUMNS}
         try:
@@ -263,7 +280,9 @@ def _first(error: ValidationError) -> str:
 
 
 def _site(site, programs: list[ProgramPublic], role: Role) -> SitePublic:
-    """`site`: a row of _SITE_COLUMNS."""
+    """`site`: a row of _SITE_COLUMNS. A closed surge program is listed (for key holders)
+    but counted in none of the site's figures."""
+    listed, programs = programs, [p for p in programs if p.is_open]
     known = [p for p in programs if p.occupied is not None]
     times = [p.updated_at for p in known if p.updated_at]
     fields = dict(site)
@@ -278,7 +297,7 @@ def _site(site, programs: list[ProgramPublic], role: Role) -> SitePublic:
         updated_at=max(times) if times else None,
         # a site is as trustworthy as its least fresh program
         freshness=max((p.freshness for p in programs), key=FRESHNESS.index, default="unknown"),
-        programs=programs,
+        programs=listed,
     )
 
 

@@ -423,6 +423,15 @@
         queueDraw();
         totalsSoon();
       });
+      // A site the public saw has no program open now (a warming centre closed): off the
+      // page; a signed-in page fetches what its key sees instead.
+      source.addEventListener("gone", (ev) => {
+        alive();
+        if (keys.get()) return loadAll();
+        sites.delete(String(JSON.parse(ev.data).id));
+        queueDraw();
+        totalsSoon();
+      });
       // A site the public may not see changed: only a signed-in page has anything to fetch.
       source.addEventListener("hidden", () => {
         alive();

@@ -220,6 +220,11 @@
     return href;
   }
 
+  function hhmm(iso) {
+    const lang = document.documentElement.lang || undefined;
+    return new Date(iso).toLocaleTimeString(lang, { hour: "numeric", minute: "2-digit" });
+  }
+
   function programHtml(p) {
     const n = hasNumber(p.available) ? Number(p.available) : 0;
     const unit = t(p.capacity_type === "rooms" ? "unit.rooms" : "unit.beds", { n });
@@ -229,6 +234,10 @@
       : `<span class="ss-no">${esc(t("program.not_accepting"))}</span>`;
     // holds (holds.js): how many are held, and for a signed-in worker a button to hold one
     const held = p.held > 0 ? ` · ${esc(t("program.held", { n: p.held }))}` : "";
+    // a surge or warming program says why it is open, and until when (server/alerts.py)
+    const until = p.open_until ? hhmm(p.open_until) : "";
+    const openFor = p.open_for && t("program.open_for", { alert: p.open_for, until });
+    const why = openFor ? `<br><span class="ss-why">${esc(openFor)}</span>` : "";
     const hold =
       p.accepting && n > 0
         ? ` <button type="button" class="ss-button ss-hold" data-program="${esc(p.id)}">` +
@@ -238,7 +247,7 @@
       `<li><span class="ss-prog">${esc(p.name)}</span> ` +
       `<span class="ss-sector">${esc(t("sector." + p.sector))}</span><br>` +
       `${esc(t("detail.program", { n, free, capacity: number(p.capacity), unit }))}${held} · ` +
-      `${accepting}${hold}<br><span class="ss-muted">${timeHtml(p.updated_at)}</span></li>`
+      `${accepting}${hold}${why}<br><span class="ss-muted">${timeHtml(p.updated_at)}</span></li>`
     );
   }
 

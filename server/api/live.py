@@ -42,6 +42,10 @@ SLICE_S = 0.25  # a LISTEN wait checks this often whether the server is shutting
 HIDDEN = "hidden"  # the event for a change the public view leaves out
 
 
+class Gone(int):
+    """The event for a site the public saw and no longer does (a warming centre closed)."""
+
+
 class Broadcaster:
     def __init__(self, engine: Engine, settings: Settings):
         self.engine = engine
@@ -127,7 +131,7 @@ class Broadcaster:
             queue.get_nowait()
         queue.put_nowait(None)
 
-    def changed_sites(self) -> list[SitePublic | str]:
+    def changed_sites(self) -> list[SitePublic | Gone | str]:
         """The sites (as the public sees them) that changed since the last call, plus HIDDEN
         once when any changed site is one the public may not see (confidential)."""
         with Session(self.engine) as session:
@@ -141,9 +145,17 @@ class Broadcaster:
             if not site_ids:
                 return []
             public: list[SitePublic | str] = list(sites(session, self.settings, site_ids))
-            # Key holders (outreach) fetch what they may see; the public learns nothing more
-            # than /summary, which counts confidential beds, already tells it.
-            return [*public, HIDDEN] if len(public) < len(site_ids) else public
+            missing = site_ids - {s.id for s in public}
+            if not missing:
+                return public
+            # A site that is not confidential but left out has no program open now (surge
+            # programs, server/alerts.py): pages take it off. Key holders (outreach) fetch
+            # what they may see of the rest; the public learns nothing more than /summary,
+            # which counts confidential beds, already tells it.
+            query = select(Site.id).where(col(Site.id).in_(missing), col(Site.confidential))
+            confidential = set(session.exec(query))
+            gone = [Gone(i) for i in sorted(missing - confidential)]
+            return [*public, *gone, HIDDEN] if confidential else [*public, *gone]
 
 
 # (kind, query) pairs; each query gives (key, version, site id) rows, and a site whose row is

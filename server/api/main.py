@@ -15,12 +15,14 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.gzip import GZipMiddleware
 
 from map import STATIC_DIR
+from server import alerts as alerts_watch
 from server import holds
 from server import metrics as prometheus
 from server.api.deps import get_role
 from server.api.list_cache import GZIP_LEVEL, FastPath, ListCache
 from server.api.live import Broadcaster
 from server.api.routes import (
+    alerts,
     api_keys,
     devices,
     dial,
@@ -76,21 +78,23 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
-async def expire_holds(engine: Engine) -> None:
-    """End holds at their time, whether or not anyone is connected; the event stream then
-    sends their sites (holds.expire marks them changed). Every API process runs it: ending
-    a hold twice changes nothing."""
+async def keep_time(engine: Engine, settings: Settings) -> None:
+    """End holds at their time, and mark the sites whose surge programs opened or closed
+    (server/alerts.py), whether or not anyone is connected; the event stream then sends
+    those sites. Every API process runs it: doing either twice changes nothing."""
+    watcher = alerts_watch.Watcher()
     while True:
         await asyncio.sleep(EXPIRY_SWEEP_S)
         try:
-            await asyncio.to_thread(_expire, engine)
+            await asyncio.to_thread(_look, engine, settings, watcher)
         except Exception:  # a database hiccup must not end the sweeps
-            log.exception("ending expired holds failed; trying again")
+            log.exception("ending expired holds or opening surge programs failed; retrying")
 
 
-def _expire(engine: Engine) -> None:
+def _look(engine: Engine, settings: Settings, watcher) -> None:
     with Session(engine) as session:
         holds.expire(session)
+        watcher.look(session, settings.zone)
 
 
 def create_app(settings: Settings, engine: Engine) -> FastAPI:
@@ -99,7 +103,7 @@ def create_app(settings: Settings, engine: Engine) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         await app.state.broadcaster.start()
-        expiry = asyncio.create_task(expire_holds(engine))
+        expiry = asyncio.create_task(keep_time(engine, settings))
         yield
         expiry.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -139,6 +143,7 @@ def create_app(settings: Settings, engine: Engine) -> FastAPI:
         events,
         exports,
         turnaways,
+        alerts,
     ):
         app.include_router(
             module.router,

@@ -98,6 +98,12 @@ class ProgramPublic(ProgramBase):
     available: int | None  # capacity - occupied - held - out_of_service, never below 0
     updated_at: datetime | None
     freshness: Freshness
+    # Surge and warming programs (server/alerts.py): closed while no alert of their kind is
+    # on or outside their window (the public never sees them then); else open, and for
+    # which alert until when
+    is_open: bool
+    open_for: str | None
+    open_until: datetime | None
 
 
 class SitePublic(SiteBase):

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from server.api.deps import KEY_OPTIONAL, SettingsDep
-from server.api.live import HIDDEN
+from server.api.live import HIDDEN, Gone
 
 router = APIRouter(tags=["events"])
 # A `keepalive` event every SIGNAL_EVENTS_KEEPALIVE_SECONDS keeps proxies and phones from
@@ -45,6 +45,9 @@ async def events(request: Request, settings: SettingsDep) -> StreamingResponse:
                     return
                 if site == HIDDEN:
                     yield "event: hidden\ndata: {}\n\n"
+                    continue
+                if isinstance(site, Gone):
+                    yield f'event: gone\ndata: {{"id": {int(site)}}}\n\n'
                     continue
                 yield f"event: site\ndata: {site.model_dump_json()}\n\n"
         finally:

@@ -49,6 +49,9 @@ def test_an_admin_creates_a_site_and_its_program(client, headers):
         "out_of_service": 1,
         "accepting": True,
         "hold_minutes": None,
+        "opens_with_alert": None,
+        "window_start": None,
+        "window_end": None,
         # from the site's "24/7", since the program was sent without its own
         "intake_schedule": [
             f"{d} 00:00-24:00" for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -58,6 +61,9 @@ def test_an_admin_creates_a_site_and_its_program(client, headers):
         "available": None,
         "updated_at": None,
         "freshness": "unknown",
+        "is_open": True,
+        "open_for": None,
+        "open_until": None,
     }
     # confidential: the public does not see it
     assert client.get(f"/api/v1/shelters/{body['id']}").status_code == 404
