@@ -64,3 +64,12 @@ def test_the_public_limit_counts_kept_lists_too(engine, site):
     with TestClient(create_app(settings, engine)) as client:
         answers = [client.get(LIST).status_code for _ in range(5)]
     assert answers == [200, 200, 200, 429, 429]
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "identity"])
+def test_a_kept_list_is_sent_as_the_route_sent_it(client, site, encoding):
+    asked = {"Accept-Encoding": encoding}
+    built, kept = (client.get(f"{LIST}?sector=men", headers=asked) for _ in range(2))
+    assert kept.status_code == built.status_code == 200
+    assert kept.headers.items() == built.headers.items()  # ETag, Vary, type, length, encoding
+    assert kept.content == built.content
