@@ -9,7 +9,7 @@ returned before a commit to the database completed, by any process, whatever it 
   changes it when another connection, in this process or another, commits; it reads the
   WAL index in shared memory (4 us measured), so it runs on the event loop.
 - PostgreSQL: every commit that writes the tables the lists read notifies `signal_changes`
-  (triggers: migration 0005), and a connection of our own LISTENs. A notification reaches
+  (triggers: migrations 0005, 0009), and a connection of our own LISTENs. A notification reaches
   us a moment after its commit, so each generation comes after a round trip on that
   connection (a fence): PostgreSQL sends a listener the notifications of every transaction
   committed before its query, before that query's answer. Requests that arrive while a

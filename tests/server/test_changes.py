@@ -8,7 +8,7 @@ from sqlmodel import Session
 
 from server.changes import watch
 from server.db import make_engine, migrate
-from server.models import Site
+from server.models import Alert, Site
 from tests.server.conftest import add_maple_house
 
 # Every other connection to this test's database: only the watcher's
@@ -33,13 +33,16 @@ def test_the_generation_moves_with_every_commit_of_another_connection(engine_eac
                 session.add(site)
                 session.commit()
                 seen.append(await changes.current())  # at once: no wait for a notification
+            session.add(Alert(kind="cold", name="Extreme Cold Weather Alert"))  # nothing else
+            session.commit()
+            seen.append(await changes.current())
         await changes.close()
         return seen
 
-    first, unchanged, renamed, renamed_again = asyncio.run(look())
+    first, unchanged, renamed, renamed_again, alerted = asyncio.run(look())
     other.dispose()
     assert first is not None and first == unchanged
-    assert len({first, renamed, renamed_again}) == 3
+    assert len({first, renamed, renamed_again, alerted}) == 4
 
 
 def test_a_lost_postgresql_connection_never_gives_an_old_generation(postgres):
