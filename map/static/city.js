@@ -31,7 +31,8 @@
     const S = SS.sites;
     const apiBase = config.apiBase;
     const sections = {};
-    for (const id of ["key", "now", "stale", "sectors", "site", "fleet", "turnaways"]) {
+    const parts = ["key", "now", "stale", "sectors", "site", "fleet", "turnaways", "alerts"];
+    for (const id of parts) {
       sections[id] = document.getElementById("ss-" + id);
     }
     let siteNames = new Map(); // site id -> name, for the fleet table
@@ -288,6 +289,10 @@
       });
     }
 
+    /* ---- alerts (alerts.js) ---- */
+
+    const loadAlerts = SS.alerts.start({ section: sections.alerts, apiBase, keys, part, failed });
+
     /* ---- wiring ---- */
 
     function loadAll() {
@@ -296,6 +301,7 @@
       loadStale().then(() => Promise.all([loadSite(), loadFleet()]));
       loadSectors();
       loadTurnAways();
+      loadAlerts();
     }
 
     sections.sectors.querySelector("select[name=range]").addEventListener("change", loadSectors);
