@@ -1,8 +1,6 @@
 """server/changes.py: a generation that differs after any commit by any connection, read
 without a query of the data, on SQLite and PostgreSQL."""
 
-import asyncio
-
 from sqlalchemy import text
 from sqlmodel import Session
 
@@ -10,6 +8,7 @@ from server.changes import watch
 from server.db import make_engine, migrate
 from server.models import Alert, Site
 from tests.server.conftest import add_maple_house
+from tests.support.aio import run
 
 # Every other connection to this test's database: only the watcher's
 KILL_THE_OTHERS = text(
@@ -39,7 +38,7 @@ def test_the_generation_moves_with_every_commit_of_another_connection(engine_eac
         await changes.close()
         return seen
 
-    first, unchanged, renamed, renamed_again, alerted = asyncio.run(look())
+    first, unchanged, renamed, renamed_again, alerted = run(look())
     other.dispose()
     assert first is not None and first == unchanged
     assert len({first, renamed, renamed_again, alerted}) == 4
@@ -59,7 +58,7 @@ def test_a_lost_postgresql_connection_never_gives_an_old_generation(postgres):
         await changes.close()
         return [before, during, after]
 
-    before, during, after = asyncio.run(look())
+    before, during, after = run(look())
     engine.dispose()
     assert during is None  # unknown: callers check the data themselves
     assert after is not None and after != before  # notifications may have been missed
