@@ -1,14 +1,18 @@
 """server/changes.py: a generation that differs after any commit by any connection, read
 without a query of the data, on SQLite and PostgreSQL."""
 
+import socket
+
 from sqlalchemy import text
 from sqlmodel import Session
 
+from server import changes
 from server.changes import watch
 from server.db import make_engine, migrate
 from server.models import Alert, Site
 from tests.server.conftest import add_maple_house
 from tests.support.aio import run
+from tests.support.services import LOOPBACK
 
 # Every other connection to this test's database: only the watcher's
 KILL_THE_OTHERS = text(
@@ -62,3 +66,23 @@ def test_a_lost_postgresql_connection_never_gives_an_old_generation(postgres):
     engine.dispose()
     assert during is None  # unknown: callers check the data themselves
     assert after is not None and after != before  # notifications may have been missed
+
+
+def test_a_postgresql_that_never_answers_gives_unknown_not_a_hang(monkeypatch):
+    silent = socket.create_server((LOOPBACK, 0))  # accepts, then says nothing
+    monkeypatch.setattr(changes, "FENCE_TIMEOUT_S", 0.2)
+    host, port = silent.getsockname()
+    engine = make_engine(f"postgresql+psycopg://signal:x@{host}:{port}/signal")
+
+    async def look():
+        watcher = watch(engine)
+        try:
+            return await watcher.current()
+        finally:
+            await watcher.close()
+
+    try:
+        assert run(look()) is None
+    finally:
+        silent.close()
+        engine.dispose()
