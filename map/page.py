@@ -37,6 +37,7 @@ SCRIPTS = (
     "holds.js",
     "find.js",
     "offline.js",
+    "notify.js",
     "live.js",
 )
 CITY_ONLY = ("city.", "device.")  # catalogue keys only the city page uses

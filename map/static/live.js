@@ -143,6 +143,9 @@
     // "Find a bed" reads every site, whatever the filters: its needs are its own filter.
     const finder = SS.finder(byId("ss-find"), { zone: config.timezone });
 
+    // "Tell me when a bed opens" (notify.js): checked against every site the stream sends
+    const wishes = SS.notify.start({ filters: () => filters(), here: () => here });
+
     /* ---- filters, order and view ---- */
 
     function filters() {
@@ -419,7 +422,9 @@
         const key = keys.get();
         if (key) site = await siteForKey(site.id, key);
         if (!site) return;
+        const before = sites.get(String(site.id));
         applySite(site);
+        wishes.check(before, sites.get(String(site.id)));
         queueDraw();
         totalsSoon();
       });
