@@ -56,6 +56,18 @@ def night_of(moment: datetime, zone: ZoneInfo) -> date:
     return local.date() if local.replace(tzinfo=None) >= start else local.date() - timedelta(1)
 
 
+# The nights there can be turn-aways for: none before the Unix epoch (no dial counted then),
+# and a day short of date.max so that a night's end (noon the next day) is still a date.
+FIRST_NIGHT, LAST_NIGHT = date(1970, 1, 1), date.max - timedelta(1)
+
+
+def check_night(night: date) -> date:
+    """The night itself; ValueError, saying the range, for one outside FIRST..LAST_NIGHT."""
+    if not FIRST_NIGHT <= night <= LAST_NIGHT:
+        raise ValueError(f"a night from {FIRST_NIGHT} to {LAST_NIGHT}")
+    return night
+
+
 def night_bounds(first: date, last: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
     """From the start of night `first` to the end of night `last`, as aware times."""
     start = datetime.combine(first, NIGHT_STARTS, zone)

@@ -512,7 +512,8 @@ def _status(device: Device, message: dict, now: datetime) -> Outcome:
 
 def _fetch(session: Session, device: Device, message: dict) -> Outcome:
     """Answer a dial's fetch with the chunk of the release file it asks for."""
-    version, path, offset = message["version"], message["path"], message["offset"]
+    # JSON Schema's "integer" admits 0.0; the chunk must carry the integer a dial checks for.
+    version, path, offset = message["version"], message["path"], int(message["offset"])
     try:
         data = firmware.chunk(session, version, path, offset)
     except firmware.FetchRefused as refused:

@@ -88,6 +88,10 @@ def turn_aways_csv(
     """One night's turn-aways, a row per program and reason (docs/exports.md). City staff
     only: it names sites, confidential ones too."""
     night = night or turnaways.night_of(utcnow(), settings.zone) - timedelta(1)
+    try:
+        turnaways.check_night(night)
+    except ValueError as e:
+        raise RequestValidationError([{"loc": ("query", "night"), "msg": str(e)}]) from None
     return Response(
         turnaways.night_csv(session, night, settings.zone),
         media_type="text/csv; charset=utf-8",

@@ -28,8 +28,10 @@ def turn_aways(
 ) -> TurnAways:
     """People turned away per night, by reason; by sector too for city staff and admins
     (the public sees city-wide totals only: a sector's figure could point at one site)."""
-    end = end or turnaways.night_of(utcnow(), settings.zone)
-    start = start or end - timedelta(DEFAULT_NIGHTS - 1)
+    end = _night("end", end or turnaways.night_of(utcnow(), settings.zone))
+    start = _night(
+        "start", start or max(turnaways.FIRST_NIGHT, end - timedelta(DEFAULT_NIGHTS - 1))
+    )
     if start > end:
         raise RequestValidationError([{"loc": ("query", "start"), "msg": "start is after end"}])
     if (end - start).days >= MAX_NIGHTS:
@@ -53,3 +55,10 @@ def turn_aways(
             )
         )
     return TurnAways(start=start, end=end, nights=nights)
+
+
+def _night(name: str, night: date) -> date:
+    try:
+        return turnaways.check_night(night)
+    except ValueError as e:
+        raise RequestValidationError([{"loc": ("query", name), "msg": str(e)}]) from None

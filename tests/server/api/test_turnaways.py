@@ -31,3 +31,13 @@ def test_the_api_gives_the_public_city_wide_totals_and_city_staff_sectors_and_th
         f"{night},{site.id},Maple House,1,Men's beds,men,no_bed,2",
         f"{night},{site.id},Maple House,1,Men's beds,men,not_eligible_age,1",
     ]
+
+
+def test_nights_no_calendar_or_clock_can_hold_are_refused_by_name(client, headers):
+    for query in ("end=0001-01-01", "start=0001-01-01&end=1970-01-02", "end=9999-12-31"):
+        answer = client.get(f"/api/v1/turnaways?{query}")
+        assert answer.status_code == 422, query
+        assert "a night from 1970-01-01 to 9999-12-30" in answer.json()["error"]["message"]
+    night = client.get("/api/v1/exports/turnaways.csv?night=9999-12-31", headers=headers["city"])
+    assert night.status_code == 422
+    assert night.json()["error"]["message"] == "night: a night from 1970-01-01 to 9999-12-30"

@@ -430,7 +430,7 @@ def _judge(session: Session, topic: str, payload: bytes, outcome: Outcome) -> st
     if suffix == "fetch":  # the chunk is the file's bytes from the offset asked for
         [(_topic, reply)] = outcome.replies
         data = RELEASE_FILES[message["path"]]
-        offset = message["offset"]
+        offset = int(message["offset"])  # 0.0 passes the schema too
         assert protocol.decode_chunk(reply)["data"] == data[offset : offset + protocol.CHUNK]
     return f"{outcome.result}: {suffix}"
 

@@ -235,6 +235,13 @@ def test_fetches_are_answered_with_chunks_that_make_up_each_file(session, site, 
     assert session.exec(select(DeadLetter)).all() == []
 
 
+def test_a_fetch_at_offset_0_0_is_answered_with_a_whole_number(session, site, release):
+    # JSON Schema's integer admits 0.0; a dial's decode_chunk takes only a whole number.
+    payload = b'{"v": 1, "version": "0.2.0", "path": "board/big.py", "offset": 0.0}'
+    [(_topic, reply)] = ingest(session, FETCH, payload).replies
+    assert protocol.decode_chunk(reply)["offset"] == 0
+
+
 @pytest.mark.parametrize(
     ("version", "path", "offset", "code", "reason"),
     [
