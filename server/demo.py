@@ -2,12 +2,25 @@
 scattered over Toronto's land area, so nobody mistakes the demo for live data."""
 
 import random
+from datetime import timedelta
+from zoneinfo import ZoneInfo
 
+from sqlalchemy import insert
 from sqlmodel import Session, select
 
 from server.credentials import hash_secret
 from server.intake import parse_hours
-from server.models import CapacityType, Device, DeviceChannel, Gender, Program, Sector, Site
+from server.models import (
+    CapacityType,
+    Device,
+    DeviceChannel,
+    Gender,
+    Program,
+    Reading,
+    Sector,
+    Site,
+    utcnow,
+)
 
 NAMES = [
     "Maple",
@@ -75,8 +88,49 @@ def seed(session: Session, sites: int, rng: random.Random) -> list[str]:
             _site(session, number, rng, Device(id=f"demo-{number:02d}"))
         web = Device(id=WEB_DIAL, secret_hash=hash_secret(WEB_DIAL_SECRET))
         _site(session, sites + 1, rng, web)
+        past_week(session, rng)
         session.commit()
     return list(session.exec(select(Device.id).where(Device.id.startswith("demo-"))))
+
+
+PAST = timedelta(days=7)  # a newcomer's city page shows a week of charts, not empty axes
+PAST_STEP = timedelta(hours=3)  # a desk confirms its count about every three hours
+# Nights are fuller: occupancy (a share of capacity) by local hour of the day, roughly as
+# shelters report it (most arrive from 18:00; many leave after breakfast).
+NIGHT, DAY = 0.92, 0.7
+NIGHT_FROM, NIGHT_TO = 18, 8
+DEMO_ZONE = ZoneInfo("America/Toronto")  # the invented shelters are in Toronto
+
+
+def past_week(session: Session, rng: random.Random) -> None:
+    """A plausible past week of counts for every program, as imported history (no dial, no
+    current state: the simulated dials count from now on)."""
+    now = utcnow()
+    rows = []
+    for program in session.exec(select(Program)):
+        start = now - PAST
+        for seq in range(1, PAST // PAST_STEP + 1):
+            at = start + seq * PAST_STEP - timedelta(minutes=rng.randint(0, 40))
+            hour = at.astimezone(DEMO_ZONE).hour
+            night = hour >= NIGHT_FROM or hour < NIGHT_TO
+            share = (NIGHT if night else DAY) + rng.uniform(-0.1, 0.08)
+            usable = program.capacity - program.out_of_service
+            rows.append(
+                dict(
+                    program_id=program.id,
+                    device_id=None,
+                    boot=0,
+                    seq=seq,
+                    channel=0,
+                    occupied=max(0, min(usable, round(usable * share))),
+                    capacity=program.capacity,
+                    out_of_service=program.out_of_service,
+                    source="import",
+                    received_at=at,
+                )
+            )
+    if rows:
+        session.execute(insert(Reading), rows)
 
 
 def _site(session: Session, number: int, rng: random.Random, device: Device) -> None:

@@ -28,7 +28,17 @@
   const PAD = { left: 48, right: 16, top: 12, bottom: 40 };
   const Y_TICKS = 4; // horizontal grid lines above zero
   const X_TICKS = 5; // time labels along the bottom
-  const TWO_DAYS_MS = 2 * 24 * 3600 * 1000; // shorter ranges label hours, longer ones days
+  const HOUR_MS = 3600 * 1000;
+  const TWO_DAYS_MS = 48 * HOUR_MS; // shorter ranges label hours, longer ones days
+  const POINT_R = 4; // a dot at every point: a single point is a dot, not nothing
+  // Time labels from coarse to fine: the first whose X_TICKS labels all differ is used, so
+  // an axis never repeats one label ("Wed 10 AM" five times over two hours).
+  const DAYS = [{ month: "short", day: "numeric" }];
+  const HOURS = [
+    { weekday: "short", hour: "numeric" },
+    { weekday: "short", hour: "numeric", minute: "2-digit" },
+    { hour: "numeric", minute: "2-digit", second: "2-digit" },
+  ];
 
   function styleOf(index) {
     return STYLES[index % STYLES.length];
@@ -43,26 +53,29 @@
     return Math.max(nice, 1) * Y_TICKS;
   }
 
-  function timeFormat(spanMs) {
-    const options =
-      spanMs <= TWO_DAYS_MS
-        ? { weekday: "short", hour: "numeric" }
-        : { month: "short", day: "numeric" };
-    return new Intl.DateTimeFormat(lang(), options);
+  function timeFormat(ticks, spanMs) {
+    const choices = spanMs <= TWO_DAYS_MS ? HOURS : [...DAYS, ...HOURS];
+    const formats = choices.map((options) => new Intl.DateTimeFormat(lang(), options));
+    const distinct = (f) => new Set(ticks.map((time) => f.format(time))).size === ticks.length;
+    return formats.find(distinct) || formats[formats.length - 1];
   }
 
   /* series: [{ name, points: [[timeMs, value], ...], style: index into STYLES }]. */
   function lineChart(title, series) {
     const times = series.flatMap((s) => s.points.map(([x]) => x));
     if (!times.length) return `<p>${esc(t("city.chart.empty"))}</p>`;
-    const x0 = Math.min(...times);
-    const x1 = Math.max(...times, x0 + 1);
+    // One moment only: an hour either side, so the point sits in the middle of the axis.
+    const first = Math.min(...times);
+    const last = Math.max(...times);
+    const x0 = last > first ? first : first - HOUR_MS;
+    const x1 = last > first ? last : last + HOUR_MS;
     const top = niceTop(Math.max(...series.flatMap((s) => s.points.map(([, y]) => y))));
     const plotW = WIDTH - PAD.left - PAD.right;
     const plotH = HEIGHT - PAD.top - PAD.bottom;
     const sx = (x) => PAD.left + ((x - x0) / (x1 - x0)) * plotW;
     const sy = (y) => PAD.top + plotH - (y / top) * plotH;
-    const format = timeFormat(x1 - x0);
+    const ticks = Array.from({ length: X_TICKS }, (_, i) => x0 + ((x1 - x0) * i) / (X_TICKS - 1));
+    const format = timeFormat(ticks, x1 - x0);
     const parts = [];
     for (let i = 0; i <= Y_TICKS; i++) {
       const value = (top / Y_TICKS) * i;
@@ -73,8 +86,7 @@
           `${esc(number(value))}</text>`,
       );
     }
-    for (let i = 0; i < X_TICKS; i++) {
-      const time = x0 + ((x1 - x0) * i) / (X_TICKS - 1);
+    for (const [i, time] of ticks.entries()) {
       const anchor = i === 0 ? "start" : i === X_TICKS - 1 ? "end" : "middle";
       parts.push(
         `<text x="${sx(time).toFixed(1)}" y="${HEIGHT - PAD.bottom + 18}" ` +
@@ -87,11 +99,19 @@
         .map(([x, y], i) => `${i ? "L" : "M"}${sx(x).toFixed(1)} ${sy(y).toFixed(1)}`)
         .join(" ");
       parts.push(`<path class="ss-line" d="${d}" stroke="${colour}" stroke-dasharray="${dash}"/>`);
+      for (const [x, y] of s.points) {
+        parts.push(
+          `<circle class="ss-point" cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" ` +
+            `r="${POINT_R}" fill="${colour}"/>`,
+        );
+      }
     }
     const svg =
       `<svg class="ss-svg" viewBox="0 0 ${WIDTH} ${HEIGHT}" role="img" ` +
       `aria-label="${esc(title)}">${parts.join("")}</svg>`;
-    return svg + legend(series) + table(series, format);
+    // the table names each row in full: hourly rows of a week must not all read "Dec 2"
+    const full = new Intl.DateTimeFormat(lang(), { dateStyle: "medium", timeStyle: "short" });
+    return svg + legend(series) + table(series, full);
   }
 
   function swatch(style) {

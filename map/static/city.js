@@ -23,6 +23,12 @@
   const WEAK_SIGNAL_DBM = -80; // below this Wi-Fi drops often: worth a look
   const REFRESH_MS = 60000; // "right now" parts refresh every minute
   const STATUSES = ["online", "offline", "lost", "unknown"];
+  // A web dial (its id starts "web-": docs/web-dial.md) never sends a status; it is judged by
+  // its last save instead: within WEB_SAVED_MS it counts as online (the stale age's default,
+  // SIGNAL_STALE_MINUTES: after it, its counts are old anyway), before that offline, and a
+  // web dial that never saved as never connected.
+  const WEB_PREFIX = "web-";
+  const WEB_SAVED_MS = 180 * 60 * 1000;
 
   function start() {
     const config = JSON.parse(document.getElementById("ss-config").textContent);
@@ -228,9 +234,20 @@
 
     /* ---- the dial fleet ---- */
 
+    function isWeb(device) {
+      return device.id.startsWith(WEB_PREFIX);
+    }
+
+    function statusOf(device) {
+      if (!isWeb(device)) return STATUSES.includes(device.status) ? device.status : "unknown";
+      if (!device.last_seen) return "unknown";
+      const age = SS.text.serverNow() - Date.parse(device.last_seen);
+      return age < WEB_SAVED_MS ? "online" : "offline";
+    }
+
     function needsALook(device) {
       return (
-        device.status !== "online" ||
+        statusOf(device) !== "online" ||
         (device.queue || 0) > 0 ||
         (device.rssi != null && device.rssi < WEAK_SIGNAL_DBM)
       );
@@ -240,7 +257,7 @@
       return part(sections.fleet, async () => {
         const body = await api("/devices");
         const counts = Object.fromEntries(STATUSES.map((s) => [s, 0]));
-        for (const d of body.items) counts[STATUSES.includes(d.status) ? d.status : "unknown"] += 1;
+        for (const d of body.items) counts[statusOf(d)] += 1;
         const chart = sections.fleet.querySelector(".ss-chart");
         chart.innerHTML = SS.charts.stackedBar(
           STATUSES.map((s) => ({
@@ -267,13 +284,16 @@
     }
 
     function deviceRowHtml(d) {
-      const status = STATUSES.includes(d.status) ? d.status : "unknown";
+      const status = statusOf(d);
       const site = siteNames.get(String(d.site_id)) || "";
       const heard = d.last_seen ? SS.text.timeHtml(d.last_seen) : "";
+      const state = isWeb(d)
+        ? t(d.last_seen ? "device.web_saved" : "device.web_never")
+        : t("device." + status);
       const signal = d.rssi != null ? number(d.rssi) + " dBm" : "";
       return (
         `<tr data-device-id="${esc(d.id)}"><th scope="row">${esc(d.id)}</th>` +
-        `<td>${esc(site)}</td><td>${esc(t("device." + status))}</td><td>${heard}</td>` +
+        `<td>${esc(site)}</td><td>${esc(state)}</td><td>${heard}</td>` +
         `<td>${esc(d.firmware || "")}</td><td>${esc(signal)}</td>` +
         `<td>${esc(number(d.queue || 0))}</td></tr>`
       );

@@ -1,7 +1,12 @@
 """The city staff page: what needs no key shows at once; history and the fleet need a city key."""
 
-import httpx
+from datetime import timedelta
 
+import httpx
+from sqlmodel import Session
+
+from server.auth import issue_key
+from server.models import Device, Role, Site, utcnow
 from tests.map.conftest import DESKTOP, save_screenshot
 
 
@@ -94,3 +99,55 @@ def test_a_chosen_range_with_the_end_before_the_start_is_explained(demo, open_pa
     page.get_by_label("To", exact=True).fill("2024-03-01")
     page.get_by_role("button", name="Show").click()
     assert page.locator("#ss-site .ss-note").inner_text() == "The start must be before the end."
+
+
+CHART = """([title, series]) => {
+  const box = document.createElement('div');
+  box.innerHTML = ShelterSignal.charts.lineChart(title, series);
+  document.body.append(box);
+  const labels = [...box.querySelectorAll('svg text[text-anchor]')]
+    .filter(e => e.getAttribute('y') === '238').map(e => e.textContent);  // the time axis
+  const dots = [...box.querySelectorAll('circle.ss-point')]
+    .map(c => [Number(c.getAttribute('cx')), Number(c.getAttribute('cy'))]);
+  box.remove();
+  return { labels, dots };
+}"""
+
+
+def test_charts_show_a_single_point_and_never_repeat_an_axis_label(demo, open_page):
+    page = open_page(demo.http + "/city", **DESKTOP)
+    page.locator("#ss-stale table").wait_for()
+    now = page.evaluate("Date.now()")
+    hour = 3600 * 1000
+    one = page.evaluate(CHART, ["one", [{"name": "Men", "points": [[now, 12]], "style": 0}]])
+    assert len(one["dots"]) == 1  # drawn: a line of one point would be nothing
+    x, _y = one["dots"][0]
+    assert 48 < x < 640 - 16  # inside the plot, not on its edge
+    assert len(set(one["labels"])) == len(one["labels"]) == 5
+    for span in (2 * hour, 24 * hour, 7 * 24 * hour, 30 * 24 * hour, 60 * 1000):
+        points = [[now - span, 3], [now, 5]]
+        chart = page.evaluate(CHART, ["span", [{"name": "Men", "points": points, "style": 0}]])
+        assert len(set(chart["labels"])) == len(chart["labels"]) == 5, (span, chart["labels"])
+
+
+def test_web_dials_are_judged_by_their_last_save(small_system, open_page):
+    stack = small_system(tiles_url="")
+    with Session(stack.system.engine) as session:
+        site = Site(name="Web House", lat=43.65, lon=-79.38)
+        session.add(site)
+        session.flush()
+        # web dials never send a status: theirs stays "unknown" whatever they save
+        saved = utcnow() - timedelta(minutes=10)
+        session.add(Device(id="web-saves", site_id=site.id, last_seen=saved))
+        session.add(Device(id="web-never", site_id=site.id))
+        _row, key = issue_key(session, "city page web dials", Role.city)
+        session.commit()
+    page = open_page(stack.http + "/city", **DESKTOP)
+    page.get_by_label("API key").fill(key)
+    page.get_by_role("button", name="Use this key").click()
+    rows = page.locator("#ss-fleet tbody tr")
+    rows.first.wait_for()
+    assert rows.evaluate_all("rs => rs.map(r => r.dataset.deviceId)") == ["web-never"]
+    assert "web dial, never saved" in rows.first.inner_text()
+    bar = page.locator("#ss-fleet .ss-bar-keys").inner_text()
+    assert "online: 1" in bar and "never connected: 1" in bar
