@@ -10,7 +10,8 @@ Programs without `opens_with_alert` are always open.
 
 Nothing is written when a window opens or closes: `changed_sites` (run every second by the
 API, as holds are ended) compares what is open with its last look and marks the sites whose
-programs opened or closed, so lists, the event stream and the dials' configs follow.
+programs opened or closed, so lists, the event stream and the dials' configs follow: a new
+config version for every dial counting one, whose config then says which are closed.
 """
 
 from dataclasses import dataclass
@@ -86,6 +87,12 @@ def openings(session: Session, program_ids, now: datetime, zone: ZoneInfo) -> di
         return {}
     alerts = recent(session, now)
     return {p.id: opening(p, alerts, now, zone) for p in programs}
+
+
+def closed(session: Session, program_ids, now: datetime, zone: ZoneInfo) -> set[int]:
+    """Those of these programs that are closed at `now`: their dials refuse counts there
+    (docs/protocol.md, Closed programs)."""
+    return {i for i, o in openings(session, program_ids, now, zone).items() if not o.is_open}
 
 
 class Watcher:

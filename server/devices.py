@@ -1,20 +1,34 @@
 """What the server tells a device: its `config` message, built from the pairing tables."""
 
 import json
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import tuple_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from firmware.dialcore import protocol
-from server import holds
-from server.models import CurrentState, Device, DeviceChannel, DeviceConfig, Program, Site
+from server import alerts, holds
+from server.models import (
+    CurrentState,
+    Device,
+    DeviceChannel,
+    DeviceConfig,
+    Program,
+    Reading,
+    Site,
+    utcnow,
+)
 from server.pairing import pair
+from server.settings import get_settings
 
 MAX_HOLDS_SHOWN = 8  # config.schema.json: a desk rarely has more; the API lists them all
 
 
-def config_message(session: Session, device: Device) -> tuple[str, bytes]:
-    """The retained config for `device`: shelter name, one (label, capacity) per channel."""
+def config_message(
+    session: Session, device: Device, zone: ZoneInfo | None = None
+) -> tuple[str, bytes]:
+    """The retained config for `device`: shelter name, one (label, capacity) per channel,
+    their holds, and which are closed (in the city's `zone`; default: SIGNAL_TIMEZONE)."""
     site = session.get(Site, device.site_id) if device.site_id else None
     rows = session.exec(
         select(DeviceChannel, Program)
@@ -39,8 +53,51 @@ def config_message(session: Session, device: Device) -> tuple[str, bytes]:
         device.mode,
         channels,
         desk_holds,
+        _closed_channels(session, device, rows, zone or get_settings().zone),
     )
     return protocol.topic(device.id, "config"), payload
+
+
+def _closed_channels(session: Session, device: Device, rows, zone: ZoneInfo) -> list[dict]:
+    """Per channel, {"closed": true, "count": the count this dial last saved there} if its
+    program is closed ("count" left out when it saved none): the dial keeps that count while
+    closed, so its commits carry what the server expects there (docs/protocol.md)."""
+    shut = alerts.closed(session, [program.id for _channel, program in rows], utcnow(), zone)
+    pairs = {channel.channel: program.id for channel, program in rows}
+    kept = newest_readings(session, device.id, {c: p for c, p in pairs.items() if p in shut})
+    extra: list[dict] = []
+    for channel, program in rows:
+        fields: dict = {}
+        if program.id in shut:
+            fields["closed"] = True
+            if channel.channel in kept:
+                occupied, capacity = kept[channel.channel]
+                fields["count"] = occupied if device.mode == "occupied" else capacity - occupied
+        extra.append(fields)
+    return extra
+
+
+def newest_readings(
+    session: Session, device_id: str, channels: dict[int, int]
+) -> dict[int, tuple[int, int]]:
+    """channel -> (occupied, capacity) of the newest reading (by boot, seq) `device_id`
+    stored on that channel for its program (channels: channel -> program id); channels
+    without one are left out. One query per channel: only closed ones are asked for."""
+    found = {}
+    for channel, program_id in channels.items():
+        row = session.exec(
+            select(Reading.occupied, Reading.capacity)
+            .where(
+                Reading.device_id == device_id,
+                Reading.channel == channel,
+                Reading.program_id == program_id,
+            )
+            .order_by(col(Reading.boot).desc(), col(Reading.seq).desc())
+            .limit(1)
+        ).first()
+        if row is not None:
+            found[channel] = (row[0], row[1])
+    return found
 
 
 def remember_configs(session: Session, configs: list[tuple[str, bytes]]) -> None:

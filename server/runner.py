@@ -124,6 +124,7 @@ class System:
                 batch_size=settings.ingest_batch_size,
                 shared_group=settings.ingest_shared_group,
                 ca_file=settings.mqtt_ca_file,
+                zone=settings.zone,
             )
             self.ingestor.start()
             if metrics_port:

@@ -1,4 +1,5 @@
-"""The encoder's push switch: short press and long press, debounced by polling.
+"""The encoder's push switch: short press, long press and the longer hold, debounced by
+polling.
 
 Polling at SAMPLE_MS needs no interrupt at all: a contact bounces for a few ms, so two
 samples SAMPLE_MS apart never both land in one bounce, and each sample reads either the
@@ -12,6 +13,10 @@ from machine import Pin
 
 SAMPLE_MS = 20  # longer than the switch's bounce (EC11: under 5 ms), short enough to feel instant
 LONG_MS = 1000  # held this long = long press: nobody holds a click a whole second by accident
+# Held this long = the hold gesture (dialcore/desk.py, arm): the long press has acted and its
+# screen has shown for 2 s, so nobody reaches it by holding a long press a little long
+HOLD_MS = 3000
+SWALLOW = 2  # `done` for a press that began before we looked: nothing of it acts
 
 
 class Button:
@@ -22,34 +27,40 @@ class Button:
     def pressed(self):
         return self._pin.value() == 0
 
-    async def run(self, on_short, on_long, beat, on_down=None, on_up=None):
-        """Forever: on_short() on release of a short press, on_long() once LONG_MS is held;
-        on_down() as a timed press begins and on_up() as it ends (before on_short), so the
-        app knows the button is held (the turn-away gesture: hold and click the dial).
+    async def run(self, on_short, on_long, beat, on_down=None, on_up=None, on_hold=None):
+        """Forever: on_short() on release of a short press, on_long() once LONG_MS is held,
+        on_hold() once HOLD_MS is held; on_down() as a timed press begins and on_up() as it
+        ends (before on_short), so the app knows the button is held (the turn-away and hold
+        gestures: hold and click the dial).
 
         A long press acts while still held (the screen answers at once) and its release
         is not also a short press. A switch already held when this starts (maintenance
         check at boot) counts only after it has been released.
         """
         down_at = None  # ticks of the press being timed
-        long_done = self.pressed()  # swallow a press that began before we looked
+        done = SWALLOW if self.pressed() else 0  # 1: its long press acted, 2: its hold too
         while True:
             now = ticks_ms()
             if self.pressed():
-                if down_at is None and not long_done:
+                if down_at is None and not done:
                     down_at = now
                     if on_down:
                         on_down()
-                elif down_at is not None and ticks_diff(now, down_at) >= LONG_MS:
-                    down_at = None
-                    long_done = True
-                    on_long()
+                elif down_at is not None:
+                    held = ticks_diff(now, down_at)
+                    if not done and held >= LONG_MS:
+                        done = 1
+                        on_long()
+                    elif done == 1 and held >= HOLD_MS:
+                        done = 2
+                        if on_hold:
+                            on_hold()
             else:
-                if (down_at is not None or long_done) and on_up:
+                if (down_at is not None or done) and on_up:
                     on_up()
-                if down_at is not None:
+                if down_at is not None and not done:
                     on_short()
                 down_at = None
-                long_done = False
+                done = 0
             beat()
             await asyncio.sleep_ms(SAMPLE_MS)

@@ -131,6 +131,10 @@ class Screen:
         except OSError as e:
             print("screen: I2C error", e)
 
+    def dismiss(self):
+        """End a show_for notice now: the next frame draws the app's screen again."""
+        self._notice_until = ticks_ms()
+
     async def run(self, app, beat):
         """Forever: redraw the app's screen REFRESH_MS apart."""
         while True:

@@ -178,8 +178,17 @@ async def run_dial(cfg, transport, screen, led, button, resets, Encoder):
     def long_press():  # send the newest count again and show how the dial is connected
         if not app.resend():  # the hold was a turn-away gesture
             return
-        lines = display.details(app, cfg["wifi_ssid"], broker, net.rssi())
+        from dialcore.connection import details  # at the first long press: see its docstring
+
+        lines = details(app, cfg["wifi_ssid"], broker, net.rssi())
         screen.show_for("CONNECTION", lines, DETAILS_MS)
+
+    def hold_gesture():  # held HOLD_MS: the soonest hold's page, the next click ends it
+        if "holds" in app.config:
+            from dialcore.desk import arm  # only on a dial with holds: see its docstring
+
+            if arm(app):
+                screen.dismiss()  # in place of the connection details
 
     beats = Heartbeats()
     watch_app(beats, app)
@@ -194,7 +203,12 @@ async def run_dial(cfg, transport, screen, led, button, resets, Encoder):
         ),
         "button": asyncio.create_task(
             button.run(
-                app.press, long_press, beats.beater("button"), app.button_down, app.button_up
+                app.press,
+                long_press,
+                beats.beater("button"),
+                app.button_down,
+                app.button_up,
+                hold_gesture,
             )
         ),
         "screen": asyncio.create_task(screen.run(app, beats.beater("screen"))),

@@ -68,9 +68,10 @@ class App:
         }
         self.config = config
         self.dial = Dial(store.counts, [cap for _, cap in config["channels"]], settle_ms)
-        self.turned_away = None  # (reason, ticks) of the newest turn-away, for the screen
+        self.notice = None  # (what, ticks) of the newest turn-away or hold ended, for the screen
+        self.choosing = None  # the hold the knob's next click ends (desk.arm), while held
         self._held = False  # the button is down (button_down/button_up from the board)
-        self._gestured = False  # this hold was a turn-away gesture: its release does nothing
+        self._gestured = False  # this hold was a gesture: its release does nothing
         self._wake = asyncio.Event()
         self._sent_at = None  # ticks when the pending commit was last sent
         self._announce = False  # a new config was applied: repeat the status with its version
@@ -78,21 +79,29 @@ class App:
     # -- what the hardware layer or the simulator calls -------------------------------
 
     def turn(self, steps):
-        """A turn changes the count; with the button held it is the turn-away gesture: the
-        first click of the hold records one person, clockwise for want of a bed,
-        anticlockwise as not eligible (docs: firmware/README.md, Turn-aways)."""
+        """A turn changes the count; with the button held it is a gesture, its first click
+        counts: clockwise a person turned away for want of a bed, anticlockwise as not
+        eligible; once desk.arm chose a hold, clockwise it arrived, anticlockwise released
+        (firmware/README.md, Using the dial). A closed channel refuses counts (desk.py)."""
         if self._held:
             if steps and not self._gestured:
                 self._gestured = True
-                self.turn_away("no_bed" if steps > 0 else "not_eligible")
+                if self.choosing:
+                    self.end_hold(self.choosing, "arrived" if steps > 0 else "released")
+                else:
+                    self.turn_away("no_bed" if steps > 0 else "not_eligible")
             return
+        if "closed" in self.config:
+            from .desk import closed_turn
+
+            steps = closed_turn(self, steps)
         self.dial.turn(steps, ticks_ms())
 
     def button_down(self):
         self._held, self._gestured = True, False
 
     def button_up(self):
-        self._held = False
+        self._held, self.choosing = False, None
 
     def press(self):
         """Short press: commit now, then move to the next channel when there are several.
@@ -115,7 +124,7 @@ class App:
         commit carrying the boot's running totals (desk.py)."""
         from .desk import turned_away
 
-        self.turned_away = turned_away(self, reason, channel)
+        self.notice = turned_away(self, reason, channel)
         self._commit()
 
     def resend(self):
@@ -204,6 +213,10 @@ class App:
         self.config = config
         self.store.config = config
         clamped = self.dial.reconfigure([cap for _, cap in config["channels"]])
+        if "closed" in config:
+            from .desk import keep_closed
+
+            keep_closed(self)
         self.store.save()
         if clamped:
             self._commit()

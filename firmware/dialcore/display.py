@@ -15,6 +15,10 @@ EDITING, SENDING, SAVED, OFFLINE, REJECTED, READY = (
     "ready",
 )
 
+# What the state line says in the states whose text never changes; built once, not at
+# every frame (5 a second: board/screen.py), which the heap's garbage would feel
+TEXTS = {EDITING: "release to save", SENDING: "sending...", SAVED: "SAVED", READY: "ready"}
+
 
 def state(app, now=None):
     if app.dial.editing:
@@ -53,19 +57,17 @@ def screen(app, now=None):
     if len(dial.counts) > 1:
         label = label + " " + str(ch + 1) + "/" + str(len(dial.counts))
     current = state(app, now)
-    text = {
-        EDITING: "release to save",
-        SENDING: "sending...",
-        SAVED: "SAVED",
-        OFFLINE: "OFFLINE " + _minutes(app.offline_ms(now)),
-        REJECTED: "NOT SAVED: " + str(app.rejected),
-        READY: "ready",
-    }[current]
-    if app.turned_away and current in (SENDING, SAVED, OFFLINE):
-        from .desk import turned_text  # imported when used: see desk.py
+    if current == OFFLINE:
+        text = "OFFLINE " + _minutes(app.offline_ms(now))
+    elif current == REJECTED:
+        text = "NOT SAVED: " + str(app.rejected)
+    else:
+        text = TEXTS[current]
+    if app.notice and current in (SENDING, SAVED, OFFLINE, READY):
+        from .desk import notice_text  # imported when used: see desk.py
 
-        text = turned_text(app.turned_away, now) or text
-    return {
+        text = notice_text(app.notice, now) or text
+    shown = {
         "title": _title(app, ch),
         "label": label,
         "count": str(count),
@@ -73,19 +75,8 @@ def screen(app, now=None):
         "state": current,
         "state_text": text,
     }
+    if app.choosing or "closed" in app.config:
+        from .desk import desk_screen  # a hold's choice, a closed channel: see desk.py
 
-
-def details(app, wifi, broker, rssi=None, now=None):
-    """Lines for the long-press connection screen: what a volunteer on the phone asks for."""
-    now = ticks_ms() if now is None else now
-    store = app.store
-    link = "online" if app.connected else "OFFLINE " + _minutes(app.offline_ms(now))
-    signal = "" if rssi is None else " " + str(rssi) + "dBm"
-    return [
-        "id " + app.device_id,
-        "wifi " + wifi + signal,
-        "mqtt " + broker,
-        link,
-        "boot " + str(store.boot) + " seq " + str(store.seq) + " ack " + str(store.acked_seq),
-        "config v" + str(app.config["version"]),
-    ]
+        desk_screen(app, shown)
+    return shown

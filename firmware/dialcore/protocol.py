@@ -112,13 +112,16 @@ def encode_ack(boot, seq, result, reason=None, newest_boot=None):
     return _dump(message)
 
 
-def encode_config(version, shelter, mode, channels, holds=None):
+def encode_config(version, shelter, mode, channels, holds=None, extra=None):
     """channels: list of (label, capacity) pairs. holds: per channel, the places held for
-    people on their way, [{"id", "code", "until" (Unix seconds)}]."""
+    people on their way, [{"id", "code", "until" (Unix seconds)}]. extra: per channel, more
+    fields: "closed" (true) and "count" (what the dial keeps there) of a closed program."""
     listed = [{"label": label, "capacity": cap} for label, cap in channels]
     for channel, held in zip(listed, holds or ()):
         if held:
             channel["holds"] = held
+    for channel, more in zip(listed, extra or ()):
+        channel.update(more)
     return _dump({"version": version, "shelter": shelter, "mode": mode, "channels": listed})
 
 
@@ -171,7 +174,7 @@ def decode_config(payload):
         raise ValueError("config mode must be one of " + ", ".join(MODES))
     if not isinstance(channels, list) or not 1 <= len(channels) <= 8:
         raise ValueError("config channels must be a list of 1 to 8 entries")
-    pairs, holds = [], []
+    pairs, holds, closed = [], [], []
     for ch in channels:
         if not isinstance(ch, dict):
             raise ValueError("config channel must be an object")
@@ -180,9 +183,12 @@ def decode_config(payload):
             raise ValueError("config channel needs a label and a capacity >= 0")
         pairs.append((label, cap))
         holds.append(ch.get("holds") or [])  # read by desk.py, which checks them
+        closed.append(ch.get("closed") is True and ch)  # ditto, with the count to keep
     config = {"version": version, "shelter": shelter, "mode": mode, "channels": pairs}
     if any(holds):  # only then: a config without holds stays as it always was
         config["holds"] = holds
+    if any(closed):
+        config["closed"] = closed
     return config
 
 

@@ -21,6 +21,7 @@ MONO = "DejaVu Sans Mono, Menlo, Consolas, monospace"
 CHAR_W = 0.52  # average sans-serif character width, in font sizes, for wrapping lines
 LED_WORDS = {"solid": "steady", "slow": "slow blink", "fast": "fast blink", "off": "off"}
 ADDS = {"occupied": "one more person in", "free": "one more free bed"}
+MOCK_X = 140  # mm: the screen sketch (38 mm) and its notes (about 20 mm) end by the margin
 
 
 def _minutes_until_aging():
@@ -140,6 +141,7 @@ def svg_text(contact="", mode="occupied"):
         raise ValueError(f"mode must be one of {', '.join(ADDS)}, not {mode!r}")
     settle = firmware_facts.settle_seconds()
     hold = firmware_facts.long_press_ms() / 1000
+    held = firmware_facts.hold_gesture_ms() / 1000
     body = [
         svg.tag(
             "rect",
@@ -177,20 +179,23 @@ def svg_text(contact="", mode="occupied"):
         )
         lines, y = _paragraph(18, y, words, 76, 3.4)
         body += lines
-        y += 1  # tight: the turn-away line and the mock screen must clear the footer
+        y += 1  # tight: the bullets below must clear the footer
     extras = (
         "Press the knob: saves now, also unchanged (the map shows it is still right); "
         "with several programs, then shows the next.",
         f"Hold the knob {hold:g} s: sends the count again and shows how it is connected.",
         "Turned someone away? Hold the knob, click right: no bed; left: not eligible.",
+        f"1 HELD on top and the person is here? Hold the knob {held:g} s until their code "
+        "shows, then click right: arrived (counted in); left: release the place.",
+        "CLOSED in place of the count: that program is not open now; it counts nothing there.",
         "Unplugging is safe: the dial keeps its count.",
     )
     for words in extras:
-        body.append(svg.text(13, y, "\u2022", font_size=3.4, text_anchor="middle"))
-        lines, y = _paragraph(18, y, words, 76, 3.2)
+        body.append(svg.text(13, y, "\u2022", font_size=3.2, text_anchor="middle"))
+        lines, y = _paragraph(18, y, words, 76, 3.0)
         body += lines
-        y += 1
-    body += _mock_screen(13, y + 3)
+        y += 0.8
+    body += _mock_screen(MOCK_X, 7)  # top right, beside the title
 
     x = 100
     body.append(svg.text(x, 32, "What the screen says", font_size=4.4, font_weight="bold"))

@@ -32,6 +32,11 @@ def long_press_ms():
     return ast.literal_eval(_assignments(BOARD / "button.py")["LONG_MS"])
 
 
+def hold_gesture_ms():
+    """How long the knob must be held for a hold's page (board/button.py HOLD_MS)."""
+    return ast.literal_eval(_assignments(BOARD / "button.py")["HOLD_MS"])
+
+
 def led_patterns():
     """{display state: LED pattern name} (board/led.py _FOR_STATE), e.g. "saved": "solid"."""
     names = _assignments(BOARD / "led.py")

@@ -25,6 +25,7 @@ import socket
 import threading
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -61,8 +62,10 @@ class Ingestor:
         batch_size: int = 200,
         shared_group: str | None = None,
         ca_file: Path | None = None,
+        zone: ZoneInfo | None = None,  # the city's: when alert programs open (None: settings)
     ):
         self.engine = engine
+        self.zone = zone
         self.max_payload = max_payload
         self.batch_size = batch_size
         self.host, self.port = mqtt_url.parse(url)
@@ -129,7 +132,7 @@ class Ingestor:
                     )
                 )
             messages = [
-                (device, *config_message(session, device), device.config_version)
+                (device, *config_message(session, device, self.zone), device.config_version)
                 for device in session.exec(query).all()
             ]
             # before a dial can get one: its states are checked against it from then on
@@ -295,7 +298,7 @@ class Ingestor:
         with Session(self.engine) as session:
             messages = [(message.topic, message.payload) for message in batch]
             try:
-                outcomes = handle_batch(session, messages, self.max_payload)
+                outcomes = handle_batch(session, messages, self.max_payload, self.zone)
                 if any(outcome.changed for outcome in outcomes):
                     notify_changes(session)
                 session.commit()

@@ -15,13 +15,15 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import NamedTuple
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, tuple_
 from sqlmodel import Session, col, select
 
 from firmware.dialcore import protocol
-from server import firmware, holds
+from server import alerts, firmware, holds
 from server import protocol as schemas
+from server.devices import newest_readings
 from server.models import (
     CurrentState,
     DeadLetter,
@@ -33,6 +35,7 @@ from server.models import (
     TurnAway,
     utcnow,
 )
+from server.settings import get_settings
 
 log = logging.getLogger(__name__)
 # What the server publishes to devices: seen on signal/#, never handled (a chunk can be larger
@@ -48,6 +51,7 @@ REASONS = (
     "unpaired_channel",  # a channel no program is paired with
     "over_capacity",  # a count above the channel's capacity
     "wrong_capacity",  # capacities not those of the config_version the state reports
+    "closed_program",  # a new count on the channel of a closed program
     "conflicting_duplicate",  # a (boot, seq) stored before with other counts
     "unknown_firmware",  # a fetch of a release, or a file of one, that is not stored
     "bad_offset",  # a fetch past the end of the file
@@ -93,23 +97,34 @@ class Stamp(NamedTuple):
         return self.at <= other.at
 
 
-def handle(session: Session, topic: str, payload: bytes, max_payload: int) -> Outcome:
+def handle(
+    session: Session, topic: str, payload: bytes, max_payload: int, zone: ZoneInfo | None = None
+) -> Outcome:
     """One message: a batch of one."""
-    return handle_batch(session, [(topic, payload)], max_payload)[0]
+    return handle_batch(session, [(topic, payload)], max_payload, zone)[0]
 
 
 def handle_batch(
-    session: Session, messages: list[tuple[str, bytes]], max_payload: int
+    session: Session,
+    messages: list[tuple[str, bytes]],
+    max_payload: int,
+    zone: ZoneInfo | None = None,
 ) -> list[Outcome]:
-    """Handle (topic, payload) pairs in arrival order; the caller commits them together."""
+    """Handle (topic, payload) pairs in arrival order; the caller commits them together.
+    zone: the city's, which says when alert programs are open (default: SIGNAL_TIMEZONE)."""
     parsed = [_parse(topic, payload, max_payload) for topic, payload in messages]
     valid = [item for item in parsed if isinstance(item, tuple)]
     devices = {}
     if valid:
         wanted = {device_id for device_id, _suffix, _message in valid}
         devices = {d.id: d for d in session.exec(select(Device).where(col(Device.id).in_(wanted)))}
-    states = _States(session, [(d, m) for d, s, m in valid if s == "state" and d in devices])
     now = utcnow()
+    states = _States(
+        session,
+        [(d, m) for d, s, m in valid if s == "state" and d in devices],
+        now,
+        zone or get_settings().zone,
+    )
     outcomes = []
     for (topic, payload), item in zip(messages, parsed, strict=True):
         if isinstance(item, Refused):  # refused by _parse already
@@ -212,7 +227,9 @@ class _States:
     """The state messages of one batch: what the database already holds for them is read in
     three queries up front; `add` decides each message in memory; `write` stores them all."""
 
-    def __init__(self, session: Session, states: list[tuple[str, dict]]):
+    def __init__(
+        self, session: Session, states: list[tuple[str, dict]], now: datetime, zone: ZoneInfo
+    ):
         self.session = session
         self.rows: list[dict] = []  # readings to insert, in arrival order
         self.winners: dict[int, int] = {}  # program id -> index in rows of its new current state
@@ -227,6 +244,9 @@ class _States:
         # (device, config version) -> the capacities of that config as it was sent
         self.configs: dict[tuple[str, int], list[int]] = {}
         self.current: dict[int, CurrentState] = {}
+        self.closed: set[int] = set()  # programs closed now (server/alerts.py)
+        # (device, channel) -> (occupied, capacity) the device last stored on a closed channel
+        self.kept: dict[tuple[str, int], tuple[int, int]] = {}
         self.stamps: dict[int, Stamp] = {}  # program id -> what its current state shows now
         self.turned: list[dict] = []  # turn-away totals to insert
         self.ended: list[tuple[int, int, str]] = []  # (program, hold id, arrived or released)
@@ -292,6 +312,11 @@ class _States:
             for current in session.exec(query):
                 self.current[current.program_id] = current
                 self.stamps[current.program_id] = _stamp(current)
+            self.closed = alerts.closed(session, list(programs), now, zone)
+        for device_id, channels in self.pairs.items():
+            shut = {n: p for n, (p, _out) in channels.items() if p in self.closed}
+            for number, kept in newest_readings(session, device_id, shut).items():
+                self.kept[device_id, number] = kept
 
     def add(self, device: Device, message: dict, now: datetime) -> Outcome:
         boot, seq = message["boot"], message["seq"]
@@ -309,7 +334,8 @@ class _States:
         expected = _expected(message)
         stored = self.stored.get((device.id, boot, seq))
         if stored is not None:  # a resend: already stored, confirm again, unless it differs
-            if stored != expected:
+            kept = {number for number, _occupied, _capacity in stored}  # closed ones were not
+            if stored != [row for row in expected if row[0] in kept]:
                 raise refuse(
                     "conflicting_duplicate",
                     f"conflicting duplicate: boot {boot} seq {seq} was stored with other counts",
@@ -324,11 +350,12 @@ class _States:
                     "over_capacity", f"count {count} above capacity {capacity} on channel {number}"
                 )
         self._check_capacities(device, message, refuse)
+        open_rows = self._check_closed(device.id, message, expected, refuse)
         ts = message.get("ts")
         device_ts = datetime.fromtimestamp(ts, UTC) if ts else None  # the same for every channel
         source = message.get("source", "dial")
         stamp = Stamp(device.id, boot, seq, now)
-        for number, occupied, capacity in expected:
+        for number, occupied, capacity in open_rows:
             program_id, out_of_service = pairs[number]
             current = self.stamps.get(program_id)
             if current is None or current.superseded_by(stamp):
@@ -349,7 +376,7 @@ class _States:
                     "received_at": now,
                 }
             )
-        self.stored[(device.id, boot, seq)] = expected  # a copy later in the batch: a resend
+        self.stored[(device.id, boot, seq)] = open_rows  # a copy later in the batch: a resend
         self._turned(device.id, message, pairs, source, now)
         for number, channel in enumerate(message["channels"]):
             for hold_id, state in channel.get("holds_ended", {}).items():
@@ -387,6 +414,27 @@ class _States:
                     f"capacity {capacity} on channel {number} is not the {expected} "
                     f"of config {version}",
                 )
+
+    def _check_closed(self, device_id: str, message: dict, expected: list, refuse) -> list:
+        """The rows of `expected` to store: those of open programs. A closed program's channel
+        stores nothing (its count and its age stay as they were when it closed), and a state
+        whose count there is not the one this device last stored is refused: the desk counted
+        at a closed program (docs/protocol.md, Closed programs)."""
+        pairs = self.pairs[device_id]
+        rows = []
+        for number, occupied, capacity in expected:
+            if pairs[number][0] not in self.closed:
+                rows.append((number, occupied, capacity))
+                continue
+            kept = self.kept.get((device_id, number))
+            if kept is not None and kept[0] != occupied:
+                count = kept[0] if message["mode"] == "occupied" else capacity - kept[0]
+                raise refuse(
+                    "closed_program",
+                    f"closed: channel {number}'s program is not open now; its count stays "
+                    f"{count} until it opens",
+                )
+        return rows
 
     def _newest_boot(self, device_id: str, pairs: dict, boot: int, seq: int) -> int | None:
         """The boot of a newer current state from this device than (boot, seq), if one of

@@ -57,6 +57,7 @@ def test_the_card_quotes_the_firmwares_times_and_led_patterns():
     text = card.svg_text()
     assert "2 seconds later it saves by itself" in text  # devconfig's settle_ms default
     assert "Hold the knob 1 s" in text  # board/button.py LONG_MS
+    assert "knob 3 s until their code shows" in text  # board/button.py HOLD_MS: the hold gesture
     patterns = firmware_facts.led_patterns()
     assert patterns[display.SAVED] == "solid" and patterns[display.OFFLINE] == "fast"
     for shown, state, meaning in card.screen_lines():

@@ -1,15 +1,31 @@
 """Surge and warming programs open while an alert of their kind is on, during their window."""
 
+import json
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlmodel import select
+from sqlmodel import Session, select
 
+from firmware.dialcore import protocol
 from server import alerts
-from server.models import Alert, Program, Role, Sector
+from server import protocol as schemas
+from server.devices import config_message
+from server.ingest.handler import handle
+from server.models import (
+    Alert,
+    CurrentState,
+    Device,
+    DeviceChannel,
+    Program,
+    Reading,
+    Role,
+    Sector,
+    TurnAway,
+)
 from server.queries import sites, summary
 from server.settings import Settings
+from tests.server.conftest import add_maple_house
 
 TORONTO = ZoneInfo("America/Toronto")
 SETTINGS = Settings(_env_file=None)
@@ -77,3 +93,74 @@ def test_a_closed_centre_is_hidden_from_the_public_and_its_beds_from_the_totals(
     alert.ended_at = alert.started_at + timedelta(days=1)
     session.commit()
     assert watcher.look(session, TORONTO) == 1  # the cots closed: their site is sent again
+
+
+def test_a_closed_programs_dial_is_told_and_its_counts_there_are_refused(engine_each_database):
+    """On SQLite and PostgreSQL: closing and opening give the dial a new config that says
+    which channel is closed and the count it keeps there; a state that counts there is
+    refused with the reason, one that keeps it stores the open channel only, and a
+    turn-away there is recorded (docs/protocol.md, Closed programs)."""
+    with Session(engine_each_database) as session:
+        site = add_maple_house(session)
+        men = session.exec(select(Program)).one()
+        cots = Program(site_id=site.id, name="Cots", sector=Sector.men, capacity=30,
+                       opens_with_alert="cold")  # fmt: skip
+        session.add(cots)
+        session.add(Alert(kind="cold", name="Extreme Cold Weather Alert"))
+        session.flush()
+        men_id, cots_id = men.id, cots.id
+        session.add(DeviceChannel(device_id="dial-01", channel=1, program_id=cots_id, label="Cots"))
+        session.commit()
+        watcher = alerts.Watcher()
+        watcher.look(session, TORONTO)  # learns: the cots are open
+
+        def commit(seq, counts, mode="occupied", extra=None):
+            channels = list(zip(counts, (20, 30), strict=True))
+            payload = protocol.encode_state(1, seq, mode, 0, channels, None, "dial", extra)
+            outcome = handle(session, protocol.topic("dial-01", "state"), payload, 4096, TORONTO)
+            session.commit()
+            return json.loads(outcome.replies[0][1])
+
+        def config():
+            device = session.get(Device, "dial-01")
+            session.refresh(device)
+            return device.config_version, json.loads(config_message(session, device, TORONTO)[1])
+
+        assert commit(1, [12, 7])["result"] == "saved"
+        version, sent = config()
+        assert [set(ch) for ch in sent["channels"]] == [{"label", "capacity"}] * 2  # all open
+        cots_before = session.get(CurrentState, cots_id).updated_at
+
+        alert = session.exec(select(Alert)).one()
+        alert.started_at -= timedelta(days=4)
+        alert.ended_at = alert.started_at + timedelta(days=1)
+        session.commit()
+        assert watcher.look(session, TORONTO) == 1
+        closed_version, sent = config()
+        assert closed_version == version + 1  # the dial gets it again
+        schemas.check("config", sent)
+        assert sent["channels"][1] == {"label": "Cots", "capacity": 30, "closed": True, "count": 7}
+        assert "closed" not in sent["channels"][0]
+
+        assert commit(2, [13, 7])["result"] == "saved"  # counted on the open channel
+        assert commit(2, [13, 7])["result"] == "saved"  # a resend: a duplicate, not a conflict
+        refused = commit(3, [13, 8])
+        assert refused["result"] == "rejected"
+        assert refused["reason"].startswith("closed: channel 1's program is not open now")
+        assert refused["reason"].endswith("its count stays 7 until it opens")
+        away = commit(4, [14, 7], extra=[{}, {"turned_away": {"no_bed": 1}}])
+        assert away["result"] == "saved"
+        assert session.exec(select(TurnAway.program_id, TurnAway.total)).all() == [(cots_id, 1)]
+        stored = session.exec(select(Reading.seq, Reading.channel).order_by(Reading.id)).all()
+        assert stored == [(1, 0), (1, 1), (2, 0), (4, 0)]  # nothing on the closed channel
+        cots_now = session.get(CurrentState, cots_id)
+        assert (cots_now.occupied, cots_now.updated_at) == (7, cots_before)  # its age stays
+        assert session.get(CurrentState, men_id).occupied == 14
+
+        session.add(Alert(kind="cold", name="Extreme Cold Weather Alert"))
+        session.commit()
+        assert watcher.look(session, TORONTO) == 1
+        open_version, sent = config()
+        assert open_version == closed_version + 1 and "closed" not in sent["channels"][1]
+        assert commit(5, [14, 9])["result"] == "saved"
+        assert session.get(CurrentState, cots_id).occupied == 9

@@ -133,10 +133,10 @@ def test_a_message_that_breaks_our_code_is_dead_lettered_and_the_rest_stored(
     seed(engine, device_id)
     real_handle_batch = ingest_client.handle_batch
 
-    def handle_batch_with_a_bug(session, messages, limit):
+    def handle_batch_with_a_bug(session, messages, limit, zone):
         if any(b'"seq": 2,' in payload for _topic, payload in messages):
             raise RuntimeError("simulated bug")
-        return real_handle_batch(session, messages, limit)
+        return real_handle_batch(session, messages, limit, zone)
 
     monkeypatch.setattr(ingest_client, "handle_batch", handle_batch_with_a_bug)
     ingestor = started(engine, mosquitto.url, batch_size=10)

@@ -40,6 +40,9 @@ LIMIT = Settings(_env_file=None).max_payload_bytes  # the ingestor's default pay
 PAIRED, UNPAIRED = "dial-01", "dial-02"  # registered dials: two channels paired, and none
 CAPACITY = 20  # of both programs the paired dial counts: its config 1 says so
 GHOST = "dial-99"  # a valid id no dial is registered under
+# A dial whose channel 1 counts a program that is closed (it opens with an alert, and there
+# is none), where it stored CLOSED_COUNT before: other counts there are refused
+CLOSED, CLOSED_COUNT = "dial-03", 5
 MAX_INT = 2**31 - 1  # the protocol's and the database's largest integer (boot, seq)
 # A firmware release the dials may fetch from: one file shorter than a chunk, one of several
 RELEASE = "1.2.3"
@@ -96,7 +99,9 @@ DEVICE_IDS = st.one_of(
     TOPIC_TEXT.filter(lambda s: "/" not in s),
 )
 VALID_TOPICS = st.builds(  # now and then a dial that is not registered (or no longer)
-    protocol.topic, st.sampled_from([PAIRED, PAIRED, UNPAIRED, GHOST]), st.sampled_from(SUFFIXES)
+    protocol.topic,
+    st.sampled_from([PAIRED, PAIRED, UNPAIRED, GHOST, CLOSED]),
+    st.sampled_from(SUFFIXES),
 )
 TOPICS = st.one_of(
     VALID_TOPICS,
@@ -377,18 +382,35 @@ def _register_dials(engine) -> None:
         site = Site(name="Fuzz House", lat=43.65, lon=-79.38)
         session.add(site)
         session.flush()
-        session.add_all([Device(id=PAIRED, site_id=site.id), Device(id=UNPAIRED, site_id=site.id)])
-        for channel, sector in enumerate((Sector.men, Sector.women)):
+        session.add_all([Device(id=d, site_id=site.id) for d in (PAIRED, UNPAIRED, CLOSED)])
+        paired = [(PAIRED, 0, None), (PAIRED, 1, None), (CLOSED, 0, None), (CLOSED, 1, "cold")]
+        for device_id, channel, alert in paired:
             program = Program(
-                site_id=site.id, name=f"{sector} beds", sector=sector, capacity=CAPACITY
+                site_id=site.id,
+                name=f"{device_id} {channel}",
+                sector=Sector.mixed,
+                capacity=CAPACITY,
+                opens_with_alert=alert,
             )
             session.add(program)
             session.flush()
             session.add(
                 DeviceChannel(
-                    device_id=PAIRED, channel=channel, program_id=program.id, label=sector.value
+                    device_id=device_id, channel=channel, program_id=program.id, label="Beds"
                 )
             )
+        session.add(  # what the closed channel counted while it was open
+            Reading(
+                program_id=program.id,
+                device_id=CLOSED,
+                boot=1,
+                seq=1,
+                channel=1,
+                occupied=CLOSED_COUNT,
+                capacity=CAPACITY,
+                source="dial",
+            )
+        )
         session.commit()
 
 
@@ -423,7 +445,9 @@ def _judge(session: Session, topic: str, payload: bytes, outcome: Outcome) -> st
                 Reading.seq == message["seq"],
             )
         ).all()
-        assert len(stored) == len(message["channels"]), (stored, message)
+        # every channel but a closed one, which stores nothing (docs/protocol.md)
+        expected = [n for n in range(len(message["channels"])) if (device_id, n) != (CLOSED, 1)]
+        assert sorted(n for n, _occupied, _capacity in stored) == expected, (stored, message)
         for channel, occupied, capacity in stored:
             assert 0 <= occupied <= capacity == message["channels"][channel]["capacity"]
         assert [json.loads(reply)["result"] for _, reply in outcome.replies] == ["saved"]
