@@ -17,13 +17,17 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from server.models import Program, Sector, Site
+from server import alerts, holds
+from server.models import Hold, HoldState, Program, Sector, Site, utcnow
+from server.settings import Settings
 from tests.firmware.conftest import BROKER_NAME, der
 from tests.support.virtual_dial import TICKS_PERIOD, WDT_RESET, FaultyLink, TimeServer
 from tests.support.waiting import scaled, wait_until
 
 STALL_MS = 1500
 DAY_MS = 24 * 3600 * 1000
+HOLD_S = 3.5  # the knob held past board/button.py HOLD_MS (3 s), with a sample to spare
+CLICK_S = 0.5  # a click, then the knob let go: a hand takes longer than the encoder's poll
 
 
 def ready(dial) -> None:
@@ -244,3 +248,44 @@ def test_a_micropython_without_the_pcnt_encoder_is_named_on_the_screen(world):
     with world.dial(flash, env={"DIAL_MICROPYTHON_BEFORE_1_26": "1"}).power_on() as dial:
         dial.wait_screen("NOT INSTALLED", 30)
         assert "1.26" in json.loads((flash / "resets.json").read_text())["why"]
+
+
+def test_a_held_person_is_counted_in_with_the_knob_and_a_closed_program_refuses_counts(world):
+    """The hold gesture through board/button.py and the real screen: a hold placed on the
+    server shows, the knob held past HOLD_MS shows its code, a click counts the person in
+    and ends the hold in one commit. Then the program closes: CLOSED, and a turn counts
+    nothing (docs/protocol.md, Holds and Closed programs)."""
+    flash = world.provision("desk-hold")
+    with world.dial(flash).power_on() as dial:
+        ready(dial)
+        dial.turn(3)
+        wait_until(lambda: getattr(world.current("desk-hold"), "occupied", None) == 3, 30)
+        program_id = world.current("desk-hold").program_id
+        with Session(world.engine) as session:
+            hold = holds.place(session, Settings(_env_file=None), program_id, None)
+            code, hold_id = hold.code, hold.id
+        dial.wait_screen("1 HELD", 30)
+        dial.button(True)
+        time.sleep(HOLD_S)
+        dial.wait_screen(code, 10)  # the hold's page, in place of the connection details
+        dial.turn(1)
+        time.sleep(CLICK_S)
+        dial.button(False)
+        dial.wait_screen("HOLD: ARRIVED", 10)
+        with Session(world.engine) as session:
+            wait_until(lambda: session.get(Hold, hold_id, populate_existing=True).state
+                       == HoldState.arrived, 30)  # fmt: skip
+        assert world.current("desk-hold").occupied == 4  # counted in by the same commit
+
+        with Session(world.engine) as session:  # the program becomes a warming centre, closed
+            program = session.get(Program, program_id)
+            program.opens_with_alert = "cold"
+            alerts.programs_changed(session, {program_id}, utcnow())  # as the Watcher does
+            session.commit()
+        dial.wait_screen("CLOSED", 30)
+        dial.turn(2)
+        dial.wait_screen("NOT COUNTED", 10)
+        dial.press()  # saves the counts as they are: nothing stored on the closed channel
+        dial.wait_screen("SAVED", 30)
+        assert world.current("desk-hold").occupied == 4
+        assert not world.dead_letters("desk-hold")

@@ -362,10 +362,14 @@ class VirtualDial:
     def turn(self, clicks: int) -> None:
         self._send(f"turn {clicks}")
 
+    def button(self, down: bool) -> None:
+        """Push the knob (down) or let it go: for gestures that turn while it is held."""
+        self._send(f"button {int(down)}")
+
     def press(self, seconds: float = 0.15) -> None:
-        self._send("button 1")
+        self.button(True)
         time.sleep(seconds)
-        self._send("button 0")
+        self.button(False)
 
     def long_press(self) -> None:
         self.press(1.5)
