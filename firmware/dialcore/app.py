@@ -86,10 +86,9 @@ class App:
         if self._held:
             if steps and not self._gestured:
                 self._gestured = True
-                if self.choosing:
-                    self.end_hold(self.choosing, "arrived" if steps > 0 else "released")
-                else:
-                    self.turn_away("no_bed" if steps > 0 else "not_eligible")
+                from .desk import gesture
+
+                gesture(self, steps)
             return
         if "closed" in self.config:
             from .desk import closed_turn
@@ -217,9 +216,10 @@ class App:
             from .desk import keep_closed
 
             keep_closed(self)
-        self.store.save()
         if clamped:
-            self._commit()
+            self._commit()  # which puts the config on flash with the lowered counts
+        else:
+            self.store.save()
         self._announce = True  # the status message tells the server which version is applied
         self._wake.set()
 

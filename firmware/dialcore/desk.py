@@ -24,6 +24,16 @@ NOTICES = {
 }
 
 
+def gesture(app, steps):
+    """The first click of a hold of the knob (App.turn): once `arm` chose a hold, clockwise
+    it arrived, anticlockwise it is released; else a person turned away, clockwise for want
+    of a bed, anticlockwise as not eligible."""
+    if app.choosing:
+        app.end_hold(app.choosing, "arrived" if steps > 0 else "released")
+    else:
+        app.turn_away("no_bed" if steps > 0 else "not_eligible")
+
+
 def turned_away(app, reason, channel=None):
     """One more person turned away at `channel` for `reason` in this boot's running totals;
     (reason, ticks) for the screen."""
