@@ -266,6 +266,7 @@ def test_a_held_person_is_counted_in_with_the_knob_and_a_closed_program_refuses_
             code, hold_id = hold.code, hold.id
         dial.wait_screen("1 HELD", 30)
         dial.button(True)
+        dial.wait_screen("CONNECTION", 10)  # the long press acts at 1 s, as always
         time.sleep(HOLD_S)
         dial.wait_screen(code, 10)  # the hold's page, in place of the connection details
         dial.turn(1)
