@@ -79,10 +79,8 @@ class App:
     # -- what the hardware layer or the simulator calls -------------------------------
 
     def turn(self, steps):
-        """A turn changes the count; with the button held it is a gesture, its first click
-        counts: clockwise a person turned away for want of a bed, anticlockwise as not
-        eligible; once desk.arm chose a hold, clockwise it arrived, anticlockwise released
-        (firmware/README.md, Using the dial). A closed channel refuses counts (desk.py)."""
+        """A turn changes the count, but on a closed channel; with the button held it is a
+        gesture (desk.py): its first click is a turn-away, or ends the hold desk.arm chose."""
         if self._held:
             if steps and not self._gestured:
                 self._gestured = True
