@@ -141,6 +141,10 @@ def test_a_closed_programs_dial_is_told_and_its_counts_there_are_refused(engine_
         schemas.check("config", sent)
         assert sent["channels"][1] == {"label": "Cots", "capacity": 30, "closed": True, "count": 7}
         assert "closed" not in sent["channels"][0]
+        device = session.get(Device, "dial-01")
+        device.mode = "free"  # the count it keeps is in its mode: 30 - 7 free
+        assert json.loads(config_message(session, device, TORONTO)[1])["channels"][1]["count"] == 23
+        session.rollback()
 
         assert commit(2, [13, 7])["result"] == "saved"  # counted on the open channel
         assert commit(2, [13, 7])["result"] == "saved"  # a resend: a duplicate, not a conflict
@@ -164,3 +168,23 @@ def test_a_closed_programs_dial_is_told_and_its_counts_there_are_refused(engine_
         assert open_version == closed_version + 1 and "closed" not in sent["channels"][1]
         assert commit(5, [14, 9])["result"] == "saved"
         assert session.get(CurrentState, cots_id).occupied == 9
+
+
+def test_a_dial_that_never_counted_a_closed_program_is_told_and_stores_nothing_there(session, site):
+    """No reading of its own there: the config says closed without a count, and the dial's
+    count there (whatever it starts from) is neither refused nor stored."""
+    cots = Program(site_id=site.id, name="Cots", sector=Sector.men, capacity=30,
+                   opens_with_alert="cold")  # fmt: skip
+    session.add(cots)
+    session.flush()
+    session.add(DeviceChannel(device_id="dial-01", channel=1, program_id=cots.id, label="Cots"))
+    session.commit()
+    device = session.get(Device, "dial-01")
+    sent = json.loads(config_message(session, device, TORONTO)[1])
+    assert sent["channels"][1] == {"label": "Cots", "capacity": 30, "closed": True}
+    payload = protocol.encode_state(1, 1, "occupied", 0, [(4, 20), (3, 30)], None, "dial")
+    outcome = handle(session, protocol.topic("dial-01", "state"), payload, 4096, TORONTO)
+    session.commit()
+    assert json.loads(outcome.replies[0][1])["result"] == "saved"
+    assert session.exec(select(Reading.channel, Reading.occupied)).all() == [(0, 4)]
+    assert session.get(CurrentState, cots.id) is None  # no count: unknown, never shown as 0
