@@ -20,7 +20,7 @@
  * its answer is lost and it is sent again, the server counts the person once.
  *
  * A closed surge or warming program (server/alerts.py) shows CLOSED and why in place of its
- * counting; its count goes along unchanged in every commit, as the dial's config has it.
+ * counting; every commit carries its count unchanged (a commit holds every channel's).
  *
  * Every word comes from the map's catalogues (map/static/i18n, keys "dial.") through the
  * map's text.js, in the language the server chose for the page (map/i18n.py).
@@ -271,7 +271,7 @@
               ["release", "released"],
             ]) {
               const button = item.querySelector("." + name);
-              button.setAttribute("aria-label", `${button.textContent}: ${hold.code}`);
+              button.setAttribute("aria-label", t(`dial.hold.${name}_label`, { code: hold.code }));
               button.addEventListener("click", () => endHold(channel.channel, hold.id, how));
             }
             return item;
@@ -304,8 +304,11 @@
       }),
     );
     // A channel never counted starts at its capacity, not blank: stepping down from there is
-    // a few presses, where a blank field meant one tap per person.
-    setCounts(dial.channels.map((channel) => channel.count ?? channel.capacity));
+    // a few presses, where a blank field meant one tap per person. A closed program's count
+    // goes along unchanged; never counted, it is empty (nobody is in a closed centre).
+    const empty = (channel) => (dial.mode === "free" ? channel.capacity : 0);
+    const start = (channel) => (channel.is_open ? channel.capacity : empty(channel));
+    setCounts(dial.channels.map((channel) => channel.count ?? start(channel)));
     $("sign-in").hidden = true;
     $("dial").hidden = false;
     showState();
