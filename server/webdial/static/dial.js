@@ -33,6 +33,9 @@
   // 32 takes about a second instead of eight taps (a tap still steps once).
   const HOLD_DELAY_MS = 400;
   const HOLD_EVERY_MS = 100;
+  // A desk keeps the page open all night: holds placed by outreach and programs that an alert
+  // opens or closes show within a minute, without a reload (the view is a few hundred bytes).
+  const REFRESH_MS = 60000;
 
   const deviceId = decodeURIComponent(location.pathname.split("/").pop());
   // Relative, so the page also works behind a proxy that serves it under a path prefix.
@@ -216,13 +219,19 @@
     if (status.pending === commit) commitAnswer(answer); // else a newer save replaced it
   }
 
+  /* Nothing typed, being sent or waiting to be confirmed: the page may show the server's view. */
+  function idle() {
+    return !status.dirty && !status.invalid && !status.busy && !status.pending;
+  }
+
   async function refresh() {
-    // After a save, show the counts and times as the availability API now has them.
+    // After a save, and every REFRESH_MS: the counts, times, holds and open programs as the
+    // availability API now has them.
     try {
       const answer = await call("GET", api);
-      if (answer.status === 200 && !status.dirty) render(answer.data);
+      if (answer.status === 200 && idle()) render(answer.data);
     } catch (e) {
-      // The save is confirmed; the refreshed times can wait for the next save.
+      // No connection: the next save or refresh shows them.
     }
   }
 
@@ -462,5 +471,8 @@
     status.pending = null;
     showSignIn("");
   });
+  setInterval(() => {
+    if (view && !$("dial").hidden && idle()) refresh();
+  }, REFRESH_MS);
   openDial();
 })();
