@@ -11,6 +11,8 @@ from sqlmodel import Session
 from map.i18n import CATALOGUE_DIR, catalogues
 from server import holds
 from server.models import DeviceChannel, Program
+from server.webdial.lockout import MAX_FAILURES, WINDOW_S
+from tests.server.webdial.test_dial_api import _commit
 from tests.server.webdial.webapp import ingestor_down
 from tests.support.waiting import scaled
 
@@ -37,9 +39,10 @@ SHOWN = """() => {
 }"""
 
 
-def fr(key: str, **values) -> str:
-    """The French text of `key` (a plain string) with its placeholders filled in."""
-    return catalogues()["fr"][key].format(**values)
+def fr(key: str, form: str | None = None, **values) -> str:
+    """The French text of `key` (of its plural `form`) with its placeholders filled in."""
+    entry = catalogues()["fr"][key]
+    return (entry[form] if form else entry).format(**values)
 
 
 def words(tag: str) -> set[str]:
@@ -153,5 +156,22 @@ def test_the_french_web_dial_shows_no_english(stack, web, dials, browser):
         page.goto(f"{web.url}/dial/{device_id}?lang=en")
         page.locator(".closed").nth(1).wait_for()
         assert len(english_in(page, data)) > 10
+    finally:
+        context.close()
+
+
+def test_a_locked_dial_says_so_in_french(web, dials, browser):
+    device_id, _secret = dials.add()
+    for _ in range(MAX_FAILURES):  # from this client: its next try is paused
+        assert _commit(web, device_id, "guess", [1]).status_code == 401
+    context = browser.new_context(**PHONE, locale="fr-CA")
+    page = context.new_page()
+    try:
+        page.goto(f"{web.url}/dial/{device_id}")
+        page.get_by_label("Secret du cadran").fill("encore-une-erreur")
+        page.get_by_role("button", name="Ouvrir le cadran").click()
+        minutes = WINDOW_S // 60
+        page.get_by_text(fr("dial.error.locked", "other", n=minutes)).wait_for()
+        assert english_in(page, [f"House {device_id}"]) == []
     finally:
         context.close()
