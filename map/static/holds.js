@@ -3,8 +3,9 @@
  * Signed in with an outreach key, every program with a free place offers "Hold a place" in
  * its popup and list entry (sites.js draws the button) and in the find-a-bed results
  * (find.js, with buttonHtml below); it shows only while <html> has the class ss-outreach,
- * which this file sets, and one click handler here places the hold wherever it was pressed. The worker's active holds are listed under the
- * sign-in, each with the code to read out to the desk, when it ends, and Cancel.
+ * which this file sets, and one click handler here places the hold wherever it was pressed.
+ * The worker's active holds are listed under the sign-in, each with the code to read out to
+ * the desk, when it ends, and Cancel.
  *
  * Stable hooks: button.ss-hold[data-program], #ss-holds, li[data-hold] with button.ss-cancel.
  */

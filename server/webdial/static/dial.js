@@ -49,7 +49,8 @@
   const SS = window.ShelterSignal;
   SS.text.setup(JSON.parse($("ss-config").textContent));
   const { t, number } = SS.text;
-  const clock = (date) => date.toLocaleTimeString(SS.text.lang(), { hour: "2-digit", minute: "2-digit" });
+  const clock = (date) =>
+    date.toLocaleTimeString(SS.text.lang(), { hour: "2-digit", minute: "2-digit" });
   let view = null; // the dial as GET {api} answered: shelter, mode, channels
   let retryTimer = null;
   let latest = 0; // number of the newest save on this page: answers to older ones are stale
