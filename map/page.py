@@ -40,7 +40,7 @@ SCRIPTS = (
     "notify.js",
     "live.js",
 )
-CITY_ONLY = ("city.", "device.")  # catalogue keys only the city page uses
+OTHER_PAGES = ("city.", "device.", "dial.")  # catalogue keys of the city page and web dial
 
 
 class LiveTiming(NamedTuple):
@@ -105,8 +105,9 @@ def map_html(
     static = html.escape(static_base.rstrip("/"), quote=True)
     api = api_base.rstrip("/")
     strings = catalogues()[lang]
-    # The city page's words stay out of this page: a phone on a weak signal fetches less.
-    page_strings = {k: v for k, v in strings.items() if not k.startswith(CITY_ONLY)}
+    # The city page's and the web dial's words stay out of this page: a phone on a weak
+    # signal fetches less.
+    page_strings = {k: v for k, v in strings.items() if not k.startswith(OTHER_PAGES)}
 
     # Leaflet's own zoom buttons are English-only: live.js adds translated ones.
     m = folium.Map(

@@ -11,7 +11,8 @@
  *     (unknown hours do not match: nobody should walk an hour to a closed door);
  *   - has a free place by a count that is fresh or aging.
  * The needs are remembered on the device (never the location): on the next visit the answer
- * is there at once, and a phone number is one tap away.
+ * is there at once, and a phone number is one tap away. A signed-in outreach worker can hold
+ * the place from here too (holds.js: the same button and hold as in the list and popups).
  *
  * Stable hooks: #ss-find, button[data-who] and button[data-need] (aria-pressed),
  * #ss-find-age, #ss-find-results li[data-site-id][data-program-id].
@@ -149,7 +150,8 @@
         `<p class="ss-summary"><span class="ss-icon ss-space" aria-hidden="true">` +
         `${esc(number(program.available))}</span> ${esc(free)} · ` +
         `${esc(t("sector." + program.sector))}</p>` +
-        `<p class="ss-age">${timeHtml(program.updated_at)}${where}</p>${call}</li>`
+        `<p class="ss-age">${timeHtml(program.updated_at)}${where}</p>${call}` +
+        `${SS.holds.buttonHtml(program)}</li>`
       );
     }
 

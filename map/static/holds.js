@@ -1,9 +1,11 @@
 /* Shelter Signal: holds from the outreach map (docs/map.md, Holds).
  *
  * Signed in with an outreach key, every program with a free place offers "Hold a place" in
- * its popup and list entry (sites.js draws the button; it shows only while <html> has the
- * class ss-outreach, which this file sets). The worker's active holds are listed under the
- * sign-in, each with the code to read out to the desk, when it ends, and Cancel.
+ * its popup and list entry (sites.js draws the button) and in the find-a-bed results
+ * (find.js, with buttonHtml below); it shows only while <html> has the class ss-outreach,
+ * which this file sets, and one click handler here places the hold wherever it was pressed.
+ * The worker's active holds are listed under the sign-in, each with the code to read out to
+ * the desk, when it ends, and Cancel.
  *
  * Stable hooks: button.ss-hold[data-program], #ss-holds, li[data-hold] with button.ss-cancel.
  */
@@ -99,5 +101,15 @@
     return { refresh };
   }
 
-  SS.holds = { start };
+  /* The "Hold a place" button of program `p`: only where it takes people and a place is
+     free ("" elsewhere); map.css shows it to a signed-in worker only. */
+  function buttonHtml(p) {
+    if (!p.accepting || !(Number(p.available) > 0)) return "";
+    return (
+      `<button type="button" class="ss-button ss-hold" data-program="${esc(p.id)}">` +
+      `${esc(t("hold.button"))}</button>`
+    );
+  }
+
+  SS.holds = { start, buttonHtml };
 })();

@@ -9,7 +9,8 @@ numbered, stored and acknowledged exactly like a turn of the hardware dial
 - numbering.py: the (boot, seq) of each web commit, as a device numbers its own;
 - lockout.py: too many wrong secrets for a dial pause further tries;
 - send.py: one commit over MQTT, and the ingestor's answer;
-- static/: the page (plain HTML, CSS and JavaScript; nothing from a CDN).
+- templates/dial.html: the page, rendered in the reader's language with the map's
+  catalogues (map/i18n.py); static/: its CSS and JavaScript (nothing from a CDN).
 """
 
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 from firmware.dialcore import protocol
 
 STATIC_DIR = Path(__file__).parent / "static"
+TEMPLATE_DIR = Path(__file__).parent / "templates"
 ID_PREFIX = "web-"  # web dials number their own commits, so a hardware dial can never be one
 
 

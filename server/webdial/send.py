@@ -29,6 +29,22 @@ KEEPALIVE_S = 30  # as the dials' (the connection lives a few seconds anyway)
 class Answer:
     result: str  # saved, rejected or pending (no answer yet: send the same commit again)
     reason: str | None = None
+    # why it is pending, as a word the page says in its reader's language (PENDING); the
+    # ingestor's reasons for a rejection come in its own words (English), with no code
+    code: str | None = None
+
+
+PENDING = {  # code -> reason, of an answer that is pending
+    "broker_unreachable": "the server cannot reach its message broker",
+    "broker_refused": "the message broker did not let this dial in",
+    "acks_refused": "the message broker did not let this dial read answers",
+    "not_published": "the message broker did not confirm the message",
+    "no_answer": "no answer from the server yet",
+}
+
+
+def pending(code: str) -> Answer:
+    return Answer("pending", PENDING[code], code)
 
 
 def send(
@@ -80,19 +96,19 @@ def send(
         log.warning(
             "web dial %s cannot reach the broker at %s: %s", device_id, mqtt_url.redact(url), e
         )
-        return Answer("pending", "the server cannot reach its message broker")
+        return pending("broker_unreachable")
     client.loop_start()
     try:
         if not connected.wait(CONNECT_TIMEOUT_S) or replies["connect"].is_failure:
             log.warning("broker refused web dial %s: %s", device_id, replies.get("connect"))
-            return Answer("pending", "the message broker did not let this dial in")
+            return pending("broker_refused")
         # Subscribed before publishing, so the ack cannot come before we listen for it.
         client.subscribe(protocol.topic(device_id, "ack"), qos=1)
         if not subscribed.wait(CONNECT_TIMEOUT_S) or replies["subscribe"].is_failure:
             log.warning(
                 "web dial %s may not read its acks: %s", device_id, replies.get("subscribe")
             )
-            return Answer("pending", "the message broker did not let this dial read answers")
+            return pending("acks_refused")
         # QoS 1 and retained, as every dial sends its state (docs/protocol.md).
         sent = client.publish(protocol.topic(device_id, "state"), payload, qos=1, retain=True)
         try:
@@ -101,9 +117,9 @@ def send(
         except RuntimeError:  # the connection dropped under the publish
             published = False
         if not published:
-            return Answer("pending", "the message broker did not confirm the message")
+            return pending("not_published")
         if not answered.wait(ACK_TIMEOUT_S):
-            return Answer("pending", "no answer from the server yet")
+            return pending("no_answer")
         return replies["ack"]
     finally:
         client.disconnect()

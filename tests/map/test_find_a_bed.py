@@ -12,10 +12,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import Session
 
+from server.auth import issue_key
 from server.intake import DAYS
-from server.models import Gender, Program, Sector, Site, utcnow
-from tests.map.conftest import PHONE, system_settings
+from server.models import Gender, Program, Role, Sector, Site, utcnow
+from tests.map.conftest import DESKTOP, PHONE, system_settings
 from tests.map.seeding import record
+from tests.map.test_outreach_sign_in import sign_in
 from tests.support.stack import Stack
 
 ALWAYS = [f"{day} 00:00-24:00" for day in DAYS]
@@ -67,6 +69,7 @@ def city(mosquitto, tmp_path_factory):
                 session.flush()
                 record(session, program, [(utcnow() - age, occupied)])
                 ids[name] = site.id
+            _row, stack.key = issue_key(session, "find-a-bed holds", Role.outreach)
             session.commit()
         stack.ids = ids
         yield stack
@@ -102,3 +105,25 @@ def test_a_woman_with_a_dog_in_two_taps(city, open_page):
     assert page.locator("#ss-find-results li").evaluate_all(
         "ls => ls.map(l => Number(l.dataset.siteId))"
     ) == [city.ids["Harbour Mixed"]]
+
+
+def test_a_signed_in_worker_holds_a_place_found_for_someone(city, open_page):
+    """The list's and the popups' hold (holds.js), on each place found: offered only to a
+    worker signed in with an outreach key (every place found has a free place)."""
+    page = open_page(city.http + "/", **DESKTOP)
+    page.get_by_role("button", name="Man", exact=True).click()
+    hall = city.ids["Men's Hall"]
+    found = page.locator(f'#ss-find-results li[data-site-id="{hall}"]')
+    found.filter(has_text="10 free").wait_for()
+    button = found.locator("button.ss-hold")
+    assert button.count() == 1 and not button.is_visible()  # public: there, but not offered
+    sign_in(page, city.key)
+    found.get_by_role("button", name="Hold a place").click()
+    status = page.locator("#ss-status")
+    status.filter(has_text="Place held").wait_for()
+    code = re.search(r"code (\w{4}),", status.inner_text()).group(1)
+    mine = page.locator("#ss-holds li").filter(has_text=code)
+    mine.wait_for()
+    found.filter(has_text="9 free").wait_for()  # the place held is no longer free
+    mine.get_by_role("button", name="Cancel").click()  # the city as the other tests find it
+    found.filter(has_text="10 free").wait_for()

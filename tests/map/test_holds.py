@@ -1,5 +1,7 @@
-"""Holds on the outreach map: a signed-in worker holds a place from a list entry, reads the
-code to give the desk, sees the place counted as held (on the city page too), and cancels it."""
+"""Holds on the outreach map: a signed-in worker holds a place from a list entry or from the
+places Find a bed lists, reads the code to give the desk, sees the place counted as held (on
+the city page too), and cancels it; or the desk marks the person arrived, on a simulated dial
+or on the web dial (in French), and the open map shows them counted in."""
 
 import re
 import uuid
@@ -10,7 +12,8 @@ from sqlmodel import Session, select
 
 from firmware.dialcore import display
 from server.auth import issue_key
-from server.models import Hold, HoldState, Role
+from server.intake import DAYS
+from server.models import DeviceChannel, Hold, HoldState, Program, Role
 from server.queries import sites
 from tests.map.conftest import DESKTOP, system_settings
 from tests.map.test_outreach_sign_in import add_counted_site, sign_in
@@ -58,8 +61,9 @@ def test_a_worker_holds_a_place_from_the_map_and_cancels_it(shelter, open_page):
 def test_a_hold_placed_from_the_map_is_shown_at_the_desk_and_marked_arrived(
     shelter, open_page, tmp_path
 ):
-    """On a simulated dial (the screen's top line) and on the web dial (the page), each
-    marked arrived at the desk: the hold ends and the person is counted in, in one commit."""
+    """Held from a list entry and from Find a bed; shown on a simulated dial (the screen's
+    top line) and on the web dial (its page, in French); each marked arrived at the desk: the
+    hold ends and the person is counted in, in one commit, and the open map shows it."""
     stack, _site_id, key = shelter
     dial_id = f"ash-{uuid.uuid4().hex[:6]}"
     dial_site = stack.add_site(dial_id, name="Ash House")
@@ -75,16 +79,27 @@ def test_a_hold_placed_from_the_map_is_shown_at_the_desk_and_marked_arrived(
         timeout=scaled(30),
     )
     assert saved.json()["result"] == "saved"
+    with Session(stack.system.engine) as session:  # intake open all week: Find a bed lists it
+        program = session.get(Program, session.get(DeviceChannel, (web_id, 0)).program_id)
+        program.intake_schedule = [f"{day} 00:00-24:00" for day in DAYS]
+        session.add(program)
+        session.commit()
 
     page = open_page(stack.http + "/", **DESKTOP)
     sign_in(page, key)
-    for held, name in enumerate(("Ash House", f"House {web_id}"), start=1):
-        entry = page.locator(".ss-entry", has_text=name)
-        entry.get_by_role("button", name="Hold a place").click()
+    page.get_by_role("button", name="Man", exact=True).click()
+    web_name = f"House {web_id}"
+    places = (
+        ("Ash House", page.locator(".ss-entry", has_text="Ash House")),
+        (web_name, page.locator("#ss-find-results li", has_text=web_name)),
+    )
+    for held, (name, where) in enumerate(places, start=1):
+        where.get_by_role("button", name="Hold a place").click()
         wait_until(
             lambda n=held: page.locator("#ss-holds li").count() == n,
             message=f"held at {name}: {page.locator('#ss-status').inner_text()}",
         )
+    page.locator(".ss-entry", has_text=web_name).filter(has_text="1 held").wait_for()
     codes = {h.program_id: h.code for h in _active_holds(stack)}
     assert len(codes) == 2
 
@@ -98,15 +113,23 @@ def test_a_hold_placed_from_the_map_is_shown_at_the_desk_and_marked_arrived(
     wait_until(lambda: stack.do(lambda: app.store.pending) is None, message="arrival saved")
     stack.stop_dial(app)
 
-    # the web dial lists it with the code and the Arrived button
-    desk = open_page(f"{stack.http}/dial/{web_id}", **DESKTOP)
-    desk.get_by_label("Dial secret").fill(secret)
-    desk.get_by_role("button", name="Open the dial").click()
+    # the web dial (a French-speaking desk) lists it with the code and the Arrived button
+    desk = open_page(f"{stack.http}/dial/{web_id}?lang=fr", **DESKTOP)
+    desk.get_by_label("Secret du cadran").fill(secret)
+    desk.get_by_role("button", name="Ouvrir le cadran").click()
     desk.locator(".hold").wait_for()
-    [web_code] = [c for c in codes.values() if desk.get_by_text(f"Held: {c}").count()]
-    desk.get_by_role("button", name=f"Arrived: {web_code}").click()
-    desk.get_by_text(": hold arrived").wait_for()
+    [web_code] = [c for c in codes.values() if desk.get_by_text(f"Réservée : {c}").count()]
+    desk.get_by_role("button", name=f"Arrivée : {web_code}").click()
+    desk.get_by_text(": réservation arrivée").wait_for()
     assert desk.get_by_label("Room 1", exact=True).input_value() == "4"
+
+    # the map, open all along, shows both counted in and nothing held (its event stream)
+    page.locator(".ss-entry", has_text="Ash House").filter(
+        has_text="17 of 20 beds free · accepting"
+    ).wait_for()
+    page.locator(".ss-entry", has_text=web_name).filter(
+        has_text="16 of 20 beds free · accepting"
+    ).wait_for()
 
     assert _active_holds(stack) == []
     with Session(stack.system.engine) as session:

@@ -4,6 +4,7 @@ Staff send the dial's secret as `Authorization: Bearer <secret>`. A save becomes
 message of the dial, built by the firmware's encoder and sent through the broker to the
 ingestor like a hardware dial's; the answer is the ingestor's: saved, rejected (with its
 reason) or pending (no answer yet: PUT the same commit again, which is idempotent).
+The page comes in the reader's language, chosen as the map's (map/i18n.py).
 docs/web-dial.md says more.
 """
 
@@ -19,24 +20,27 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse
+from fastapi.responses import HTMLResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field, StrictInt
 from sqlmodel import Session, select
 
 from firmware.dialcore import protocol
-from server import credentials, holds
+from map.i18n import catalogues
+from map.render import render
+from server import alerts, credentials, holds
 from server.api.csp import page_headers
 from server.api.deps import CHALLENGE, SessionDep, SettingsDep
+from server.api.routes.pages import LangQuery, in_language
 from server.api.schemas import Error, Freshness
 from server.devices import config_message
-from server.models import Device, DeviceChannel, Role
+from server.models import Device, DeviceChannel, Program, Role, utcnow
 from server.queries import sites
-from server.webdial import ID_PREFIX, STATIC_DIR, is_web_dial
+from server.webdial import ID_PREFIX, STATIC_DIR, TEMPLATE_DIR, is_web_dial
 from server.webdial.lockout import Lockout
 from server.webdial.numbering import Numbering
-from server.webdial.send import send
+from server.webdial.send import PENDING, send
 
 log = logging.getLogger(__name__)
 EARLIEST_TS = 1_500_000_000  # the protocol's earliest commit time (2017), as state.schema.json
@@ -76,6 +80,13 @@ class DialChannel(BaseModel):
     count: int | None = Field(description="In the dial's mode; null before the first reading")
     updated_at: datetime | None
     freshness: Freshness
+    # A surge or warming program (server/alerts.py) is counted only while it is open
+    is_open: bool = Field(description="False: a closed surge or warming program; no counts")
+    opens_with_alert: str | None = Field(description="The alert kind that opens it, if any")
+    window_start: str | None = Field(description="Its daily window (HH:MM), if it has one")
+    window_end: str | None
+    open_for: str | None = Field(description="The alert it is open for, when open by one")
+    open_until: datetime | None = Field(description="When that window ends")
 
 
 class DialView(BaseModel):
@@ -147,6 +158,11 @@ class Commit(BaseModel):
         description="pending: not confirmed yet; PUT the same commit again"
     )
     reason: str | None
+    code: Literal[tuple(PENDING)] | None = Field(
+        default=None,
+        description="Why a commit is pending, as a word the page translates; the ingestor's "
+        "reasons for a rejection have none",
+    )
 
 
 @dataclass
@@ -239,6 +255,13 @@ def view(dial: DialDep, session: SessionDep, settings: SettingsDep) -> DialView:
                 count=count,
                 updated_at=program.updated_at if program else None,
                 freshness=program.freshness if program else "unknown",
+                # open or not as the availability query has it (server/alerts.py opening)
+                is_open=program.is_open if program else True,
+                opens_with_alert=program.opens_with_alert if program else None,
+                window_start=program.window_start if program else None,
+                window_end=program.window_end if program else None,
+                open_for=program.open_for if program else None,
+                open_until=program.open_until if program else None,
             )
         )
     return DialView(
@@ -252,7 +275,12 @@ def view(dial: DialDep, session: SessionDep, settings: SettingsDep) -> DialView:
     responses={202: {"model": Commit, "description": "Sent, not confirmed yet"}, **ERRORS},
 )
 def new_commit(
-    body: NewCommit, dial: DialDep, session: SessionDep, request: Request, response: Response
+    body: NewCommit,
+    dial: DialDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    request: Request,
+    response: Response,
 ) -> Commit:
     """Save new counts for every channel: numbered, sent and stored like a dial's commit."""
     broker = _broker(request)
@@ -263,6 +291,8 @@ def new_commit(
         if asked is not None and asked.channel >= len(capacities):
             message = f"{dial.device.id} has no channel {asked.channel}"
             raise RequestValidationError([{"loc": ("body", field, "channel"), "msg": message}])
+    if tap is not None and (why := _closed(session, settings, dial.device, tap.channel)):
+        raise RequestValidationError([{"loc": ("body", "turn_away", "channel"), "msg": why}])
     boot, seq = numbering.next(session, dial.device.id)
     turned = numbering.turned(
         dial.device.id, boot, len(capacities), tap and (tap.channel, tap.reason, tap.id)
@@ -314,16 +344,41 @@ def repeat_commit(
     return _send(session, broker, dial, commit, payload, response)
 
 
-@pages.get("/dial/{device_id}", response_class=FileResponse, responses={404: {"model": Error}})
-def page(device_id: str) -> FileResponse:
+@pages.get("/dial/{device_id}", response_class=HTMLResponse, responses={404: {"model": Error}})
+def page(device_id: str, request: Request, lang: LangQuery = None) -> HTMLResponse:
+    """The page, in the reader's language as the map chooses it (`?lang=fr`, remembered)."""
     if not is_web_dial(device_id):
         raise HTTPException(404, f"no web dial {device_id!r}: their ids start with {ID_PREFIX!r}")
-    return FileResponse(STATIC_DIR / "dial.html", headers=_page_headers())
+    return in_language(request, lang, _page)
 
 
 @cache
-def _page_headers() -> dict[str, str]:
-    return page_headers((STATIC_DIR / "dial.html").read_text())
+def _page(lang: str) -> tuple[str, dict[str, str]]:
+    strings = catalogues()[lang]
+    # only the dial's own words: the map's would be sent to every phone for nothing
+    config = {"lang": lang, "strings": {k: v for k, v in strings.items() if k.startswith("dial.")}}
+    # the reasons behind "not eligible", in the dial's order ("reason not said" first)
+    reasons = [r for r in protocol.TURN_AWAY_REASONS if r.startswith("not_eligible")]
+    html = render("dial.html", lang, TEMPLATE_DIR, config=config, reasons=reasons)
+    return html, page_headers(html)
+
+
+def _closed(session: Session, settings, device: Device, channel: int) -> str | None:
+    """Why channel `channel` of `device` takes no counts now (a closed surge or warming
+    program), or None when it is open."""
+    paired = session.exec(
+        select(DeviceChannel).where(
+            DeviceChannel.device_id == device.id, DeviceChannel.channel == channel
+        )
+    ).first()
+    if paired is None:
+        return None
+    opening = alerts.openings(session, [paired.program_id], utcnow(), settings.zone)
+    if opening.get(paired.program_id, alerts.ALWAYS).is_open:
+        return None
+    kind = session.get(Program, paired.program_id).opens_with_alert
+    label = f"channel {channel} ({paired.label})"
+    return f"{label} is closed: it opens only while a {kind!r} alert is on"
 
 
 def _broker(request: Request) -> tuple[str, Path | None]:
@@ -382,4 +437,6 @@ def _send(session: Session, broker, dial: Dial, commit: Commit, payload, respons
     answer = send(url, device_id, dial.secret, commit.boot, commit.seq, payload, ca_file)
     if answer.result == "pending":
         response.status_code = 202
-    return commit.model_copy(update={"result": answer.result, "reason": answer.reason})
+    return commit.model_copy(
+        update={"result": answer.result, "reason": answer.reason, "code": answer.code}
+    )

@@ -1,8 +1,9 @@
 """The pages people open in a browser: the live map at /, the city staff page at /city and
 the API reference at /docs.
 
-Both come in the reader's language: `?lang=fr` chooses (and is remembered in a cookie), else
-the browser's Accept-Language, else English (map/i18n.py).
+Both (and the web dial, routes/dial.py) come in the reader's language: `?lang=fr` chooses
+(and is remembered in a cookie), else the browser's Accept-Language, else English
+(map/i18n.py).
 """
 
 from functools import cache
@@ -46,7 +47,9 @@ def _city_page(lang: str) -> tuple[str, dict[str, str]]:
     return html, page_headers(html)
 
 
-def _page(request: Request, asked: str | None, render) -> HTMLResponse:
+def in_language(request: Request, asked: str | None, render) -> HTMLResponse:
+    """The page `render(lang)` gives as (html, headers), in the language chosen for this
+    request; a language asked for in the URL is remembered for the next page."""
     lang = i18n.choose(
         asked, request.cookies.get(LANG_COOKIE), request.headers.get("accept-language")
     )
@@ -61,7 +64,7 @@ def _page(request: Request, asked: str | None, render) -> HTMLResponse:
 
 @router.get("/", response_class=HTMLResponse)
 def live_map(request: Request, settings: SettingsDep, lang: LangQuery = None) -> HTMLResponse:
-    return _page(
+    return in_language(
         request,
         lang,
         lambda chosen: _map_page(
@@ -91,7 +94,7 @@ def service_worker() -> FileResponse:
 
 @router.get("/city", response_class=HTMLResponse)
 def city_page(request: Request, lang: LangQuery = None) -> HTMLResponse:
-    return _page(request, lang, _city_page)
+    return in_language(request, lang, _city_page)
 
 
 @router.get("/docs", response_class=HTMLResponse)

@@ -18,6 +18,12 @@
  * "Turned away" (one tap: no bed, or not eligible with the reason chosen beside it) saves
  * the counts shown with one person turned away; the tap carries an id of its own, so when
  * its answer is lost and it is sent again, the server counts the person once.
+ *
+ * A closed surge or warming program (server/alerts.py) shows CLOSED and why in place of its
+ * counting; every commit carries its count unchanged (a commit holds every channel's).
+ *
+ * Every word comes from the map's catalogues (map/static/i18n, keys "dial.") through the
+ * map's text.js, in the language the server chose for the page (map/i18n.py).
  */
 (function () {
   "use strict";
@@ -27,6 +33,9 @@
   // 32 takes about a second instead of eight taps (a tap still steps once).
   const HOLD_DELAY_MS = 400;
   const HOLD_EVERY_MS = 100;
+  // A desk keeps the page open all night: holds placed by outreach and programs that an alert
+  // opens or closes show within a minute, without a reload (the view is a few hundred bytes).
+  const REFRESH_MS = 60000;
 
   const deviceId = decodeURIComponent(location.pathname.split("/").pop());
   // Relative, so the page also works behind a proxy that serves it under a path prefix.
@@ -37,6 +46,11 @@
   };
 
   const $ = (id) => document.getElementById(id);
+  const SS = window.ShelterSignal;
+  SS.text.setup(JSON.parse($("ss-config").textContent));
+  const { t, number } = SS.text;
+  const clock = (date) =>
+    date.toLocaleTimeString(SS.text.lang(), { hour: "2-digit", minute: "2-digit" });
   let view = null; // the dial as GET {api} answered: shelter, mode, channels
   let retryTimer = null;
   let latest = 0; // number of the newest save on this page: answers to older ones are stale
@@ -51,33 +65,30 @@
     turned: null, // what the newest tap recorded, said with its SAVED
     ended: null, // how the newest save ended a hold (arrived, released), said with it
   };
-  const REASON_WORDS = {
-    no_bed: "no bed",
-    not_eligible: "not eligible",
-    not_eligible_gender: "not eligible (gender)",
-    not_eligible_age: "not eligible (age)",
-    not_eligible_pets: "not eligible (pets)",
-    not_eligible_access: "not eligible (accessibility)",
-    not_eligible_other: "not eligible (other)",
-  };
+
+  /* Why a commit is pending, in the reader's words when the server gave a code for it. */
+  function pendingWhy(commit) {
+    return commit.code ? t("dial.pending." + commit.code) : commit.reason;
+  }
 
   function showState() {
-    const time = (date) => date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
     let state = "ready";
-    let text = "Ready";
+    let text = t("dial.state.ready");
     if (status.invalid) [state, text] = ["editing", status.invalid];
-    else if (status.dirty) [state, text] = ["editing", "Not saved yet: press Save"];
-    else if (status.rejected) [state, text] = ["rejected", "NOT SAVED: " + status.rejected];
-    else if (status.offline)
-      [state, text] = ["offline", "OFFLINE: cannot reach the server. Trying again..."];
+    else if (status.dirty) [state, text] = ["editing", t("dial.state.editing")];
+    else if (status.rejected)
+      [state, text] = ["rejected", t("dial.state.rejected", { reason: status.rejected })];
+    else if (status.offline) [state, text] = ["offline", t("dial.state.offline")];
     else if (status.pending)
-      [state, text] = ["pending", `NOT CONFIRMED YET: ${status.pending.reason}. Trying again...`];
-    else if (status.busy) [state, text] = ["sending", "Sending..."];
+      [state, text] = ["pending", t("dial.state.pending", { reason: pendingWhy(status.pending) })];
+    else if (status.busy) [state, text] = ["sending", t("dial.state.sending")];
     else if (status.savedAt) {
       state = "saved";
-      text = "SAVED at " + time(status.savedAt);
-      if (status.turned) text += ": turned away, " + REASON_WORDS[status.turned];
-      if (status.ended) text += ": hold " + status.ended;
+      const time = clock(status.savedAt);
+      text = t("dial.state.saved", { time });
+      if (status.turned)
+        text = t("dial.state.saved_turned", { time, reason: t("dial.turned." + status.turned) });
+      if (status.ended) text = t("dial.state.saved_" + status.ended, { time });
     }
     const line = $("state");
     line.dataset.state = state;
@@ -97,11 +108,21 @@
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const data = await response.json().catch(() => null);
-    return { status: response.status, data };
+    return { status: response.status, data, retryAfter: response.headers.get("Retry-After") };
   }
 
-  function errorText(data) {
-    return (data && data.error && data.error.message) || "the server could not take it";
+  /* What went wrong with a request, in the reader's words where the status says it all;
+     else the server's own message. */
+  function errorText(answer) {
+    if (answer.status === 429) {
+      const n = Math.ceil(Number(answer.retryAfter) / 60) || 1;
+      return t("dial.error.locked", { n, minutes: number(n) });
+    }
+    if (answer.status === 403) return t("dial.error.hardware");
+    if (answer.status === 503) return t("dial.error.no_broker");
+    const data = answer.data;
+    const message = (data && data.error && data.error.message) || "HTTP " + answer.status;
+    return t("dial.error.other", { message });
   }
 
   async function openDial() {
@@ -110,13 +131,13 @@
     try {
       answer = await call("GET", api);
     } catch (e) {
-      return showSignIn("Cannot reach the server. Check the connection and try again.");
+      return showSignIn(t("dial.error.unreachable"));
     }
     if (answer.status === 401) {
       localStorage.removeItem(keys.secret);
-      return showSignIn("That secret does not open this dial.");
+      return showSignIn(t("dial.error.wrong_secret"));
     }
-    if (answer.status !== 200) return showSignIn(errorText(answer.data));
+    if (answer.status !== 200) return showSignIn(errorText(answer));
     render(answer.data);
     const stored = JSON.parse(localStorage.getItem(keys.pending) || "null");
     if (stored) {
@@ -131,7 +152,7 @@
     status.offline = false;
     if (answer.status === 401) {
       localStorage.removeItem(keys.secret);
-      return showSignIn("That secret no longer opens this dial.");
+      return showSignIn(t("dial.error.secret_ended"));
     }
     const commit = answer.data;
     if (answer.status === 202) {
@@ -145,9 +166,9 @@
         status.savedAt = new Date();
         refresh();
       } else if (answer.status === 200) {
-        status.rejected = commit.reason || "rejected";
+        status.rejected = commit.reason; // the ingestor's own words: it sends no code
       } else {
-        status.rejected = errorText(answer.data);
+        status.rejected = errorText(answer);
       }
     }
     showState();
@@ -199,13 +220,19 @@
     if (status.pending === commit) commitAnswer(answer); // else a newer save replaced it
   }
 
+  /* Nothing typed, being sent or waiting to be confirmed: the page may show the server's view. */
+  function idle() {
+    return !status.dirty && !status.invalid && !status.busy && !status.pending;
+  }
+
   async function refresh() {
-    // After a save, show the counts and times as the availability API now has them.
+    // After a save, and every REFRESH_MS: the counts, times, holds and open programs as the
+    // availability API now has them.
     try {
       const answer = await call("GET", api);
-      if (answer.status === 200 && !status.dirty) render(answer.data);
+      if (answer.status === 200 && idle()) render(answer.data);
     } catch (e) {
-      // The save is confirmed; the refreshed times can wait for the next save.
+      // No connection: the next save or refresh shows them.
     }
   }
 
@@ -226,10 +253,9 @@
 
   function render(dial) {
     view = dial;
-    document.title = dial.shelter + ": web dial";
+    document.title = t("dial.title_shelter", { shelter: dial.shelter });
     $("shelter").textContent = dial.shelter;
-    $("mode").textContent =
-      dial.mode === "free" ? "Count the free places." : "Count the places in use.";
+    $("mode").textContent = t("dial.mode." + dial.mode);
     const list = $("channels");
     list.replaceChildren(
       ...dial.channels.map((channel) => {
@@ -242,28 +268,30 @@
         part.querySelector(".label").textContent = channel.label;
         part.querySelector(".label").htmlFor = id;
         part.querySelector(".detail").id = "detail-" + channel.channel;
-        const time = (iso) =>
-          new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+        const time = (iso) => clock(new Date(iso));
+        showOpening(part, channel);
         part.querySelector(".holds").replaceChildren(
           ...channel.holds.map((hold) => {
             const item = $("hold").content.cloneNode(true);
             const note = hold.note ? ` \u00b7 ${hold.note}` : "";
             item.querySelector(".what").textContent =
-              `Held: ${hold.code} until ${time(hold.expires_at)}${note}`;
+              t("dial.hold.item", { code: hold.code, until: time(hold.expires_at) }) + note;
             for (const [name, how] of [
               ["arrived", "arrived"],
               ["release", "released"],
             ]) {
               const button = item.querySelector("." + name);
-              button.setAttribute("aria-label", `${button.textContent}: ${hold.code}`);
+              button.setAttribute("aria-label", t(`dial.hold.${name}_label`, { code: hold.code }));
               button.addEventListener("click", () => endHold(channel.channel, hold.id, how));
             }
             return item;
           }),
         );
         const why = part.querySelector(".away-why");
-        why.setAttribute("aria-label", `${channel.label}: why not eligible`);
-        part.querySelector(".away").setAttribute("aria-label", `${channel.label}: turned away`);
+        why.setAttribute("aria-label", t("dial.away.why", { label: channel.label }));
+        part
+          .querySelector(".away")
+          .setAttribute("aria-label", t("dial.away.group", { label: channel.label }));
         part
           .querySelector(".away-bed")
           .addEventListener("click", () => turnAway(channel.channel, "no_bed"));
@@ -272,22 +300,50 @@
           .addEventListener("click", () => turnAway(channel.channel, why.value));
         for (const step of part.querySelectorAll(".step")) {
           const more = step.dataset.step === "1";
-          step.setAttribute("aria-label", `${channel.label}: one ${more ? "more" : "less"}`);
+          const words = more ? "dial.step.more" : "dial.step.less";
+          step.setAttribute("aria-label", t(words, { label: channel.label }));
           holdToStep(step, () => stepCount(channel.channel, Number(step.dataset.step)));
         }
         const updated = channel.updated_at && new Date(channel.updated_at);
+        const when = (date) =>
+          date.toLocaleString(SS.text.lang(), { dateStyle: "short", timeStyle: "short" });
         part.querySelector(".last").textContent = updated
-          ? "Last saved " + updated.toLocaleString([], { dateStyle: "short", timeStyle: "short" })
-          : "No count saved yet: it starts at the capacity; set it and press Save";
+          ? t("dial.last_saved", { when: when(updated) })
+          : t("dial.never_saved");
         return part;
       }),
     );
     // A channel never counted starts at its capacity, not blank: stepping down from there is
-    // a few presses, where a blank field meant one tap per person.
-    setCounts(dial.channels.map((channel) => channel.count ?? channel.capacity));
+    // a few presses, where a blank field meant one tap per person. A closed program's count
+    // goes along unchanged; never counted, it is empty (nobody is in a closed centre).
+    const empty = (channel) => (dial.mode === "free" ? channel.capacity : 0);
+    const start = (channel) => (channel.is_open ? channel.capacity : empty(channel));
+    setCounts(dial.channels.map((channel) => channel.count ?? start(channel)));
     $("sign-in").hidden = true;
     $("dial").hidden = false;
     showState();
+  }
+
+  /* A closed surge or warming program: CLOSED and why, and nothing to count; an open one
+     says which alert it is open for, until when. */
+  function showOpening(part, channel) {
+    const closed = part.querySelector(".closed");
+    closed.hidden = channel.is_open;
+    part.querySelector(".counting").hidden = !channel.is_open;
+    if (!channel.is_open) {
+      const hours = channel.window_start && channel.window_end;
+      closed.querySelector(".why").textContent = t(
+        hours ? "dial.closed.why_window" : "dial.closed.why",
+        { kind: channel.opens_with_alert, start: channel.window_start, end: channel.window_end },
+      );
+    } else if (channel.open_for) {
+      const openFor = part.querySelector(".open-for");
+      openFor.hidden = false;
+      openFor.textContent = t("dial.open_for", {
+        alert: channel.open_for,
+        until: clock(new Date(channel.open_until)),
+      });
+    }
   }
 
   function setCounts(counts) {
@@ -300,12 +356,12 @@
   function describe(i) {
     const capacity = view.channels[i].capacity;
     const count = parseCount(inputs()[i].value);
-    let text = "of " + capacity;
+    let text = t("dial.of", { capacity: number(capacity) });
     if (count !== null && count > capacity) {
-      text += " \u00b7 more than there are";
+      text += " \u00b7 " + t("dial.above");
     } else if (count !== null) {
       const free = view.mode === "free" ? count : capacity - count;
-      text += " \u00b7 " + free + " free";
+      text += " \u00b7 " + t("dial.free", { n: free, free: number(free) });
     }
     $("detail-" + i).textContent = text;
   }
@@ -383,7 +439,7 @@
       if (count === null) {
         input.setAttribute("aria-invalid", "true");
         input.focus();
-        status.invalid = `Enter a whole number for ${view.channels[i].label}`;
+        status.invalid = t("dial.state.invalid", { label: view.channels[i].label });
         return showState();
       }
       counts.push(count);
@@ -408,7 +464,7 @@
   window.addEventListener("beforeunload", (event) => {
     if (!status.dirty) return;
     event.preventDefault();
-    event.returnValue = "unsaved"; // older browsers need it set (their own words are shown)
+    event.returnValue = t("dial.unsaved"); // older browsers need it set (most show their own)
   });
   $("forget").addEventListener("click", () => {
     localStorage.removeItem(keys.secret);
@@ -416,5 +472,8 @@
     status.pending = null;
     showSignIn("");
   });
+  setInterval(() => {
+    if (view && !$("dial").hidden && idle()) refresh();
+  }, REFRESH_MS);
   openDial();
 })();

@@ -151,9 +151,10 @@ def test_a_commit_the_ingestor_has_not_confirmed_is_pending_until_repeated(stack
         answer = _commit(web, device_id, secret, [4])
         assert answer.status_code == 202
         pending = answer.json()
-        assert (pending["result"], pending["reason"]) == (
+        assert (pending["result"], pending["reason"], pending["code"]) == (
             "pending",
             "no answer from the server yet",
+            "no_answer",  # what the page says in its reader's language
         )
         assert _readings(stack, device_id) == []
 
@@ -201,6 +202,7 @@ def test_a_broker_out_of_reach_leaves_the_commit_pending(stack, dials):
 
     assert answer.status_code == 202
     assert answer.json()["reason"] == "the server cannot reach its message broker"
+    assert answer.json()["code"] == "broker_unreachable"
     assert _readings(stack, device_id) == []
 
 
