@@ -440,7 +440,9 @@ class SmsWishCreate(Text):
 class SmsWishPublic(BaseModel):
     id: str  # to end it: DELETE /sms/wishes/{id}
     expires_at: datetime
-    near: tuple[float, float] | None  # (lat, lon) measured from; null: anywhere
+    # The point distances are measured from (from `place`, when given); null: anywhere
+    lat: float | None
+    lon: float | None
     radius_km: float | None
 
 

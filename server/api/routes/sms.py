@@ -82,8 +82,9 @@ def make_wish(
         )
     except TooMany as e:
         raise HTTPException(503, f"{e}: try again later") from None
+    lat, lon = near or (None, None)
     return SmsWishPublic(
-        id=wish.id, expires_at=wish.expires_at, near=near, radius_km=filters.radius_km
+        id=wish.id, expires_at=wish.expires_at, lat=lat, lon=lon, radius_km=filters.radius_km
     )
 
 

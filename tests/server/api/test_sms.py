@@ -158,7 +158,7 @@ def test_a_wish_is_texted_once_when_a_matching_bed_opens(texting, headers, recei
     made = _wish(texting, headers["outreach"], sectors=["men"], place="King", radius_km=2)
     assert made.status_code == 201, made.text
     assert SENDER not in made.text  # the number is never given back
-    assert made.json()["near"] == [43.65, -79.38]
+    assert (made.json()["lat"], made.json()["lon"]) == (43.65, -79.38)  # Maple's, 1 King St
     count(willow, 7)  # a bed opens at Willow, but 5.8 km away and mixed
     count(maple, 19)  # one bed opens
     wait_until(lambda: receiver.received, message="a text to the receiver")
