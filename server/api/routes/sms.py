@@ -14,6 +14,7 @@ import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from server.api.deps import CHALLENGE, OutreachDep, SessionDep, SettingsDep
 from server.api.schemas import Error, SmsInbound, SmsMessage, SmsWishCreate, SmsWishPublic
@@ -103,12 +104,25 @@ def end_wish(wish_id: str, request: Request, _role: OutreachDep) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-def _provider(request: Request, settings: SettingsDep) -> None:
+# A scheme of its own (as the web dial's): the rest of the API reads API keys from the header
+_bearer = HTTPBearer(
+    scheme_name="SmsInboundToken",
+    auto_error=False,
+    description="SIGNAL_SMS_INBOUND_TOKEN: `Authorization: Bearer <token>`, or the password "
+    "of Basic authentication",
+)
+
+
+def _provider(
+    request: Request,
+    settings: SettingsDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
     """Let only the provider in: 503 without a token set, 401 without the right one."""
     token = settings.sms_inbound_token
     if token is None:
         raise HTTPException(503, "SMS is not configured: SIGNAL_SMS_INBOUND_TOKEN is unset")
-    sent = _token(request.headers.get("authorization", ""))
+    sent = bearer.credentials.encode() if bearer else _basic(request)
     if sent is None or not secrets.compare_digest(sent, token.get_secret_value().encode()):
         limiter, client = request.app.state.limiter, request.client.host if request.client else "-"
         if seconds := limiter.spend(client):  # guessing the token costs like public requests
@@ -121,16 +135,15 @@ def _provider(request: Request, settings: SettingsDep) -> None:
         )
 
 
-def _token(authorization: str) -> bytes | None:
-    scheme, _, value = authorization.partition(" ")
-    if scheme.lower() == "bearer":
-        return value.strip().encode()
-    if scheme.lower() == "basic":
-        try:
-            return base64.b64decode(value.strip(), validate=True).partition(b":")[2]
-        except (binascii.Error, ValueError):
-            return None
-    return None
+def _basic(request: Request) -> bytes | None:
+    """The password of Basic authentication, whatever the user name; None without one."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        return base64.b64decode(value.strip(), validate=True).partition(b":")[2]
+    except (binascii.Error, ValueError):
+        return None
 
 
 @webhook.post(
