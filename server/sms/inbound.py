@@ -44,6 +44,9 @@ WHO_WORDS = {
     "famille": "family",
     "familles": "family",
 }
+# Words that ask for no more texts: the carriers' opt-out keywords (North American carriers
+# require them to be honoured), in English and French. They get no answer at all.
+STOP = {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "arret", "arrêt"}
 ANSWERED = 3  # places in an answer: a choice, and still SMS-sized (server/sms/text.py)
 PLACE_CHARS = 40  # of the place as it is repeated in the answer
 
@@ -53,6 +56,11 @@ class Ask:
     language: str
     place: str
     who: str | None  # a key of WHO
+
+
+def stops(message: str) -> bool:
+    """Does the text ask for no more texts?"""
+    return message.strip().casefold() in STOP
 
 
 def parse(message: str) -> Ask | None:

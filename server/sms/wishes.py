@@ -112,6 +112,11 @@ class Wishes:
                     return True
         return False
 
+    def forget(self, number: str) -> None:
+        """End the wish waiting for `number`, if any: its owner texted STOP."""
+        with self._lock:
+            self._wishes.pop(self.numbers.hashed(number), None)
+
     def run(self, engine: Engine) -> None:
         """One look for beds that opened, then the texts due: what the watch does each
         second."""

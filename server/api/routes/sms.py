@@ -151,6 +151,7 @@ def _basic(request: Request) -> bytes | None:
     response_model=SmsMessage,
     responses={
         **UNCONFIGURED,
+        204: {"description": "STOP (or another opt-out word): nothing to send back"},
         401: {"model": Error, "description": "The provider's token is missing or wrong"},
         429: {
             "model": Error,
@@ -164,10 +165,15 @@ def inbound_text(
     session: SessionDep,
     settings: SettingsDep,
     _provider: Annotated[None, Depends(_provider)],
-) -> SmsMessage:
+) -> SmsMessage | Response:
     """A text someone sent: the answer to send back to them, in the body (the adapter sends
-    it on, as it sends a wish's text). Anything but "BEDS <place> [who]" gets a short help."""
+    it on, as it sends a wish's text). Anything but "BEDS <place> [who]" gets a short help;
+    STOP ends a wish waiting for the sender and gets no answer."""
     sms = _sms(request)
+    if inbound.stops(body.text):
+        if sms.wishes is not None:
+            sms.wishes.forget(body.from_)
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
     if not sms.numbers.may_answer(body.from_):
         raise HTTPException(429, "this sender had its answers for the hour: nothing is sent")
     language, reply = inbound.answer(session, settings, body.text, sms.areas)

@@ -141,7 +141,11 @@ def receiver():
 @pytest.fixture
 def texting(engine, settings, receiver):
     """A client of an app that sends wishes' texts to `receiver`."""
-    update = {"sms_webhook_url": receiver.url, "sms_webhook_token": SecretStr(WEBHOOK_TOKEN)}
+    update = {
+        "sms_webhook_url": receiver.url,
+        "sms_webhook_token": SecretStr(WEBHOOK_TOKEN),
+        "sms_inbound_token": SecretStr(TOKEN),
+    }
     with TestClient(create_app(settings.model_copy(update=update), engine)) as client:
         yield client
 
@@ -221,6 +225,21 @@ def test_wishes_are_ended_by_their_key_and_replaced_for_the_same_number(
     count(city["Willow Place"]["mixed"], 7)  # a mixed bed: the other wish has it
     wait_until(lambda: len(receiver.received) == 2, message="the other number's text")
     assert [r["body"]["to"] for r in receiver.received] == [SENDER, OTHER]
+
+
+@pytest.mark.parametrize("word", ["STOP", " stop ", "Arrêt", "UNSUBSCRIBE"])
+def test_stop_ends_the_senders_wish_and_gets_no_answer(
+    texting, headers, receiver, city, count, word
+):
+    maple = city["Maple House"]["men"]
+    count(maple, 20)
+    assert _wish(texting, headers["outreach"]).status_code == 201
+    assert _wish(texting, headers["outreach"], phone=OTHER).status_code == 201
+    stopped = _text(texting, word)
+    assert (stopped.status_code, stopped.content) == (204, b"")
+    count(maple, 19)
+    wait_until(lambda: receiver.received, message="the other number's text")
+    assert [r["body"]["to"] for r in receiver.received] == [OTHER]
 
 
 def test_a_wish_is_checked_before_it_waits(texting, headers, city):
