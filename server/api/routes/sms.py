@@ -19,10 +19,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from server.api.deps import CHALLENGE, OutreachDep, SessionDep, SettingsDep
 from server.api.schemas import Error, SmsInbound, SmsMessage, SmsWishCreate, SmsWishPublic
 from server.queries import Filters
-from server.sms import inbound
+from server.sms import Sms, inbound
 from server.sms.numbers import REPLIES_PER_HOUR
 from server.sms.places import locate
-from server.sms.wishes import TooMany
+from server.sms.wishes import TooMany, Wishes
 
 router = APIRouter(prefix="/sms", tags=["text messages"])
 # The webhook authenticates the provider itself: outside get_role (main.py), whose API key
@@ -31,9 +31,16 @@ webhook = APIRouter(prefix="/sms", tags=["text messages"])
 UNCONFIGURED = {503: {"model": Error, "description": "SMS is not configured on this server"}}
 
 
-def _sms(request: Request):
+def _sms(request: Request) -> Sms:
     """The SMS state of the app (server/api/main.py): numbers, wishes, postal areas."""
     return request.app.state.sms
+
+
+def _wishes(request: Request) -> Wishes:
+    wishes = _sms(request).wishes
+    if wishes is None:
+        raise HTTPException(503, "SMS is not configured: SIGNAL_SMS_WEBHOOK_URL is unset")
+    return wishes
 
 
 @router.post(
@@ -53,15 +60,13 @@ def make_wish(
     aging count) to at least one. A new wish for the same number replaces the old one. The
     number is kept in this server process's memory until the text is sent or the wish ends
     (SIGNAL_SMS_WISH_MINUTES at most), never stored: a restart forgets the wish."""
-    sms = _sms(request)
-    if sms.wishes is None:
-        raise HTTPException(503, "SMS is not configured: SIGNAL_SMS_WEBHOOK_URL is unset")
+    wishes = _wishes(request)
     longest = settings.sms_wish_minutes
     if body.minutes is not None and body.minutes > longest:
         raise HTTPException(422, f"minutes: a wish waits at most {longest} minutes here")
     near = (body.lat, body.lon) if body.lat is not None else None
     if body.place is not None:
-        near = locate(session, body.place, sms.areas)
+        near = locate(session, body.place, _sms(request).areas)
         if near is None:
             raise HTTPException(422, f"place: no place found for {body.place!r}")
     filters = Filters(
@@ -78,7 +83,7 @@ def make_wish(
     )
     key_id = request.state.key_id
     try:
-        wish = sms.wishes.add(
+        wish = wishes.add(
             session, key_id, body.phone, body.language, filters, body.minutes or longest
         )
     except TooMany as e:
@@ -96,10 +101,7 @@ def make_wish(
 )
 def end_wish(wish_id: str, request: Request, _role: OutreachDep) -> Response:
     """Forget a wish (and its number) before it is answered."""
-    sms = _sms(request)
-    if sms.wishes is None:
-        raise HTTPException(503, "SMS is not configured: SIGNAL_SMS_WEBHOOK_URL is unset")
-    if not sms.wishes.end(wish_id, request.state.key_id):
+    if not _wishes(request).end(wish_id, request.state.key_id):
         raise HTTPException(404, f"no waiting wish {wish_id} made with this key")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
