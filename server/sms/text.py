@@ -36,8 +36,8 @@ WORDS = {
         "(or men, youth, family).",
         "unknown": 'No place found for "{place}". Text BEDS and a postal code (M5V 2T6), '
         "a street or a city.",
-        "none": "No shelter near {place}{who} has a free place by a recent count. "
-        "Text again later.",
+        "none": "No shelter near {place}{who} takes people in now with a free place by a "
+        "recent count. Text again later.",
         "header": "Free now near {place}{who}:",
         "line": "{n}. {name}: {free} free, {age}, {km} km{phone}",
         "opened": "Bed open: {free} free at {name} ({program}, {sector}), counted {age}.{phone}",
@@ -50,8 +50,8 @@ WORDS = {
         "(ou hommes, jeunes, famille).",
         "unknown": 'Lieu introuvable : "{place}". Envoyez LITS et un code postal (M5V 2T6), '
         "une rue ou une ville.",
-        "none": "Aucun refuge près de {place}{who} n'a de place libre selon un compte "
-        "récent. Réessayez plus tard.",
+        "none": "Aucun refuge près de {place}{who} n'accueille maintenant avec une place "
+        "libre selon un compte récent. Réessayez plus tard.",
         "header": "Libre maintenant près de {place}{who} :",
         "line": "{n}. {name} : {free} libre(s), {age}, {km} km{phone}",
         "opened": "Place libre : {free} à {name} ({program}, {sector}), compté {age}.{phone}",

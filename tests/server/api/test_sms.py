@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from server.api.main import create_app
-from server.models import Site, utcnow
+from server.models import Program, Site, utcnow
 from server.sms.numbers import REPLIES_PER_HOUR
 from tests.support.sms_receiver import Receiver
 from tests.support.waiting import wait_until
@@ -93,7 +93,8 @@ def test_an_inbound_text_gets_the_nearest_free_places(sms_client, session, city)
         "1. Willow Place : 3 libre(s), il y a 0 min, 5.8 km, 416-555-0120"
     )
     assert _reply(sms_client, "BEDS King youth") == (
-        "No shelter near King (youth) has a free place by a recent count. Text again later."
+        "No shelter near King (youth) takes people in now with a free place by a recent "
+        "count. Text again later."
     )
 
 
@@ -102,12 +103,22 @@ def test_stale_counts_and_confidential_sites_are_never_in_an_answer(
 ):
     count(city["Willow Place"]["mixed"], 5, at=utcnow() - timedelta(hours=4))  # stale
     assert _reply(sms_client, "BEDS King women") == (
-        "No shelter near King (women) has a free place by a recent count. Text again later."
+        "No shelter near King (women) takes people in now with a free place by a recent "
+        "count. Text again later."
     )
     # Safe Harbour (confidential, 6 free women's beds) locates nothing and is never listed
     for where in ("M5V 1A1", "Safe Harbour", "Hidden Rd"):
         assert _reply(sms_client, f"BEDS {where}").startswith("No place found for")
     assert "Harbour" not in _reply(sms_client, "BEDS Maple House")
+
+
+def test_a_program_whose_intake_is_closed_now_is_not_in_an_answer(sms_client, session, city):
+    mixed = session.get(Program, city["Willow Place"]["mixed"])
+    assert _reply(sms_client, "BEDS King women").startswith("Free now near King (women):\n1. W")
+    mixed.intake_schedule = []  # by referral only: never open for intake
+    session.add(mixed)
+    session.commit()
+    assert _reply(sms_client, "BEDS King women").startswith("No shelter near King (women)")
 
 
 def test_texts_that_are_not_questions_get_a_short_help(sms_client, city):
