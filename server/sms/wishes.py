@@ -52,7 +52,6 @@ class Wish:
     key_id: int | str | None  # the API key that made it: only it may end it
     number: str
     language: str
-    sectors: frozenset[Sector]
     filters: Filters  # sectors, eligibility, near and radius_km; has_space and accepting
     expires_at: datetime
     body: dict | None = None  # the text to send, once a bed opened
@@ -87,7 +86,6 @@ class Wishes:
             key_id=key_id,
             number=number,
             language=language,
-            sectors=filters.sectors,
             filters=filters,
             expires_at=utcnow() + timedelta(minutes=minutes),
         )
@@ -172,7 +170,7 @@ class Wishes:
         found = sites(session, self.settings, set(opened.values()), Role.outreach, wish.filters)
         for site in found:
             for program in site.programs:
-                if program.id in opened and (not wish.sectors or program.sector in wish.sectors):
+                if program.id in opened and _fits(program.sector, wish.filters.sectors):
                     words = text.WORDS[wish.language]
                     phone = words["call"].format(phone=site.phone) if site.phone else ""
                     message = words["opened"].format(
@@ -206,6 +204,10 @@ class Wishes:
                 if wish.body:
                     log.warning("SMS wish %s ended unsent: the webhook never took it", wish.id)
                 del self._wishes[hashed]
+
+
+def _fits(sector: Sector, sectors: frozenset[Sector]) -> bool:
+    return not sectors or sector in sectors
 
 
 def post(settings: Settings, body: dict) -> bool:
