@@ -127,6 +127,34 @@ class Settings(BaseSettings):
         description="When the city takes its daily count, the morning after, in "
         "SIGNAL_TIMEZONE (HH:MM): the daily occupancy CSV's rows.",
     )
+    sms_webhook_url: str | None = Field(
+        None,
+        pattern=r"^https?://\S+$",
+        description="Where the server POSTs text messages to send (an adapter for the SMS "
+        "provider: docs/api.md, Text messages); unset: no wishes by SMS.",
+    )
+    sms_webhook_token: SecretStr | None = Field(
+        None,
+        description="Sent to SIGNAL_SMS_WEBHOOK_URL as `Authorization: Bearer <token>`, so "
+        "the adapter knows the server; unset: no Authorization header.",
+    )
+    sms_inbound_token: SecretStr | None = Field(
+        None,
+        description="What the provider must send to POST /api/v1/sms/inbound (as Bearer, or "
+        "as Basic's password); unset: the inbound webhook answers 503.",
+    )
+    sms_wish_minutes: int = Field(
+        240,
+        ge=1,
+        le=12 * 60,
+        description="Longest life of a wish by SMS, with its phone number, in memory only "
+        "(4 hours: an evening's wait; 12 at most, a night).",
+    )
+    sms_areas_file: Path | None = Field(
+        None,
+        description="CSV of postal-area centres (Postalcode,Latitude,Longitude: what `import "
+        "--centroids` reads) that locate a postal code in a text; unset: sites' own codes.",
+    )
     demo_sites: int = Field(12, ge=1, le=500, description="How many shelters `run` invents.")
     demo_interval_seconds: float = Field(
         4.0, gt=0, description="Mean time between simulated dial turns in the demo."

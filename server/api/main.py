@@ -18,6 +18,7 @@ from map import STATIC_DIR
 from server import alerts as alerts_watch
 from server import holds
 from server import metrics as prometheus
+from server import sms as texts
 from server.api.deps import get_role
 from server.api.list_cache import GZIP_LEVEL, FastPath, ListCache
 from server.api.live import Broadcaster
@@ -35,6 +36,7 @@ from server.api.routes import (
     pages,
     programs,
     shelters,
+    sms,
     summary,
     turnaways,
 )
@@ -44,6 +46,7 @@ from server.api.routes import (
 from server.api.schemas import Error
 from server.auth import Keyring, RateLimiter
 from server.settings import Settings
+from server.sms import wishes
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
@@ -103,11 +106,14 @@ def create_app(settings: Settings, engine: Engine) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         await app.state.broadcaster.start()
-        expiry = asyncio.create_task(keep_time(engine, settings))
+        tasks = [asyncio.create_task(keep_time(engine, settings))]
+        if app.state.sms.wishes is not None:  # texts to send when beds open
+            tasks.append(asyncio.create_task(wishes.watch(engine, app.state.sms.wishes)))
         yield
-        expiry.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await expiry
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await app.state.broadcaster.stop()
         await app.state.shelter_lists.close()
 
@@ -131,6 +137,7 @@ def create_app(settings: Settings, engine: Engine) -> FastAPI:
     app.state.metrics = prometheus.combined(prometheus.API)
     app.state.keyring = Keyring(settings.admin_api_key)
     app.state.limiter = RateLimiter(settings.public_rate_per_minute, settings.public_rate_burst)
+    app.state.sms = texts.start(settings)  # wishes by SMS live in this process's memory
     for module in (
         shelters,
         programs,
@@ -144,6 +151,7 @@ def create_app(settings: Settings, engine: Engine) -> FastAPI:
         exports,
         turnaways,
         alerts,
+        sms,
     ):
         app.include_router(
             module.router,
@@ -157,6 +165,8 @@ def create_app(settings: Settings, engine: Engine) -> FastAPI:
     # The web dial checks its own device secret in the Authorization header: without get_role,
     # or the secret would be checked (and refused) as an API key.
     app.include_router(dial.router, prefix=API_PREFIX, responses=ERRORS)
+    # The SMS provider's webhook checks its own token, likewise (routes/sms.py)
+    app.include_router(sms.webhook, prefix=API_PREFIX, responses=ERRORS)
     app.include_router(dial.pages)
 
     app.include_router(pages.router)

@@ -13,10 +13,12 @@ from pydantic import BaseModel, StringConstraints, ValidationError, model_valida
 from sqlmodel import Field, SQLModel
 
 from server.models import (
+    MAX_AGE,
     MAX_CAPACITY,
     MAX_HOLD_MINUTES,
     MAX_HOLD_NOTE,
     CapacityType,
+    Gender,
     HoldState,
     ProgramBase,
     Role,
@@ -399,6 +401,63 @@ class TurnAways(BaseModel):
     start: date
     end: date
     nights: list[TurnAwayNight]
+
+
+# ----------------------------------------------------------------------------- text messages
+
+PHONE = r"^\+[1-9][0-9]{6,14}$"  # E.164, as SMS providers take numbers: +14165550100
+MAX_WISH_KM = 50.0  # a city across: farther is no longer "near"
+WISH_KM = 5.0  # the map's "near me" wish (map/static/notify.js): a walk or a short bus ride
+MAX_SMS_CHARS = 1600  # the longest text providers deliver (ten concatenated segments)
+
+
+class SmsWishCreate(Text):
+    phone: str = Field(schema_extra={"pattern": PHONE}, max_length=16)
+    language: Literal["en", "fr"] = "en"
+    sectors: list[Sector] = Field(default=[], max_length=len(Sector))  # none: any
+    gender: Gender | None = None
+    age: int | None = Field(default=None, ge=0, le=MAX_AGE)
+    pets_allowed: bool | None = None
+    wheelchair_accessible: bool | None = None
+    couples_allowed: bool | None = None
+    # Where: a point, or a postal code or place located as in an inbound text; neither: anywhere
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    place: str | None = Field(default=None, min_length=1, max_length=100)
+    radius_km: float = Field(default=WISH_KM, gt=0, le=MAX_WISH_KM)
+    # Omitted: SIGNAL_SMS_WISH_MINUTES, the longest a wish may wait
+    minutes: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _one_where(self):
+        if (self.lat is None) != (self.lon is None):
+            raise ValueError("give lat and lon together")
+        if self.lat is not None and self.place is not None:
+            raise ValueError("give either lat and lon or place, not both")
+        return self
+
+
+class SmsWishPublic(BaseModel):
+    id: str  # to end it: DELETE /sms/wishes/{id}
+    expires_at: datetime
+    # The point distances are measured from (from `place`, when given); null: anywhere
+    lat: float | None
+    lon: float | None
+    radius_km: float | None
+
+
+class SmsInbound(Text):
+    from_: str = Field(alias="from", min_length=1, max_length=32)  # the sender, as given
+    text: str = Field(max_length=MAX_SMS_CHARS)
+
+
+class SmsMessage(BaseModel):
+    """A text to send: the body POSTed to SIGNAL_SMS_WEBHOOK_URL, and the inbound answer."""
+
+    kind: Literal["bed_opened", "reply"]
+    to: str
+    text: str
+    language: Literal["en", "fr"]
 
 
 # ----------------------------------------------------------------------------- API keys

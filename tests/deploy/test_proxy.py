@@ -190,8 +190,10 @@ def test_requests_are_spread_over_every_api_process(proxy, upstreams):
     assert answer.headers["strict-transport-security"].startswith("max-age=")
 
 
-@pytest.mark.parametrize("path", ["/dial/desk-01", "/api/v1/dial/desk-01/commits"])
-def test_the_web_dial_always_reaches_the_same_process(proxy, upstreams, path):
+@pytest.mark.parametrize(
+    "path", ["/dial/desk-01", "/api/v1/dial/desk-01/commits", "/api/v1/sms/wishes"]
+)
+def test_the_web_dial_and_sms_always_reach_the_same_process(proxy, upstreams, path):
     with _client(proxy) as client:
         ports = {client.get(path).json()["port"] for _ in range(8)}
     assert ports == {upstreams[0].server_port}
