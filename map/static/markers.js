@@ -85,15 +85,16 @@
   function groupIcon(group) {
     const { free, unknown } = groupFree(group);
     const n = group.length;
-    // Nothing known is "?", never "0": 0 would read as "no beds here".
-    const text = free == null ? "?" : number(free);
+    // Nothing known is "?", never "0": 0 would read as "no beds here". Thousands are
+    // rounded ("12K") to fit the circle; the label and data-free keep the exact number.
+    const text = free == null ? "?" : SS.text.shortNumber(free);
     let label =
       free == null
         ? t("cluster.label_unknown", { n })
         : t("cluster.label", { n, free: number(free) });
     if (free != null && unknown) label += " " + t("cluster.unknown", { n: unknown });
     return new DataIcon({
-      // 4 digits do not fit the circle at 16 px (map.css .ss-long)
+      // 4 characters ("1.2K") do not fit the circle at 16 px (map.css .ss-long)
       className: "ss-group ss-icon ss-cluster" + (text.length > 3 ? " ss-long" : ""),
       // The badge with how many sites is drawn by map.css from data-sites: the label says it in
       // words, and the marker's text is only the number the label starts with.

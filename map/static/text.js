@@ -15,7 +15,7 @@
   const SHOW_DAYS_FROM_MIN = 48 * 60; // "30 hours ago" up to two days, then days
 
   // Set by setup(), which each page calls first with its config.
-  let lang, strings, plural, numbers, relative, kilometres;
+  let lang, strings, plural, numbers, shortNumbers, relative, kilometres;
   let clockSkewMs = 0; // server clock minus this device's clock
 
   function setup(config) {
@@ -23,6 +23,8 @@
     strings = config.strings || {};
     plural = new Intl.PluralRules(lang);
     numbers = new Intl.NumberFormat(lang);
+    // "1.2K", "12K", "120K": at most 4 characters, what a group's circle holds (map.css)
+    shortNumbers = new Intl.NumberFormat(lang, { notation: "compact", maximumFractionDigits: 1 });
     // Long style ("4 minutes ago"): screen readers stumble over "4 min. ago".
     relative = new Intl.RelativeTimeFormat(lang, { numeric: "always", style: "long" });
     kilometres = new Intl.NumberFormat(lang, {
@@ -44,6 +46,11 @@
 
   function number(value) {
     return numbers.format(value);
+  }
+
+  /* A number in at most 4 characters: exact below 1,000, rounded above ("12K"). */
+  function shortNumber(value) {
+    return shortNumbers.format(value);
   }
 
   function km(value) {
@@ -106,6 +113,7 @@
     setup,
     t,
     number,
+    shortNumber,
     km,
     setServerTime,
     minutesSince,

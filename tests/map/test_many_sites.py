@@ -82,6 +82,25 @@ def test_ten_thousand_sites_group_on_the_map_and_page_in_the_list(small_system, 
                 .reduce((n, e) => n + Number(e.dataset.sites), 0)"""
     )
     assert represented == SITES  # the first view holds every site, in groups
+    # Thousands free in a group ("12,345" overflowed the circle) are rounded to fit: "12K"
+    page.get_by_role("button", name="Zoom out", exact=True).click()
+    page.get_by_role("button", name="Zoom out", exact=True).click()
+    page.wait_for_function(
+        """() => Math.max(...[...document.querySelectorAll('.ss-group')]
+            .map(e => Number(e.dataset.free))) >= 10000"""
+    )
+    overflowing = page.evaluate(
+        """() => [...document.querySelectorAll('.ss-group')].filter(e => {
+            const range = document.createRange();
+            range.selectNodeContents(e);  // the number, not the badge drawn by ::after
+            const text = range.getBoundingClientRect();
+            const box = e.getBoundingClientRect();
+            return text.left < box.left + e.clientLeft || text.right > box.right - e.clientLeft;
+        }).map(e => e.textContent)"""
+    )
+    assert overflowing == []
+    page.get_by_role("button", name="Zoom in", exact=True).click()
+    page.get_by_role("button", name="Zoom in", exact=True).click()
 
     assert page.locator("#ss-list .ss-entry").count() == 50
     more = page.get_by_role("button", name="Show 50 more")
