@@ -42,8 +42,8 @@ def test_a_closed_program_takes_no_counts_until_its_alert_opens_it(stack, web, d
         page.locator('#state[data-state="saved"]').wait_for()
         with Session(stack.system.engine) as session:
             stored = session.exec(select(Reading).where(Reading.device_id == device_id)).all()
-        # a commit carries every channel: the closed one's unchanged (never counted: empty)
-        assert sorted((r.channel, r.occupied) for r in stored) == [(0, 5), (1, 0)]
+        # a commit carries every channel; a closed one's stores nothing (docs/protocol.md)
+        assert [(r.channel, r.occupied) for r in stored] == [(0, 5)]
 
         refused = httpx.post(
             f"{web.url}/api/v1/dial/{device_id}/commits",
