@@ -447,9 +447,7 @@ def _judge(session: Session, topic: str, payload: bytes, outcome: Outcome) -> st
         ).all()
         if outcome.result == "stored":  # a duplicate's rows are its first sending's
             # every channel but a closed one, which stores nothing (docs/protocol.md)
-            expected = [
-                n for n in range(len(message["channels"])) if (device_id, n) != (CLOSED, 1)
-            ]
+            expected = [n for n in range(len(message["channels"])) if (device_id, n) != (CLOSED, 1)]
             assert sorted(n for n, _occupied, _capacity in stored) == expected, (stored, message)
         assert stored, message  # saved, or kept from the first sending
         for channel, occupied, capacity in stored:
