@@ -94,6 +94,7 @@ def map_html(
     center: Sequence[float] = (43.6532, -79.3832),
     zoom: int = 12,
     timing: LiveTiming = DEFAULT_TIMING,
+    texts: bool = False,
 ) -> str:
     """Return the complete HTML of the live map page in language `lang`.
 
@@ -101,6 +102,8 @@ def map_html(
     ``static_base`` is the URL prefix where :data:`STATIC_DIR` is served. An empty
     ``tiles_url`` leaves the background out (markers and list work without it). ``center`` and
     ``zoom`` are only the view before the sites arrive: the first view then fits the sites.
+    ``texts``: the server sends SMS (SIGNAL_SMS_WEBHOOK_URL), so a signed-in worker may have
+    a wish texted (notify.js).
     """
     static = html.escape(static_base.rstrip("/"), quote=True)
     api = api_base.rstrip("/")
@@ -138,6 +141,7 @@ def map_html(
         "staleMinutes": timing.stale_minutes,
         "keepaliveSeconds": timing.keepalive_seconds,
         "timezone": timing.timezone,
+        "texts": texts,
         "serviceWorker": "/sw.js",  # served at the root by server/api/routes/pages.py
     }
     _LiveInit(config).add_to(m)

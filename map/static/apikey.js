@@ -69,6 +69,26 @@
     throw error;
   }
 
+  /* `method` `url` with `key` and the JSON `body` (if any): resolves to the JSON answer (or
+     {} when there is none, as for 204) or throws as getJson does. */
+  async function send(method, url, key, body) {
+    const res = await fetch(url, {
+      method,
+      headers: {
+        Accept: "application/json",
+        "Content-Type": "application/json",
+        Authorization: "Bearer " + key,
+      },
+      body: body ? JSON.stringify(body) : undefined,
+      cache: "no-store",
+    });
+    const answer = await res.json().catch(() => ({}));
+    if (res.ok) return answer;
+    const error = new Error(answer.error ? answer.error.message : "HTTP " + res.status);
+    error.status = res.status;
+    throw error;
+  }
+
   /* Wires the key section `root` to `keys` (a keyStore). check(key), if given, may refuse a
      key before it is kept, by throwing; explain(error) then says why in words, in the
      section's note. onChange(signedIn) runs after every sign-in and sign-out. Returns
@@ -123,5 +143,5 @@
     return { signOut };
   }
 
-  SS.apiKey = { keyStore, getJson, keyPrompt };
+  SS.apiKey = { keyStore, getJson, send, keyPrompt };
 })();

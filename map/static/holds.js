@@ -28,20 +28,8 @@
       minute: "2-digit",
     });
 
-    async function call(method, path, body) {
-      const res = await fetch(apiBase + path, {
-        method,
-        headers: {
-          Accept: "application/json",
-          "Content-Type": "application/json",
-          Authorization: "Bearer " + keys.get(),
-        },
-        body: body ? JSON.stringify(body) : undefined,
-        cache: "no-store",
-      });
-      const answer = await res.json().catch(() => ({}));
-      if (!res.ok) throw new Error(answer.error ? answer.error.message : "HTTP " + res.status);
-      return answer;
+    function call(method, path, body) {
+      return SS.apiKey.send(method, apiBase + path, keys.get(), body);
     }
 
     function itemHtml(hold) {

@@ -144,7 +144,12 @@
     const finder = SS.finder(byId("ss-find"), { zone: config.timezone });
 
     // "Tell me when a bed opens" (notify.js): checked against every site the stream sends
-    const wishes = SS.notify.start({ filters: () => filters(), here: () => here });
+    // (and, signed in where the server sends texts, the same wish by SMS)
+    const wishes = SS.notify.start({
+      filters: () => filters(),
+      here: () => here,
+      texts: config.texts && { apiBase, keys, lang: config.lang },
+    });
 
     /* ---- filters, order and view ---- */
 

@@ -28,7 +28,7 @@ SWAGGER_UI = "/static/vendor/swagger-ui"  # vendored, like Leaflet: /docs works 
 
 @cache
 def _map_page(
-    lang: str, tiles_url: str, tiles_attribution: str, timing: LiveTiming
+    lang: str, tiles_url: str, tiles_attribution: str, timing: LiveTiming, texts: bool
 ) -> tuple[str, dict[str, str]]:
     html = map_html(
         lang=lang,
@@ -37,6 +37,7 @@ def _map_page(
         tiles_url=tiles_url,
         tiles_attribution=tiles_attribution,
         timing=timing,
+        texts=texts,
     )
     return html, page_headers(html, image_url=tiles_url)
 
@@ -77,6 +78,7 @@ def live_map(request: Request, settings: SettingsDep, lang: LangQuery = None) ->
                 settings.events_keepalive_seconds,
                 settings.timezone,
             ),
+            settings.sms_webhook_url is not None,
         ),
     )
 
