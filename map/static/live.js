@@ -30,7 +30,6 @@
   const { t, number, esc } = SS.text;
   const S = SS.sites;
 
-  const REFRESH_MS = 120000; // refetch everything: catches what a lost event would miss
   const AGES_MS = 30000; // re-word "updated N minutes ago" and re-age the markers this often
   // Two keepalive periods unheard (30 s by default) is a dead link: one late keepalive on a
   // slow phone network is not (the server sends one every period when nothing else is sent).
@@ -93,6 +92,7 @@
     let source = null;
     let retryMs = RETRY_MS;
     let reconnecting = false; // the stream was open before: catch up when it opens again
+    let listBeforeOpen = false; // a list was had before the stream opened: it may miss a change
     let heardAt = 0; // when the server last said anything: an event, a keepalive, a list
     let connectedAt = 0; // when the current stream was opened
 
@@ -298,6 +298,7 @@
           applySite(site);
         }
         for (const id of [...sites.keys()]) if (!seen.has(id)) sites.delete(id);
+        if (!source || source.readyState !== EventSource.OPEN) listBeforeOpen = true;
         if (firstLoad) {
           firstLoad = false;
           layer.fit([...sites.values()], FIRST_VIEW_MAX_ZOOM);
@@ -408,11 +409,12 @@
         heard();
         retryMs = RETRY_MS;
         setConnection("live");
-        // Catch up on what changed while disconnected, with the key when signed in. (The first
-        // load runs alongside the first connection; a change in the moment between the two
-        // shows with the next refresh, at most REFRESH_MS later.)
-        if (reconnecting) loadAll();
+        // Catch up on what changed while disconnected, with the key when signed in; and on a
+        // first connection that opened after the list came (a change between the two would
+        // be in neither). Nothing is fetched again on a timer: the stream carries every change.
+        if (reconnecting || listBeforeOpen) loadAll();
         reconnecting = true;
+        listBeforeOpen = false;
       });
       source.addEventListener("site", async (ev) => {
         alive();
@@ -574,9 +576,6 @@
       },
       () => {}, // a browser without the Permissions API: Near me still asks
     );
-    setInterval(() => {
-      if (document.visibilityState === "visible") loadAll();
-    }, REFRESH_MS);
     setInterval(() => {
       SS.text.refreshAges();
       queueDraw(); // fresh turns aging, then stale, with time: markers and order follow
