@@ -180,7 +180,8 @@ def create_app(settings: Settings, engine: Engine) -> FastAPI:
         limiter=app.state.limiter,
     )
     # Phones on a weak signal: the map's first view is ~80 KB gzipped instead of ~320 KB.
-    # Starlette never compresses text/event-stream, so the live feed is not held back.
+    # Starlette never compresses text/event-stream, so the live feed is not held back (it
+    # gzips itself, event by event: routes/events.py).
     # Level 6 instead of 9: half the CPU for a body ~3% larger (docs/benchmarks.md).
     app.add_middleware(GZipMiddleware, minimum_size=1000, compresslevel=GZIP_LEVEL)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
