@@ -203,19 +203,26 @@ class Checker:
         self._thread.join()
 
     def _run(self) -> None:
-        while self.every and not self._stop.wait(self.every):
-            self.seq += 1
-            capacity = self.config["channels"][0][1]
-            count = self.seq % (capacity + 1)
-            counts = [count] + [0] * (len(self.config["channels"]) - 1)
-            with Session(self.engine) as session:
-                commit_reading(session, self.device.id, self.seq, counts, self.config)
-                session.commit()
-            site = next(
-                s for s in httpx.get(self.url).json()["items"] if s["id"] == self.device.site_id
-            )
-            self.checks += 1
-            self.stale += site["programs"][0]["occupied"] != count
+        # One check as the round starts, then one every `every` s: a round shorter than
+        # `every` (--quick, a loaded machine) still checks once
+        while self.every:
+            self._check()
+            if self._stop.wait(self.every):
+                return
+
+    def _check(self) -> None:
+        self.seq += 1
+        capacity = self.config["channels"][0][1]
+        count = self.seq % (capacity + 1)
+        counts = [count] + [0] * (len(self.config["channels"]) - 1)
+        with Session(self.engine) as session:
+            commit_reading(session, self.device.id, self.seq, counts, self.config)
+            session.commit()
+        site = next(
+            s for s in httpx.get(self.url).json()["items"] if s["id"] == self.device.site_id
+        )
+        self.checks += 1
+        self.stale += site["programs"][0]["occupied"] != count
 
 
 # --------------------------------------------------------------------------- load
