@@ -31,6 +31,7 @@ from server.models import (
     DeviceChannel,
     Gender,
     Program,
+    Reading,
     Role,
     Sector,
     Site,
@@ -191,6 +192,26 @@ def sites(
     if filters.near is not None:
         answer.sort(key=lambda s: s.distance_km)
     return answer
+
+
+def changed_since(session: Session, since: datetime) -> set[int]:
+    """Ids of the sites whose counts, dials or details changed after `since` (the server's
+    clock): a new current reading received, a dial's status, or a site edit (which admins'
+    edits, holds, pairings and alerts opening or closing programs all mark)."""
+    counted = (
+        select(Program.site_id)
+        .join(CurrentState, CurrentState.program_id == Program.id)
+        .join(Reading, Reading.id == CurrentState.reading_id)
+        .where(Reading.received_at > since)
+    )
+    dials = (
+        select(Program.site_id)
+        .join(DeviceChannel, DeviceChannel.program_id == Program.id)
+        .join(Device, Device.id == DeviceChannel.device_id)
+        .where(Device.status_at > since)
+    )
+    edited = select(Site.id).where(Site.edited_at > since)
+    return {site_id for query in (counted, dials, edited) for site_id in session.exec(query)}
 
 
 def summary(session: Session, settings: Settings) -> Summary:

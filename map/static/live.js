@@ -11,7 +11,8 @@
  * saying to call intake). The event stream stays the public view (EventSource cannot send a
  * key), so a signed-in page fetches each site an event names again with its key; a change at
  * a confidential site, which the stream never names, comes as a "hidden" event without data,
- * on which a signed-in page fetches the list again.
+ * on which a signed-in page catches up: GET {apiBase}/shelters/changes, only the sites changed
+ * since its list (also what every page asks when its stream reconnects).
  *
  * The page knows when its link is dead: the server sends a "keepalive" event whenever it has
  * sent nothing else for config.keepaliveSeconds, so hearing nothing for SILENT_PERIODS of those
@@ -49,6 +50,9 @@
   const STORE_KEY = "shelter-signal.map"; // the view and filters; never the location
   const FIRST_LOAD_RETRY_MS = 5000; // the very first list failed: try again this soon
   const KEY_STORE = "shelter-signal.outreach-key"; // the city page keeps its own key
+  // A list counts as of this long before its answer: a count received just before is
+  // committed a moment later (the server's catch-up keeps the same margin).
+  const CATCH_UP_MARGIN_MS = 60000;
 
   function byId(id) {
     return document.getElementById(id);
@@ -95,6 +99,7 @@
     let listBeforeOpen = false; // a list was had before the stream opened: it may miss a change
     let heardAt = 0; // when the server last said anything: an event, a keepalive, a list
     let connectedAt = 0; // when the current stream was opened
+    let listAt = null; // the server's time the sites are known as of: a catch-up's `since`
 
     /* ---- the map's own furniture ---- */
 
@@ -292,6 +297,7 @@
           heardAt = Math.max(heardAt, meta.savedAt - SS.text.serverNow() + Date.now());
           setConnection("offline");
         }
+        listAt = (meta.savedAt ?? SS.text.serverNow()) - CATCH_UP_MARGIN_MS;
         const seen = new Set();
         for (const site of body.items || []) {
           seen.add(String(site.id));
@@ -313,6 +319,33 @@
         }
       }
       loadTotals();
+    }
+
+    /* Only what changed since the sites were known (GET /shelters/changes), with the key when
+       signed in: after the stream was away, or when a change the public stream cannot show
+       (a confidential site) happened. The whole list when there is none yet, or the
+       catch-up fails. */
+    async function catchUp() {
+      const key = keys.get();
+      if (listAt == null) return loadAll();
+      try {
+        const since = new Date(listAt).toISOString();
+        const body = await api(`/shelters/changes?since=${encodeURIComponent(since)}`, key);
+        if (key !== keys.get()) return; // signed in or out meanwhile: that loads its own list
+        heard();
+        listAt = Date.parse(body.until);
+        for (const site of body.items) {
+          const before = sites.get(String(site.id));
+          applySite(site);
+          wishes.check(before, sites.get(String(site.id)));
+        }
+        for (const id of body.gone) sites.delete(String(id));
+        queueDraw();
+        totalsSoon();
+      } catch (err) {
+        if (keyRefused(err)) return; // signing out loads the public list
+        loadAll();
+      }
     }
 
     /* Shows the city-wide totals; resolves to the summary, or null if it could not be had. */
@@ -412,7 +445,7 @@
         // Catch up on what changed while disconnected, with the key when signed in; and on a
         // first connection that opened after the list came (a change between the two would
         // be in neither). Nothing is fetched again on a timer: the stream carries every change.
-        if (reconnecting || listBeforeOpen) loadAll();
+        if (reconnecting || listBeforeOpen) catchUp();
         reconnecting = true;
         listBeforeOpen = false;
       });
@@ -439,7 +472,7 @@
       // page; a signed-in page fetches what its key sees instead.
       source.addEventListener("gone", (ev) => {
         alive();
-        if (keys.get()) return loadAll();
+        if (keys.get()) return catchUp();
         sites.delete(String(JSON.parse(ev.data).id));
         queueDraw();
         totalsSoon();
@@ -447,7 +480,7 @@
       // A site the public may not see changed: only a signed-in page has anything to fetch.
       source.addEventListener("hidden", () => {
         alive();
-        if (keys.get()) loadAll();
+        if (keys.get()) catchUp();
       });
       source.addEventListener("error", () => {
         setConnection("offline");
@@ -583,7 +616,7 @@
     setInterval(watchLink, Math.min(WATCH_MAX_MS, keepaliveMs * WATCH_SHARE));
     // Phones suspend background tabs; catch up as soon as the page is looked at again.
     document.addEventListener("visibilitychange", () => {
-      if (document.visibilityState === "visible") loadAll();
+      if (document.visibilityState === "visible") catchUp();
     });
   }
 

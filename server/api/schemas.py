@@ -128,6 +128,14 @@ class SiteList(BaseModel):
     updated_at: datetime | None  # newest reading among the items
 
 
+class SiteChanges(BaseModel):
+    """A page's catch-up (GET /shelters/changes): what changed since it last looked."""
+
+    items: list[SitePublic]  # the changed sites the caller sees, as the list shows them
+    gone: list[int]  # ids of changed sites the caller no longer sees: take them off
+    until: datetime  # send this as `since` next time (a margin back from now: see the route)
+
+
 class FreshnessCounts(BaseModel):
     fresh: int = 0
     aging: int = 0

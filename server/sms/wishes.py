@@ -90,6 +90,8 @@ class Wishes:
             expires_at=utcnow() + timedelta(minutes=minutes),
         )
         hashed = self.numbers.hashed(number)
+        # One look at a time, the wish added within it: a look in between would find nobody
+        # waiting and forget what was free, and a bed opening next would go unseen.
         with self._looking:
             with self._lock:
                 self._forget_expired(utcnow())
@@ -127,14 +129,13 @@ class Wishes:
         """Give every waiting wish that a program opened for its text; the wishes with a
         text to send now."""
         now = utcnow()
-        with self._lock:
-            self._forget_expired(now)
-            waiting = list(self._wishes.values())
-        if not waiting:
-            with self._looking:  # nobody waits: the next wish starts from what is free then
+        with self._looking:  # (add() puts a wish in within one: see there)
+            with self._lock:
+                self._forget_expired(now)
+                waiting = list(self._wishes.values())
+            if not waiting:  # nobody waits: the next wish starts from what is free then
                 self._free = None
-            return []
-        with self._looking:
+                return []
             self._look(session, waiting, now)
         return [w for w in waiting if w.body and (w.retry_at is None or w.retry_at <= now)]
 

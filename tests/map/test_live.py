@@ -3,9 +3,11 @@ when it has lost the server and comes back by itself."""
 
 import uuid
 
-from firmware.dialcore import display
+from firmware.dialcore import display, protocol
 from tests.map.conftest import DESKTOP
 from tests.support.waiting import scaled, wait_until
+
+LIVE = "() => document.querySelector('#ss-connection').dataset.state === 'live'"
 
 
 def test_a_dial_turn_updates_marker_popup_list_and_totals_in_place(
@@ -51,9 +53,6 @@ def test_a_dial_turn_updates_marker_popup_list_and_totals_in_place(
         stack.stop_dial(app)
 
 
-LIVE = "() => document.querySelector('#ss-connection').dataset.state === 'live'"
-
-
 def end_event_streams(stack) -> None:
     """End every open /events stream the way the server ends a lagging client's (a None)."""
     broadcaster = stack.system.web.config.app.state.broadcaster
@@ -65,25 +64,32 @@ def end_event_streams(stack) -> None:
     stack.call(end())
 
 
-def test_the_page_says_when_it_is_offline_and_reconnects(small_system, open_page):
+def test_the_page_says_when_it_is_offline_reconnects_and_catches_up(small_system, open_page):
     stack = small_system(tiles_url="")
+    device_id = f"map-{uuid.uuid4().hex[:8]}"
+    stack.add_site(device_id, capacity=20, name="Gap House")
+    topic = protocol.topic(device_id, "state")
+    stack.publish(topic, protocol.encode_state(1, 1, "occupied", 0, [(5, 20)]))
     page = open_page(stack.http + "/", **DESKTOP)
     banner = page.locator("#ss-connection")
-    page.wait_for_function(
-        "() => document.querySelector('#ss-connection').dataset.state === 'live'"
-    )
+    entry = page.locator(".ss-entry", has_text="Gap House")
+    entry.filter(has_text="15 of 20").wait_for()
+    page.wait_for_function(LIVE)
     assert banner.inner_text() == "Live"
+    asked = []
+    page.on("request", lambda r: "/api/v1/shelters" in r.url and asked.append(r.url))
     page.context.set_offline(True)
     end_event_streams(stack)  # the network "drops": the open stream ends, reconnecting fails
     page.wait_for_function(
         "() => document.querySelector('#ss-connection').dataset.state === 'offline'"
     )
     assert "reconnecting" in banner.inner_text()
+    stack.publish(topic, protocol.encode_state(1, 2, "occupied", 0, [(8, 20)]))  # meanwhile
     page.context.set_offline(False)
-    page.wait_for_function(
-        "() => document.querySelector('#ss-connection').dataset.state === 'live'",
-        timeout=scaled(15_000),
-    )
+    page.wait_for_function(LIVE, timeout=scaled(15_000))
+    entry.filter(has_text="12 of 20").wait_for()
+    # what changed while away, not the whole list again (10,000 shelters: 640 KB)
+    assert asked and all("/api/v1/shelters/changes?since=" in url for url in asked), asked
 
 
 def test_the_list_is_never_fetched_again_on_a_timer(small_system, open_page):

@@ -209,15 +209,19 @@ def test_a_dial_turn_at_a_confidential_site_updates_the_signed_in_entry_live(
         assert "no count yet" in entry.inner_text()
         page.evaluate("window.__sameDocument = true")  # gone if the page reloads
 
-        city.stack.do(app.turn, 5)
-        city.stack.do(app.press)
-        wait_until(
-            lambda: city.stack.do(
-                lambda: display.state(app) == display.SAVED and not app.store.pending
-            ),
-            message="dial shows saved",
-        )
-        # the public stream only says "hidden": the signed-in page fetches the list again
+        # the public stream only says "hidden": the signed-in page asks what changed since
+        # its list, with its key (a catch-up, not the whole list again)
+        catch_up = lambda request: "/api/v1/shelters/changes?since=" in request.url  # noqa: E731
+        with page.expect_request(catch_up) as asked:
+            city.stack.do(app.turn, 5)
+            city.stack.do(app.press)
+            wait_until(
+                lambda: city.stack.do(
+                    lambda: display.state(app) == display.SAVED and not app.store.pending
+                ),
+                message="dial shows saved",
+            )
+        assert asked.value.headers["authorization"] == f"Bearer {city.outreach_key}"
         page.wait_for_function(
             "id => document.querySelector(`.ss-entry[data-site-id='${id}']`)"
             "?.textContent.includes('15 of 20 free')",

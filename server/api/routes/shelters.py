@@ -2,21 +2,34 @@
 creating and editing sites (admin)."""
 
 import math
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from pydantic import AwareDatetime
 
 from server.api.deps import KEY_OPTIONAL, AdminDep, RoleDep, RowId, SessionDep, SettingsDep
 from server.api.list_cache import ListCache, send_answer
-from server.api.schemas import Error, SiteCreate, SiteList, SitePublic, SiteUpdate, validated
+from server.api.schemas import (
+    Error,
+    SiteChanges,
+    SiteCreate,
+    SiteList,
+    SitePublic,
+    SiteUpdate,
+    validated,
+)
 from server.models import MAX_AGE, Gender, Role, Sector, Site, utcnow
 from server.pairing import config_changed, devices_at
-from server.queries import Filters, sites
+from server.queries import Filters, changed_since, sites
 
 router = APIRouter(prefix="/shelters", tags=["shelters"])
 NOT_FOUND = {404: {"model": Error, "description": "No such site, or not for this role"}}
 ADMIN_ONLY = {403: {"model": Error, "description": "The key's role is below admin"}}
 MAX_RADIUS_KM = 20_037.5  # half the Earth's circumference: no two points are farther apart
+# A catch-up's `until` is this far back from now: a reading received just before is
+# committed a moment later (an ingest batch), and sending a site twice is harmless.
+CATCH_UP_MARGIN = timedelta(seconds=60)
 
 
 def _numbers(name: str, text: str, example: str, count: int) -> list[float]:
@@ -106,6 +119,27 @@ async def list_shelters(
     lists: ListCache = request.app.state.shelter_lists
     query = request.scope["query_string"]  # what the fast path looks the answer up by
     return send_answer(request, await lists.answer(role, filters, query))
+
+
+@router.get("/changes", response_model=SiteChanges, openapi_extra=KEY_OPTIONAL)
+def shelter_changes(
+    since: Annotated[
+        AwareDatetime,
+        Query(description="The `until` of the last catch-up, or when the list was fetched"),
+    ],
+    session: SessionDep,
+    settings: SettingsDep,
+    role: RoleDep,
+) -> SiteChanges:
+    """What changed since `since`, for a page whose event stream was away (a phone in a dead
+    zone): the changed sites as this key sees them, and the ids of changed sites it no longer
+    sees (a warming centre closed, a site made confidential). An id says nothing about a
+    site: no name, no place."""
+    until = utcnow() - CATCH_UP_MARGIN
+    changed = changed_since(session, since)
+    items = sites(session, settings, changed, role) if changed else []
+    gone = sorted(changed - {s.id for s in items})
+    return SiteChanges(items=items, gone=gone, until=until)
 
 
 @router.get(

@@ -1,15 +1,16 @@
 """Sites with availability: freshness, filters, distance, privacy by role, one error shape."""
 
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlmodel import select
 
 from firmware.dialcore import protocol
+from server.api.routes.shelters import CATCH_UP_MARGIN
 from server.api.schemas import SiteList
 from server.ingest.handler import handle
-from server.models import CurrentState, Device, Program, Sector, Site
+from server.models import CurrentState, Device, Program, Sector, Site, utcnow
 from server.queries import sites
 
 
@@ -326,3 +327,37 @@ def test_an_unchanged_list_answers_304_to_its_etag(client, session, site):
     reading(session, 12)
     changed = client.get("/api/v1/shelters", headers={"If-None-Match": first.headers["etag"]})
     assert changed.status_code == 200 and changed.headers["etag"] != first.headers["etag"]
+
+
+def test_changes_since_send_what_changed_as_the_role_sees_it(client, session, city, count, headers):
+    """A page's catch-up after its event stream was away: only the sites changed since, and
+    the ids of those it no longer sees."""
+    asked = utcnow()
+    started = client.get("/api/v1/shelters/changes", params={"since": asked.isoformat()}).json()
+    assert (started["items"], started["gone"]) == ([], [])  # nothing since now
+    # the next `since`: a minute back, so a reading committed a moment late is not missed
+    assert datetime.fromisoformat(started["until"]) <= utcnow() - CATCH_UP_MARGIN
+    before = utcnow()
+    count(city["Willow Place"]["women"], 9)  # a new count
+    count(city["Safe Harbour"]["women"], 10)  # confidential
+    youth = session.get(Site, city["youth haven"]["site"])
+    youth.confidential = True  # made confidential: the public must take it off
+    youth.edited_at = utcnow()
+    session.add(youth)
+    session.commit()
+    query = {"since": before.isoformat()}
+
+    public = client.get("/api/v1/shelters/changes", params=query).json()
+    assert [s["name"] for s in public["items"]] == ["Willow Place"]
+    assert public["items"][0] == client.get(f"/api/v1/shelters/{public['items'][0]['id']}").json()
+    assert public["gone"] == sorted([city["Safe Harbour"]["site"], city["youth haven"]["site"]])
+    outreach = client.get("/api/v1/shelters/changes", params=query, headers=headers["outreach"])
+    listed = outreach.json()["items"]
+    assert [s["name"] for s in listed] == ["Safe Harbour", "Willow Place", "youth haven"]
+    assert listed[0]["lat"] is None and outreach.json()["gone"] == []  # never where it is
+
+
+def test_changes_need_a_time_with_its_zone(client):
+    answer = client.get("/api/v1/shelters/changes?since=2026-12-03T10:00:00")
+    assert answer.status_code == 422
+    assert "since" in answer.json()["error"]["message"]
