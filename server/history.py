@@ -21,10 +21,10 @@ from sqlalchemy import Integer, column, func, values
 from sqlmodel import Session, col, select
 from sqlmodel.sql.sqltypes import UTCDateTime
 
-from server.api.schemas import HistoryPoint, SectorHistory, SectorPoint
 from server.ingest.handler import Stamp
 from server.models import Program, Reading, Sector
 from server.queries import available
+from server.shapes import HistoryPoint, SectorHistory, SectorPoint
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # no reading is older: the bucket "before the range"
 

@@ -17,13 +17,6 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from server import alerts
-from server.api.schemas import (
-    FreshnessCounts,
-    ProgramPublic,
-    SectorSummary,
-    SitePublic,
-    Summary,
-)
 from server.holds import held_counts
 from server.models import (
     CurrentState,
@@ -38,6 +31,7 @@ from server.models import (
     utcnow,
 )
 from server.settings import Settings
+from server.shapes import FreshnessCounts, ProgramPublic, SectorSummary, SitePublic, Summary
 
 log = logging.getLogger(__name__)
 OFFLINE = ("offline", "lost")

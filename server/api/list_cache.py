@@ -28,10 +28,10 @@ from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server.api.schemas import SiteList
 from server.changes import SharedRead, watch
 from server.models import Role, utcnow
 from server.queries import Filters, data_version, freshness_changes_at, sites
+from server.shapes import SiteList
 
 # Lists kept per process, one per role and filters: the map and the outreach apps ask a
 # handful of the same questions; a search near a point is rarely repeated, and each kept list

@@ -24,11 +24,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from server import metrics
-from server.api.schemas import SitePublic
 from server.db import CHANGES_CHANNEL, notify_changes
 from server.models import CurrentState, Device, DeviceChannel, Program, Site, utcnow
 from server.queries import sites
 from server.settings import Settings
+from server.shapes import SitePublic
 
 log = logging.getLogger(__name__)
 QUEUE_SIZE = 256  # site updates a slow client may lag behind before it is dropped

@@ -27,9 +27,7 @@ from server.models import (
     Text,
 )
 
-Freshness = Literal["fresh", "aging", "stale", "unknown"]
 Mode = Literal["occupied", "free"]  # what a dial counts (firmware/dialcore/protocol.py MODES)
-Interval = Literal["raw", "hour", "day"]
 DEVICE_ID = r"^[a-z0-9][a-z0-9-]{2,31}$"  # protocol.valid_device_id: safe in topics and URLs
 MAX_CHANNELS = 8  # a dial has at most 8 channels (server/protocol/config.schema.json)
 MAX_LABEL = 24  # what the dial's display shows of a channel label (config schema)
@@ -86,138 +84,6 @@ class ProgramUpdate(ProgramBase):
     capacity: int = Field(default=None, ge=0, le=MAX_CAPACITY)
     out_of_service: int = Field(default=None, ge=0, le=MAX_CAPACITY)
     accepting: bool = Field(default=None)
-
-
-# ----------------------------------------------------------------------------- availability
-
-
-class ProgramPublic(ProgramBase):
-    id: int
-    site_id: int
-    source_id: str | None
-    occupied: int | None  # null until the first reading
-    held: int  # places held for people on their way (holds), not yet arrived
-    available: int | None  # capacity - occupied - held - out_of_service, never below 0
-    updated_at: datetime | None
-    freshness: Freshness
-    # Surge and warming programs (server/alerts.py): closed while no alert of their kind is
-    # on or outside their window (the public never sees them then); else open, and for
-    # which alert until when
-    is_open: bool
-    open_for: str | None
-    open_until: datetime | None
-
-
-class SitePublic(SiteBase):
-    """A site as the caller's role may see it: location fields are null where hidden."""
-
-    id: int
-    source_id: str | None
-    capacity: int
-    occupied: int | None
-    held: int
-    available: int | None
-    updated_at: datetime | None
-    freshness: Freshness
-    distance_km: float | None = None  # only when the list was asked for `near` a point
-    programs: list[ProgramPublic]
-
-
-class SiteList(BaseModel):
-    items: list[SitePublic]
-    updated_at: datetime | None  # newest reading among the items
-
-
-class SiteChanges(BaseModel):
-    """A page's catch-up (GET /shelters/changes): what changed since it last looked."""
-
-    items: list[SitePublic]  # the changed sites the caller sees, as the list shows them
-    gone: list[int]  # ids of changed sites the caller no longer sees: take them off
-    until: datetime  # send this as `since` next time (a margin back from now: see the route)
-
-
-class FreshnessCounts(BaseModel):
-    fresh: int = 0
-    aging: int = 0
-    stale: int = 0
-    unknown: int = 0
-
-
-class SectorSummary(BaseModel):
-    """Programs with a reading count in capacity .. available; the rest only in `programs`.
-    `available_current` adds up only the programs whose count is fresh or aging
-    (`programs_current` of them): a stale count is no promise of a bed."""
-
-    sector: Sector | None  # null in the city-wide total
-    programs: int
-    programs_reporting: int
-    programs_current: int
-    capacity: int
-    out_of_service: int
-    occupied: int
-    held: int
-    available: int
-    available_current: int
-    programs_by_freshness: FreshnessCounts
-    updated_at: datetime | None
-
-
-class Summary(BaseModel):
-    sectors: list[SectorSummary]
-    total: SectorSummary
-    updated_at: datetime | None
-
-
-# ----------------------------------------------------------------------------- history
-
-
-class HistoryPoint(BaseModel):
-    start: datetime  # the bucket's start (the reading's time for interval=raw)
-    readings: int
-    occupied_min: int
-    occupied_max: int
-    occupied_last: int
-    capacity: int  # as counted against by the last reading of the bucket
-    out_of_service: int
-    available: int
-    occupancy_rate: float | None  # occupied / (capacity - out_of_service); null if that is 0
-
-
-class ProgramHistory(BaseModel):
-    program: ProgramPublic  # the program as it is now
-    points: list[HistoryPoint]
-
-
-class History(BaseModel):
-    interval: Interval
-    start: datetime
-    end: datetime
-    series: list[ProgramHistory]
-    updated_at: datetime | None  # newest reading in the range
-
-
-class SectorPoint(BaseModel):
-    """The sector's numbers at the end of a bucket: each program's last reading so far."""
-
-    start: datetime
-    programs_reporting: int
-    capacity: int
-    out_of_service: int
-    occupied: int
-    available: int
-
-
-class SectorHistory(BaseModel):
-    sector: Sector
-    points: list[SectorPoint]
-
-
-class SectorsHistory(BaseModel):
-    interval: Literal["hour", "day"]
-    start: datetime
-    end: datetime
-    sectors: list[SectorHistory]
-    updated_at: datetime | None  # newest reading used
 
 
 # ----------------------------------------------------------------------------- devices

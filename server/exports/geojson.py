@@ -4,7 +4,7 @@ Sites without coordinates are left out (a Feature needs a geometry to be useful 
 map); confidential sites never reach here because the public query excludes them.
 """
 
-from server.api.schemas import SitePublic
+from server.shapes import SitePublic
 
 
 def feature_collection(sites: list[SitePublic]) -> dict:

@@ -12,11 +12,11 @@ import uuid
 
 from sqlmodel import Session
 
-from server.api.schemas import ProgramPublic, SitePublic
 from server.exports.postal import province
 from server.models import CapacityType, Sector
 from server.queries import sites
 from server.settings import Settings
+from server.shapes import ProgramPublic, SitePublic
 
 # HSDS wants UUIDs. Ours are made from this fixed namespace (drawn once with uuid4) and the
 # source's own key of an imported site or program (toronto:1320), else our id: the same site

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from sqlmodel import Session
 
 from server import intake
-from server.api.schemas import ProgramPublic
 from server.models import Role, Sector, utcnow
 from server.queries import CURRENT, Filters, sites
 from server.settings import Settings
+from server.shapes import ProgramPublic
 from server.sms import text
 from server.sms.places import locate
 

@@ -33,10 +33,11 @@ from server import alerts, credentials, holds
 from server.api.csp import page_headers
 from server.api.deps import CHALLENGE, SessionDep, SettingsDep
 from server.api.routes.pages import LangQuery, in_language
-from server.api.schemas import Error, Freshness
+from server.api.schemas import Error
 from server.devices import config_message
 from server.models import Device, DeviceChannel, Program, Role, utcnow
 from server.queries import sites
+from server.shapes import Freshness
 from server.webdial import ID_PREFIX, STATIC_DIR, TEMPLATE_DIR, is_web_dial
 from server.webdial.lockout import Lockout
 from server.webdial.numbering import Numbering

@@ -7,10 +7,11 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, HTTPException, Query
 
 from server.api.deps import CityDep, SessionDep, SettingsDep
-from server.api.schemas import MAX_ID, Error, History, Interval, ProgramHistory, SectorsHistory
+from server.api.schemas import MAX_ID, Error
 from server.history import RANGE_LIMITS, program_points, sector_points
 from server.models import Program, Role, Site, utcnow
 from server.queries import sites
+from server.shapes import History, Interval, ProgramHistory, SectorsHistory
 
 router = APIRouter(prefix="/history", tags=["history"])
 DEFAULT_SPAN = timedelta(days=1)  # without a start: the last day

@@ -4,11 +4,12 @@ from fastapi import APIRouter, HTTPException, status
 
 from server.api.deps import AdminDep, RowId, SessionDep, SettingsDep
 from server.api.live import site_edited
-from server.api.schemas import Error, ProgramCreate, ProgramPublic, ProgramUpdate, validated
+from server.api.schemas import Error, ProgramCreate, ProgramUpdate, validated
 from server.intake import parse_hours
 from server.models import Program, Role, Site
 from server.pairing import config_changed, devices_counting
 from server.queries import sites
+from server.shapes import ProgramPublic
 
 router = APIRouter(tags=["programs"])
 ANSWERS = {

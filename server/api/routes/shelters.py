@@ -10,18 +10,11 @@ from pydantic import AwareDatetime
 
 from server.api.deps import KEY_OPTIONAL, AdminDep, RoleDep, RowId, SessionDep, SettingsDep
 from server.api.list_cache import ListCache, send_answer
-from server.api.schemas import (
-    Error,
-    SiteChanges,
-    SiteCreate,
-    SiteList,
-    SitePublic,
-    SiteUpdate,
-    validated,
-)
+from server.api.schemas import Error, SiteCreate, SiteUpdate, validated
 from server.models import MAX_AGE, Gender, Role, Sector, Site, utcnow
 from server.pairing import config_changed, devices_at
 from server.queries import Filters, changed_since, sites
+from server.shapes import SiteChanges, SiteList, SitePublic
 
 router = APIRouter(prefix="/shelters", tags=["shelters"])
 NOT_FOUND = {404: {"model": Error, "description": "No such site, or not for this role"}}

@@ -3,8 +3,8 @@
 from fastapi import APIRouter
 
 from server.api.deps import KEY_OPTIONAL, SessionDep, SettingsDep
-from server.api.schemas import Summary
 from server.queries import summary
+from server.shapes import Summary
 
 router = APIRouter(tags=["summary"])
 

@@ -8,10 +8,10 @@ from sqlmodel import select
 
 from firmware.dialcore import protocol
 from server.api.routes.shelters import CATCH_UP_MARGIN
-from server.api.schemas import SiteList
 from server.ingest.handler import handle
 from server.models import CurrentState, Device, Program, Sector, Site, utcnow
 from server.queries import sites
+from server.shapes import SiteList
 
 
 def reading(session, count):
