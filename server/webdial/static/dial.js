@@ -54,6 +54,9 @@
   let view = null; // the dial as GET {api} answered: shelter, mode, channels
   let retryTimer = null;
   let latest = 0; // number of the newest save on this page: answers to older ones are stale
+  // The "not eligible" reason chosen per channel: a refresh draws the channels again and must
+  // not put the choice back to the first reason while staff are about to tap
+  const whyChosen = {};
   const status = {
     invalid: null, // what is wrong with a typed count
     dirty: false, // counts changed since the last save
@@ -289,6 +292,8 @@
         );
         const why = part.querySelector(".away-why");
         why.setAttribute("aria-label", t("dial.away.why", { label: channel.label }));
+        why.value = whyChosen[channel.channel] ?? why.value;
+        why.addEventListener("change", () => (whyChosen[channel.channel] = why.value));
         part
           .querySelector(".away")
           .setAttribute("aria-label", t("dial.away.group", { label: channel.label }));
