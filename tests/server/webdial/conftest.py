@@ -28,13 +28,16 @@ def dials(stack):
 @pytest.fixture
 def signed_in(web, browser):
     """signed_in(device_id, secret): the dial's page on a phone-sized screen, opened with its
-    secret; closed after the test."""
+    secret; closed after the test. With `fake_clock=True` the page's timers can be moved on
+    (`page.clock.run_for(...)`)."""
     contexts = []
 
-    def open_(device_id: str, secret: str):
+    def open_(device_id: str, secret: str, fake_clock: bool = False):
         context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True)
         contexts.append(context)
         page = context.new_page()
+        if fake_clock:
+            page.clock.install()
         page.goto(f"{web.url}/dial/{device_id}")
         page.get_by_label("Dial secret").fill(secret)
         page.get_by_role("button", name="Open the dial").click()

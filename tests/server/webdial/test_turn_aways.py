@@ -79,20 +79,11 @@ def test_one_tap_on_the_page_counts_one_person_through_an_outage(stack, dials, s
     assert _counted(stack, device_id) == [("no_bed", 1), ("not_eligible_age", 1)]
 
 
-def test_the_reason_chosen_stays_chosen_when_the_page_refreshes(web, dials, browser):
+def test_the_reason_chosen_stays_chosen_when_the_page_refreshes(web, dials, signed_in):
     device_id, secret = dials.add(capacities=(20,))
-    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True)
-    page = context.new_page()
-    page.clock.install()  # the minute between refreshes passes at once
-    try:
-        page.goto(f"{web.url}/dial/{device_id}")
-        page.get_by_label("Dial secret").fill(secret)
-        page.get_by_role("button", name="Open the dial").click()
-        why = page.get_by_label("Room 1: why not eligible")
-        why.select_option(label="age")
-        with page.expect_response(f"**/api/v1/dial/{device_id}"):  # the refresh: drawn anew
-            page.clock.run_for(REFRESH_MS)
-        page.wait_for_function("() => document.querySelector('.away-why') !== null")
-        assert why.input_value() == "not_eligible_age"
-    finally:
-        context.close()
+    page = signed_in(device_id, secret, fake_clock=True)  # a minute between refreshes: at once
+    why = page.get_by_label("Room 1: why not eligible")
+    why.select_option(label="age")
+    with page.expect_response(f"**/api/v1/dial/{device_id}"):  # the refresh: drawn anew
+        page.clock.run_for(REFRESH_MS)
+    assert why.input_value() == "not_eligible_age"
