@@ -50,6 +50,7 @@ THROTTLE = {  # Chrome DevTools Protocol Network.emulateNetworkConditions: bytes
 # desk confirms its count every three hours, the demo's pace), a busy evening on the map.
 CHANGES_PER_HOUR = 3600
 CHANGES = 40  # changes measured on the event stream
+QUICK_CHANGES = 5  # --quick: and its loads are not throttled (a smoke run, no numbers)
 KEEPALIVE_S = 15  # SIGNAL_EVENTS_KEEPALIVE_SECONDS's default
 MARKER = ".ss-marker, .ss-group"
 GOALS = {"first view (KB)": 300, "markers (ms)": 3000, "an hour of changes (KB)": 1000}
@@ -108,14 +109,16 @@ def seed(engine, count: int, rng: random.Random) -> list[int]:
     return [p["id"] for p in programs if not sites[p["site_id"] - 1]["confidential"]]
 
 
-def page_load(browser, url: str) -> tuple[int, float]:
-    """One throttled load with an empty cache: (bytes of the first view, ms to markers)."""
+def page_load(browser, url: str, throttle: bool) -> tuple[int, float]:
+    """One load with an empty cache, throttled unless `throttle` is false: (bytes of the
+    first view, ms to markers)."""
     context = browser.new_context(**PHONE)
     try:
         page = context.new_page()
         cdp = context.new_cdp_session(page)
         cdp.send("Network.enable")
-        cdp.send("Network.emulateNetworkConditions", THROTTLE)
+        if throttle:
+            cdp.send("Network.emulateNetworkConditions", THROTTLE)
         sizes: dict[str, int] = {}  # request id -> bytes received, compressed
         cdp.on(
             "Network.loadingFinished",
@@ -131,7 +134,7 @@ def page_load(browser, url: str) -> tuple[int, float]:
         context.close()
 
 
-def change_bytes(stack: Stack, program_ids: list[int], rng: random.Random) -> float:
+def change_bytes(stack: Stack, program_ids: list[int], rng: random.Random, changes: int) -> float:
     """Bytes the event stream carries per changed shelter, as a browser asks for it."""
     headers = {"Accept": "text/event-stream", "Accept-Encoding": "gzip, deflate, br"}
     received = 0
@@ -140,7 +143,7 @@ def change_bytes(stack: Stack, program_ids: list[int], rng: random.Random) -> fl
         received += len(next(chunks))  # the `retry:` line: once a connection
         opened = received
         with Session(stack.system.engine) as session:
-            for number in range(CHANGES):
+            for number in range(changes):
                 program_id = rng.choice(program_ids)
                 state = session.get(CurrentState, program_id)
                 reading_id = 10_000_000 + number
@@ -166,7 +169,7 @@ def change_bytes(stack: Stack, program_ids: list[int], rng: random.Random) -> fl
                 while seen == 0:  # each change is its own event (the feed looks every 0.1 s)
                     seen = len(next(chunks))
                 received += seen
-    return (received - opened) / CHANGES
+    return (received - opened) / changes
 
 
 def keepalive_bytes(stack: Stack) -> int:
@@ -178,7 +181,7 @@ def keepalive_bytes(stack: Stack) -> int:
         return len(next(chunks))
 
 
-def measure(sites: int, loads: int, browser, workdir: Path) -> dict[str, float]:
+def measure(sites: int, loads: int, browser, workdir: Path, quick: bool) -> dict[str, float]:
     rng = random.Random(sites)
     url = f"sqlite:///{workdir / f'map-{uuid.uuid4().hex[:8]}.db'}"
     settings = settings_for(url, None).model_copy(
@@ -192,8 +195,8 @@ def measure(sites: int, loads: int, browser, workdir: Path) -> dict[str, float]:
     with Stack(settings) as stack:
         program_ids = seed(stack.system.engine, sites, rng)
         httpx.get(stack.http + "/api/v1/shelters", timeout=300)  # the server's own warm-up
-        results = [page_load(browser, stack.http + "/") for _ in range(loads)]
-        per_change = change_bytes(stack, program_ids, rng)
+        results = [page_load(browser, stack.http + "/", not quick) for _ in range(loads)]
+        per_change = change_bytes(stack, program_ids, rng, QUICK_CHANGES if quick else CHANGES)
         keepalive = keepalive_bytes(stack)
     hourly = per_change * CHANGES_PER_HOUR + keepalive * 3600 / KEEPALIVE_S
     return {
@@ -205,7 +208,7 @@ def measure(sites: int, loads: int, browser, workdir: Path) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = command_line(__package__, __doc__, "smoke run: 100 shelters, one load")
+    parser = command_line(__package__, __doc__, "smoke run: 100 shelters, one unthrottled load")
     parser.add_argument("--sites", type=int, default=10_000, help="shelters on the map")
     parser.add_argument("--loads", type=int, default=3, help="page loads, median taken")
     args = parser.parse_args()
@@ -216,15 +219,17 @@ def main() -> None:
     from playwright.sync_api import sync_playwright  # only this benchmark needs it
 
     print_header(args.quick)
+    how = "unthrottled" if args.quick else "throttled (400 kbit/s, 400 ms, phone screen)"
+    changes = QUICK_CHANGES if args.quick else CHANGES
     print(
-        f"The map at {args.sites:,} shelters against {city:,}, {args.loads} throttled loads "
-        f"each (400 kbit/s, 400 ms, phone screen), {CHANGES} changes on the event stream\n"
+        f"The map at {args.sites:,} shelters against {city:,}, {args.loads} {how} loads "
+        f"each, {changes} changes on the event stream\n"
     )
     started = time.monotonic()
     with TemporaryDirectory() as workdir, sync_playwright() as playwright:
         browser = playwright.chromium.launch(**chromium_launch_options())
-        baseline = measure(city, args.loads, browser, Path(workdir))
-        scaled = measure(args.sites, args.loads, browser, Path(workdir))
+        baseline = measure(city, args.loads, browser, Path(workdir), args.quick)
+        scaled = measure(args.sites, args.loads, browser, Path(workdir), args.quick)
         browser.close()
     rows = [
         [
