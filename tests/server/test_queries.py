@@ -4,6 +4,7 @@ import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlmodel import Session
 
 from firmware.dialcore import protocol
 from server.ingest.handler import handle
@@ -12,6 +13,7 @@ from server.queries import (
     EARTH_RADIUS_KM,
     Filters,
     available,
+    changed_since,
     data_version,
     distance_km,
     freshness_changes_at,
@@ -19,6 +21,7 @@ from server.queries import (
     summary,
 )
 from server.settings import Settings
+from tests.server.conftest import add_maple_house
 
 SETTINGS = Settings(_env_file=None)
 
@@ -116,3 +119,30 @@ def test_the_data_version_changes_with_everything_the_sites_show(session, site):
     session.add(Program(site_id=site.id, name="Women", sector=Sector.women, capacity=5))
     session.commit()
     assert changed()
+
+
+def test_changed_since_names_the_sites_a_count_a_dial_or_an_edit_changed(engine_each_database):
+    with Session(engine_each_database) as session:
+        site = add_maple_house(session)
+        other = Site(name="Willow Place")
+        session.add(other)
+        session.commit()
+        start = utcnow()
+        assert changed_since(session, start) == set()
+        state = protocol.encode_state(1, 1, "occupied", 1, [(3, 20)])
+        handle(session, protocol.topic("dial-01", "state"), state, 4096)  # a count, online
+        session.commit()
+        assert changed_since(session, start) == {site.id}
+        counted = utcnow()
+        device = session.get(Device, "dial-01")
+        device.status, device.status_at = "lost", utcnow()  # the dial went away
+        session.add(device)
+        session.commit()
+        assert changed_since(session, counted) == {site.id}
+        lost = utcnow()
+        other.edited_at = utcnow()  # an edit (admins, holds, alerts mark sites so)
+        session.add(other)
+        session.commit()
+        assert changed_since(session, lost) == {other.id}
+        assert changed_since(session, start) == {site.id, other.id}
+        assert changed_since(session, utcnow()) == set()
