@@ -53,6 +53,9 @@
   // A list counts as of this long before its answer: a count received just before is
   // committed a moment later (the server's catch-up keeps the same margin).
   const CATCH_UP_MARGIN_MS = 60000;
+  // The offline copy (sw.js) follows the page's changes at most this often: a busy evening
+  // sends a change a second, and each copy is the whole list.
+  const KEEP_MS = 60000;
 
   function byId(id) {
     return document.getElementById(id);
@@ -100,6 +103,8 @@
     let heardAt = 0; // when the server last said anything: an event, a keepalive, a list
     let connectedAt = 0; // when the current stream was opened
     let listAt = null; // the server's time the sites are known as of: a catch-up's `since`
+    let keptAt = 0; // when the offline copy last followed the page
+    let keepTimer = null;
 
     /* ---- the map's own furniture ---- */
 
@@ -321,6 +326,24 @@
       loadTotals();
     }
 
+    /* The offline copy follows the page: what the event stream and catch-ups changed, kept
+       as of when the page last heard from the server. Public pages only: what a key fetched
+       never rests on a phone. */
+    function keepSoon() {
+      if (keepTimer) return;
+      keepTimer = setTimeout(
+        () => {
+          keepTimer = null;
+          keptAt = Date.now();
+          if (keys.get()) return;
+          // (just signed out, the list may not be the public one yet: never a confidential one)
+          const shown = [...sites.values()].filter((site) => !site.confidential);
+          SS.offline.keep(shown, SS.text.serverNow() - (Date.now() - heardAt));
+        },
+        Math.max(0, keptAt + KEEP_MS - Date.now()),
+      );
+    }
+
     /* Only what changed since the sites were known (GET /shelters/changes), with the key when
        signed in: after the stream was away, or when a change the public stream cannot show
        (a confidential site) happened. The whole list when there is none yet, or the
@@ -342,6 +365,7 @@
         for (const id of body.gone) sites.delete(String(id));
         queueDraw();
         totalsSoon();
+        keepSoon();
       } catch (err) {
         if (keyRefused(err)) return; // signing out loads the public list
         loadAll();
@@ -467,6 +491,7 @@
         wishes.check(before, sites.get(String(site.id)));
         queueDraw();
         totalsSoon();
+        keepSoon();
       });
       // A site the public saw has no program open now (a warming centre closed): off the
       // page; a signed-in page fetches what its key sees instead.
@@ -476,6 +501,7 @@
         sites.delete(String(JSON.parse(ev.data).id));
         queueDraw();
         totalsSoon();
+        keepSoon();
       });
       // A site the public may not see changed: only a signed-in page has anything to fetch.
       source.addEventListener("hidden", () => {

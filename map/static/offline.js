@@ -2,7 +2,8 @@
  *
  * start() registers the worker for the whole site and, once it is active, tells it which
  * URLs this page already loaded (the page, its scripts and styles, tiles): the worker was not
- * running when they loaded, and must keep them for a visit with no signal.
+ * running when they loaded, and must keep them for a visit with no signal. keep() hands it
+ * the public list as the page shows it after the event stream changed it.
  */
 (function () {
   "use strict";
@@ -24,5 +25,12 @@
       .catch((error) => console.warn("Shelter Signal: no offline copy", error));
   }
 
-  SS.offline = { start };
+  /* Have the worker keep the public list as the page now shows it, known as of `at` (the
+     server's clock, ms): what a visit with no signal will show. Never a signed-in list. */
+  function keep(items, at) {
+    const worker = navigator.serviceWorker && navigator.serviceWorker.controller;
+    if (worker) worker.postMessage({ list: items, savedAt: new Date(at).toUTCString() });
+  }
+
+  SS.offline = { start, keep };
 })();

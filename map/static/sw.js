@@ -36,8 +36,14 @@ self.addEventListener("activate", (event) => {
   );
 });
 
-/* The page's own first load happened before this worker ran: keep what it names. */
+/* The page's own first load happened before this worker ran: keep what it names. And a
+   public page that follows the event stream sends its list as it now shows it ({list,
+   savedAt}): the kept copy is then as fresh as the page, not as its first load. */
 self.addEventListener("message", (event) => {
+  if (event.data && event.data.list) {
+    event.waitUntil(keepList(event.data.list, event.data.savedAt));
+    return;
+  }
   const urls = (event.data && event.data.keep) || [];
   event.waitUntil(
     Promise.all([
@@ -103,6 +109,12 @@ async function data(request) {
     if (kept) return kept;
     throw error;
   }
+}
+
+async function keepList(items, savedAt) {
+  const cache = await caches.open(DATA);
+  const headers = { "Content-Type": "application/json", [SAVED_AT]: savedAt };
+  await cache.put(LISTS[0], new Response(JSON.stringify({ items }), { headers }));
 }
 
 async function tile(request) {

@@ -24,6 +24,8 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touc
 DESKTOP = {"viewport": {"width": 1280, "height": 800}}
 # The tests open the pages many times from one address; the public rate limit (made for the
 # open internet) would start refusing them.
+# The page's connection badge says its event stream is open (map/static/live.js)
+LIVE = "() => document.querySelector('#ss-connection').dataset.state === 'live'"
 NO_RATE_LIMIT = {"public_rate_per_minute": 1_000_000, "public_rate_burst": 1_000_000}
 
 

@@ -4,10 +4,8 @@ when it has lost the server and comes back by itself."""
 import uuid
 
 from firmware.dialcore import display, protocol
-from tests.map.conftest import DESKTOP
+from tests.map.conftest import DESKTOP, LIVE
 from tests.support.waiting import scaled, wait_until
-
-LIVE = "() => document.querySelector('#ss-connection').dataset.state === 'live'"
 
 
 def test_a_dial_turn_updates_marker_popup_list_and_totals_in_place(

@@ -1,9 +1,12 @@
 """With no signal the map still opens: the service worker keeps the page, the last public list
-and the tiles it has seen, and the page shows those numbers with their age and says offline."""
+(as the live page last showed it) and the tiles it has seen, and the page shows those numbers
+with their age and says offline."""
 
 import re
+import uuid
 
-from tests.map.conftest import PHONE
+from firmware.dialcore import protocol
+from tests.map.conftest import LIVE, PHONE
 from tests.map.seeding import demo_city
 from tests.map.test_tiles import FEW_SITES, LOCAL_TILE
 from tests.support.waiting import wait_until
@@ -47,3 +50,34 @@ def test_opened_offline_it_shows_the_last_numbers_with_their_age(small_system, o
     page.get_by_role("button", name="Map", exact=True).click()
     page.locator("img.leaflet-tile-loaded").first.wait_for()  # the tiles it has
     assert page.locator(".ss-marker, .ss-group").count() > 0
+
+
+KEEP_MS = 60_000  # live.js: how often at most the offline copy follows the page
+KEPT_OCCUPIED = """async () => {
+  const kept = await (await caches.open('ss-data')).match('/api/v1/shelters');
+  return kept ? (await kept.json()).items.map(s => s.programs[0].occupied) : null;
+}"""
+
+
+def test_the_offline_copy_follows_what_the_live_page_shows(small_system, open_page):
+    stack = small_system(tiles_url="")
+    device_id = f"kept-{uuid.uuid4().hex[:6]}"
+    stack.add_site(device_id, capacity=20, name="Gap House")
+    topic = protocol.topic(device_id, "state")
+    stack.publish(topic, protocol.encode_state(1, 1, "occupied", 0, [(5, 20)]))
+    page = open_page(stack.http + "/", fake_clock=True, **PHONE)
+    page.get_by_role("button", name="List").click()
+    entry = page.locator(".ss-entry", has_text="Gap House")
+    entry.filter(has_text="15 of 20").wait_for()
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+    page.wait_for_function(LIVE)  # the event stream is open: the change comes through it
+    wait_until(lambda: page.evaluate(KEPT_OCCUPIED) == [5], message="the first list kept")
+
+    stack.publish(topic, protocol.encode_state(1, 2, "occupied", 0, [(8, 20)]))  # an event
+    entry.filter(has_text="12 of 20").wait_for()
+    page.clock.run_for(KEEP_MS)  # at most once a minute: a busy evening brings one a second
+    wait_until(lambda: page.evaluate(KEPT_OCCUPIED) == [8], message="the kept copy follows")
+    page.context.set_offline(True)
+    page.reload()  # later, in a dead zone: the numbers the page last showed, not the first
+    page.get_by_role("button", name="List").click()
+    entry.filter(has_text="12 of 20").wait_for()
