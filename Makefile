@@ -14,15 +14,21 @@ BIN := $(VENV)/bin
 run: $(VENV)/.run
 	$(BIN)/shelter-signal run
 
+# Two pytest workers (pytest-xdist), a test file each at a time: the suite waits on brokers,
+# browsers and interpreters far more than it computes (load average about 1 on 2 cores with
+# one worker), so two took it from 15 to 8 minutes on 2 cores (docs/testing.md).
+# `make test WORKERS=0` runs it in one process.
+WORKERS ?= 2
+
 test: prerequisites $(VENV)/.test node_modules/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(WORKERS) --dist loadfile
 
 # The whole suite with a CPU hog beside it, one busy loop per core (docs/testing.md): every
 # wait in the tests must hold on a loaded machine (SIGNAL_TEST_WAIT_SCALE).
 test-loaded: prerequisites $(VENV)/.test node_modules/.installed
-	$(BIN)/python scripts/cpu-hog $(BIN)/pytest
+	$(BIN)/python scripts/cpu-hog $(BIN)/pytest -n $(WORKERS) --dist loadfile
 
 # The system programs the tests need (Mosquitto, PostgreSQL, Chromium, OpenSCAD, ...): the
 # script installs what is missing with apt-get (through sudo when not root) and says so in

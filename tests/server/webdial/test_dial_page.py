@@ -109,3 +109,10 @@ def test_press_and_hold_steps_fast_and_an_unsaved_count_is_not_lost_silently(dia
         page.close(run_before_unload=True)  # leaving with the edit unsaved: the browser asks
     assert asked.value.type == "beforeunload"
     asked.value.dismiss()  # stay: the count can still be saved
+    page.get_by_role("button", name="Save").click()
+    page.locator('#state[data-state="saved"]').wait_for()
+    assert int(count.input_value()) == held - 1
+    # Closed here, saved: closing the context over a page still holding a beforeunload warning
+    # crashed Chromium 156 once in a full run (the browser, shared by the session, took the
+    # next three tests with it).
+    page.close()
