@@ -20,9 +20,9 @@ log = logging.getLogger(__name__)
 
 # The largest MQTT payload the broker passes on; a larger one ends its sender's connection.
 # As Mosquitto's max_packet_size in deploy/mosquitto/shelter-signal.conf (the sum is there):
-# twice the largest legitimate message, so the ingestor still sees, and dead-letters, what
-# is over SIGNAL_MAX_PAYLOAD_BYTES (4 KiB by default) but under this.
-MAX_PAYLOAD_BYTES = 8192
+# the largest legitimate message and 60 % more, so the ingestor still sees, and
+# dead-letters, what is over SIGNAL_MAX_PAYLOAD_BYTES (4 KiB by default) but under this.
+MAX_PAYLOAD_BYTES = 16384
 START_TIMEOUT_S = 10  # the child listens in ~0.1 s; a loaded 2-core machine can take seconds
 
 

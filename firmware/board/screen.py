@@ -54,15 +54,18 @@ class Screen:
         self._notice_until = ticks_ms()  # a show_for notice stays up until then
         # One 8x8 glyph, reused for every big digit: no allocation per frame.
         self._glyph = framebuf.FrameBuffer(bytearray(8), 8, 8, framebuf.MONO_HLSB)
+        self.oled = None
+        self.missing = None  # why the driver would not import: board/start.py names it
         try:
             import ssd1306  # pyright: ignore[reportMissingImports]  (installed with mip)
 
             self.oled = ssd1306.SSD1306_I2C(WIDTH, HEIGHT, i2c, addr=address)
             if flip and hasattr(self.oled, "rotate"):
                 self.oled.rotate(True)
-        except (ImportError, OSError) as e:  # no driver, or nothing answers at that address
+        except ImportError as e:  # not installed: a broken install, not a missing screen
+            self.missing = str(e)
+        except OSError as e:  # nothing answers at that address: the dial works without
             print("screen: none at I2C address", address, "-", repr(e))
-            self.oled = None
 
     def _line(self, oled, text, y, invert=False, center=True):
         text = _fit(text)

@@ -15,6 +15,8 @@ It starts the dial in one of three ways:
 An unhandled error restarts the board after RESTART_S; it counts as a crash, as does a
 reset by the watchdog. A library that is not installed (mqtt_as, or machine.Encoder on a
 MicroPython older than 1.26) is named on the screen instead: restarting would not help.
+Without the screen's driver (ssd1306) there is no screen to name it on: the dial opens its
+setup Wi-Fi, whose page names it, and blinks as in setup, rather than count unseen.
 """
 
 import asyncio
@@ -255,6 +257,8 @@ async def main():
         await setup(screen, led, None, resets)
         return
     try:  # the parts that need libraries MicroPython may lack (module docstring)
+        if screen.missing:  # the screen's driver, which did not import either
+            raise ImportError(screen.missing)
         from board.encoder import Encoder
         from board.transport import MqttTransport
     except ImportError as e:

@@ -15,9 +15,9 @@ from .clock import ticks_diff, ticks_ms
 
 NOTICE_MS = 3000  # how long a notice shows: a glance, then the usual SAVED
 # The state line after a gesture, at most 16 characters (a line of the 128-pixel screen)
-NOTICES = {
-    "no_bed": "TURNED AWAY: NO BED",
-    "not_eligible": "AWAY: NOT ELIGIBLE",
+NOTICES = {  # each fits the screen's 16-character state line (board/screen.py)
+    "no_bed": "AWAY: NO BED",
+    "not_eligible": "AWAY: INELIGIBLE",
     "arrived": "HOLD: ARRIVED",
     "released": "HOLD RELEASED",
     "closed": "NOT COUNTED",

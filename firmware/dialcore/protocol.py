@@ -15,7 +15,7 @@ SUFFIXES = ("state", "status", "telemetry", "ack", "config", "ota", "fetch", "ch
 MODES = ("occupied", "free")
 # Over-the-air updates (docs/protocol.md, "Updates over the air"): a file comes in chunks of
 # at most CHUNK bytes, base64 in JSON (about 2.8 KB a message: well under the broker's
-# 8 KiB packet limit, and little heap on the ESP32 at a time).
+# 16 KiB packet limit, and little heap on the ESP32 at a time).
 CHUNK = 2048
 UPDATE_STATES = ("downloading", "staged", "trial", "done", "rolled_back", "failed")
 # Why the desk turned someone away (docs/protocol.md, "Turn-aways"): no bed, or not eligible,

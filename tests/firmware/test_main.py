@@ -241,6 +241,19 @@ def test_a_missing_library_is_named_on_the_screen(world, tmp_path):
         assert "mqtt_as" in json.loads((flash / "resets.json").read_text())["why"]
 
 
+def test_a_missing_screen_driver_is_named_where_it_can_be(world, tmp_path):
+    """Without ssd1306 there is no screen to name it on: the dial records and logs it and
+    opens its setup Wi-Fi, whose page names it, rather than count where nobody sees."""
+    lib = tmp_path / "lib"
+    shutil.copytree(world.lib, lib)
+    (lib / "ssd1306.py").unlink()
+    flash = world.provision("desk-noscreen")
+    with world.dial(flash, lib=lib).power_on() as dial:
+        dial.wait_log("NOT INSTALLED: no module named 'ssd1306'", 30)
+        dial.wait_log("form at http://", 30)  # the setup Wi-Fi's page says it too
+        assert "ssd1306" in json.loads((flash / "resets.json").read_text())["why"]
+
+
 def test_a_micropython_without_the_pcnt_encoder_is_named_on_the_screen(world):
     """MicroPython before 1.26 has no machine.Encoder; pin interrupts there lose clicks, so the
     dial says what it needs instead of counting badly."""

@@ -5,6 +5,7 @@ or on the web dial (in French), and the open map shows them counted in."""
 
 import re
 import uuid
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -13,7 +14,7 @@ from sqlmodel import Session, select
 from firmware.dialcore import display
 from server.auth import issue_key
 from server.intake import DAYS
-from server.models import DeviceChannel, Hold, HoldState, Program, Role
+from server.models import DeviceChannel, Hold, HoldState, Program, Role, utcnow
 from server.queries import sites
 from tests.map.conftest import DESKTOP, system_settings
 from tests.map.test_outreach_sign_in import add_counted_site, sign_in
@@ -56,6 +57,35 @@ def test_a_worker_holds_a_place_from_the_map_and_cancels_it(shelter, open_page):
     status.filter(has_text=f"Hold {code} cancelled").wait_for()
     item.wait_for(state="detached")
     entry.filter(has_text="5 of 20 beds free · accepting").wait_for()
+
+
+def test_a_hold_ends_at_its_time_with_nobody_connected_and_an_open_map_shows_it(shelter, open_page):
+    """No worker signed in, no dial: the server ends the hold at its time by itself, and a
+    public map open meanwhile shows the place free again from its event stream."""
+    stack, site_id, key = shelter
+    placed = httpx.post(
+        f"{stack.http}/api/v1/programs/{_program_of(stack, site_id)}/holds",
+        json={},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=scaled(30),
+    )
+    assert placed.status_code == 201, placed.text
+    page = open_page(stack.http + "/", **DESKTOP)  # public: no key on this page
+    entry = page.locator(f'.ss-entry[data-site-id="{site_id}"]')
+    entry.filter(has_text="4 of 20 beds free · 1 held").wait_for()
+    with Session(stack.system.engine) as session:  # its time comes now, not in 90 minutes
+        hold = session.get(Hold, placed.json()["id"])
+        hold.expires_at = utcnow() + timedelta(seconds=1)
+        session.add(hold)
+        session.commit()
+    entry.filter(has_text="5 of 20 beds free · accepting").wait_for()
+    with Session(stack.system.engine) as session:
+        assert session.get(Hold, placed.json()["id"]).state == HoldState.expired
+
+
+def _program_of(stack, site_id: int) -> int:
+    with Session(stack.system.engine) as session:
+        return session.exec(select(Program.id).where(Program.site_id == site_id)).one()
 
 
 def test_a_hold_placed_from_the_map_is_shown_at_the_desk_and_marked_arrived(

@@ -1,6 +1,6 @@
 """The embedded broker (server/broker.py, `make run`'s default) loses nothing and leaks
 nothing. The takeover, leak and session checks failed on amqtt 0.12.1, the broker it
-replaced, as did the 8 KiB limit (amqtt has none) and a first start without tracebacks;
+replaced, as did the 16 KiB limit (amqtt has none) and a first start without tracebacks;
 bench/embedded_broker.py runs the same checks on both (docs/benchmarks.md)."""
 
 import pytest

@@ -89,3 +89,13 @@ def test_several_channels_and_free_mode(tmp_path):
         "5",
         "of 8  5 free",
     )
+
+
+def test_every_fixed_state_line_fits_the_screen():
+    """The state line holds 16 characters of the 8x8 font (board/screen.py cuts the rest to
+    a "~"): the desk's notices read whole, "AWAY: NO BED" rather than "TURNED AWAY: NO~"."""
+    from firmware.dialcore.desk import NOTICES
+
+    chars = 16  # board/screen.py's CHARS: 128 px of 8 px glyphs (it needs framebuf to import)
+    texts = [*display.TEXTS.values(), *NOTICES.values(), "OFFLINE 1440 min"]  # a day offline
+    assert [t for t in texts if len(t) > chars] == []

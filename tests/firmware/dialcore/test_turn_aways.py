@@ -54,7 +54,7 @@ out("reboot", [again.store.boot, again.store.pending["turned"], again.store.turn
         [3, 0],
         {"boot": 1, "seq": 3, "ts": None, "counts": [3, 0], "turned": [{"no_bed": 1}]},
     ]
-    assert results["screen"] == "TURNED AWAY: NO BED"
+    assert results["screen"] == "AWAY: NO BED"
     assert results["long_after_gesture"] is False  # no resend, no connection screen
     assert results["pending"]["seq"] == 5
     assert results["pending"]["turned"] == [{"no_bed": 1, "not_eligible": 1}, {"no_bed": 1}]
