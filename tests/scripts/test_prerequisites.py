@@ -138,7 +138,8 @@ def test_without_apt_get_it_names_every_missing_program_and_fails(bare):
 
 
 def test_docs_list_what_the_script_checks():
-    """docs/testing.md's table is the script's list: program, Debian package, why."""
+    """docs/testing.md's table is the script's list: program, Debian package, why; the
+    README names every Debian package of it."""
     script = SCRIPT.read_text()
     rows = script.split("REQUIREMENTS='")[1].split("'")[0].strip().splitlines()
     listed = []
@@ -150,3 +151,4 @@ def test_docs_list_what_the_script_checks():
     assert documented == listed
     readme = (ROOT / "README.md").read_text()
     assert "make test NO_INSTALL=1" in readme
+    assert [deb for _what, deb, _why in listed if f"`{deb}`" not in readme] == []

@@ -17,6 +17,7 @@ from alembic.script import ScriptDirectory
 from sqlmodel import SQLModel
 
 from server import firmware
+from server.cli import Progress
 from server.db import MIGRATIONS, make_engine
 from server.models import Program, Sector, Site
 from server.provision import FIRMWARE
@@ -240,3 +241,24 @@ def test_firmware_release_rollout_list_and_stop(command, site, tmp_path):
     stopped = command("firmware", "stop", version)
     assert stopped.returncode == 0, stopped.stderr
     assert stopped.stdout.startswith(f"{version} stopped: withdrawn from 1 dial(s)")
+
+
+def test_the_import_progress_bar_counts_against_the_files_rows(tmp_path, capsys):
+    data = tmp_path / "nights.csv"
+    data.write_text("header\n" + "a row\n" * 20_000)
+    logged = Progress(data)  # pytest's stderr is no terminal: a line per 10,000 rows
+    for rows in range(1, 20_001):
+        logged(rows)
+    logged.done()
+    assert capsys.readouterr().err.splitlines() == [
+        "10,000 of 20,000 rows read (50%)",
+        "20,000 of 20,000 rows read (100%)",
+    ]
+    bar = Progress(data)
+    bar.tty = True  # on a terminal: one line, redrawn in place, ended once done
+    for rows in range(1, 10_001):
+        bar(rows)
+    bar.done()
+    drawn = capsys.readouterr().err
+    assert drawn.endswith("\r[" + "#" * 15 + " " * 15 + "]  50%  10,000 of 20,000 rows\n")
+    assert drawn.count("\n") == 1
