@@ -21,6 +21,7 @@ import sys
 import machine
 
 SLOT_PATH = "slot.json"  # relative to the working directory, the flash's root on the ESP32
+RESETS_PATH = "resets.json"  # board/start.py's: the crash series dialcore/resets.py keeps
 # A new version that crashes at every start is back on the old one after this many starts
 # (a crash restarts the board within seconds); three, as safe mode counts a crash loop.
 TRIAL_STARTS = 3
@@ -46,7 +47,20 @@ def write_slot(slot):
 
 
 def roll_back(slot, why):
-    """Back to the copy that ran before the trial; the new version is not tried again."""
+    """Back to the copy that ran before the trial; the new version is not tried again. The
+    crashes on trial were the new version's: the old one starts afresh, not in safe mode for
+    them, and the last one's reason goes with the rollback's."""
+    try:
+        with open(RESETS_PATH) as f:
+            last = json.load(f).get("why")
+        if last:
+            why += " (last crash: " + last + ")"
+    except (OSError, ValueError, AttributeError):  # none, or a damaged file
+        pass
+    try:
+        os.remove(RESETS_PATH)
+    except OSError:
+        pass
     print("update: back to the previous version:", why)
     write_slot({"active": slot.get("previous"), "rolled_back": slot.get("version"), "why": why})
 

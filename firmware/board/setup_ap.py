@@ -61,8 +61,10 @@ class SetupAP:
         ]
 
     async def serve(self, beat):
-        """Forever: answer the form's requests (each in its own task)."""
-        await asyncio.start_server(self._client, "0.0.0.0", PORT)
+        """Forever: answer the form's requests (each in its own task), on the setup Wi-Fi's
+        own address only: in safe mode the dial is on the shelter's Wi-Fi too, whose other
+        users must not reach a form that changes its settings."""
+        await asyncio.start_server(self._client, self.address, PORT)
         while True:
             beat()
             await asyncio.sleep(1)

@@ -54,11 +54,11 @@ def test_a_dial_set_up_through_the_form_connects_over_tls_and_saves_a_turn(
         dial.wait_screen("WI-FI SETUP", 30)
         assert dial.screen.shows(SETUP_SSID_END), "the setup Wi-Fi's name is on the screen"
         assert dial.screen.shows("key "), "and its key"
-        dial.wait_log("form at http://127.0.0.1/", 30)  # listening
+        dial.wait_log(f"form at http://{dial.ap_address}/", 30)  # listening
 
         page = browser.new_page()
         try:
-            page.goto("http://127.0.0.1/")
+            page.goto(f"http://{dial.ap_address}/")
             page.fill("input[name=wifi_ssid]", "ShelterStaff")
             page.fill("input[name=wifi_password]", "wifi-password")
             page.fill("input[name=mqtt_host]", BROKER_NAME)

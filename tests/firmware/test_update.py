@@ -20,9 +20,12 @@ from tests.support.waiting import wait_until
 FIRMWARE = Path(__file__).resolve().parents[2] / "firmware"
 
 
-def release(world, tmp_path, version: str, break_import: bool = False) -> None:
+def release(
+    world, tmp_path, version: str, break_import: bool = False, break_start: bool = False
+) -> None:
     """Store a release of this firmware as `version`; with break_import, one that raises
-    when the dial imports it."""
+    when the dial imports it; with break_start, one that imports and then crashes at every
+    start."""
     folder = tmp_path / f"firmware-{version}"
     shutil.copytree(FIRMWARE, folder, ignore=shutil.ignore_patterns("__pycache__"))
     init = folder / "dialcore" / "__init__.py"
@@ -32,6 +35,13 @@ def release(world, tmp_path, version: str, break_import: bool = False) -> None:
     if break_import:
         display = folder / "dialcore" / "display.py"
         display.write_text(display.read_text() + '\nraise RuntimeError("broken release")\n')
+    if break_start:
+        start = folder / "board" / "start.py"
+        start.write_text(
+            start.read_text().replace(
+                "async def main():\n", 'async def main():\n    raise RuntimeError("crashes")\n'
+            )
+        )
     with Session(world.engine) as session:
         releases.store_release(session, version, releases.folder_files(folder))
         session.commit()
@@ -121,5 +131,25 @@ def test_a_corrupted_download_is_refused_and_a_release_that_crashes_is_rolled_ba
         ready(dial)
         dial.turn(2)  # the old version counts on
         wait_until(lambda: shown(world, "desk-ota-bad") == 2)
+    finally:
+        dial.close()
+
+
+def test_a_release_that_crashes_at_every_start_goes_back_and_the_old_one_counts(world, tmp_path):
+    """It imports, then crashes at each start: after TRIAL_STARTS (main.py) the loader goes
+    back, and the old version starts as itself, not in safe mode for the new one's crashes."""
+    flash = world.provision("desk-ota-loop")
+    dial = world.dial(flash)
+    try:
+        dial.power_on()
+        ready(dial)
+        release(world, tmp_path, "0.4.0", break_start=True)
+        roll_out(world, "0.4.0", "desk-ota-loop")
+        back = wait_state(world, "desk-ota-loop", "0.4.0", "rolled_back", 240)
+        assert back.update_reason == "not confirmed in 3 starts (last crash: RuntimeError: crashes)"
+        ready(dial)
+        dial.turn(2)  # the old version counts on
+        wait_until(lambda: shown(world, "desk-ota-loop") == 2)
+        assert device(world, "desk-ota-loop").firmware == "0.1.0"
     finally:
         dial.close()

@@ -222,6 +222,11 @@ class VirtualDial:
         self._control.bind(("127.0.0.1", 0))
         self._control_port = self._control.getsockname()[1]
         self._control.close()  # the dial binds it; this only reserved a free port
+        # The setup Wi-Fi's address, where its form listens on port 80: one of loopback's
+        # 127/8 of its own (from the inbox's port, held while this dial lives), so dials in
+        # parallel test processes each have their port 80.
+        port = self._inbox.getsockname()[1]
+        self.ap_address = f"127.{port >> 8}.{port & 255}.1"
         self._out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         threading.Thread(target=self._listen, daemon=True).start()
 
@@ -266,7 +271,7 @@ class VirtualDial:
             "DIAL_RTC_OFFSET": self.rtc_offset,
             "DIAL_TICK_OFFSET": str(self.tick_offset),
             "DIAL_WIFI": "1" if self.wifi else "0",
-            "DIAL_AP_ADDRESS": "127.0.0.1",
+            "DIAL_AP_ADDRESS": self.ap_address,
         }
         self._wdt_ms = None
         self.starts.append(cause)

@@ -168,3 +168,25 @@ def test_a_rolled_back_version_is_reported_and_not_tried_again(flash):
         {"version": "0.3.0", "state": "rolled_back", "reason": "import failed"}
     ]
     assert server.fetches == 0
+
+
+def test_a_trial_not_confirmed_in_time_goes_back_by_itself(flash, monkeypatch):
+    """Connected or not, a trial that has no acknowledged commit within TRIAL_MS (10 min)
+    goes back: the slot names the previous copy and the board restarts into it."""
+    slot = {"active": "app-0.2.0", "version": "0.2.0", "previous": "app-0.1.0", "trial": True}
+    (flash / "slot.json").write_text(json.dumps(slot))
+    monkeypatch.setattr(updates, "TRIAL_MS", 50)  # the bound, shortened to run it here
+    app, restarts = App(), []
+    app.connected = False  # e.g. the new code never reaches the broker
+
+    async def go():
+        updater = updates.Updater("desk-01", Server({}), running="0.2.0")
+        await asyncio.wait_for(updater.trial(app, restarts.append), scaled(5))
+
+    aio.run(go())
+    assert restarts == ["update not confirmed: back to the previous version"]
+    assert json.loads((flash / "slot.json").read_text()) == {
+        "active": "app-0.1.0",
+        "rolled_back": "0.2.0",
+        "why": "not confirmed in 0 min",
+    }
