@@ -102,6 +102,38 @@ def test_installs_the_missing_packages_saying_why_in_one_line(bare):
     assert {"mosquitto-clients", "openscad", "wrk"} <= set(install[5:])
 
 
+def test_the_servers_an_install_may_start_are_stopped_again(bare):
+    """With the servers missing too (their folders hidden by empty ones, in a mount
+    namespace of the script's own), installing them may start them as services: the
+    script stops each, since the tests start their own on free ports."""
+    stand_in(bare, "apt-get")
+    stand_in(bare, "service")
+    stand_in(bare, "id", output="0")
+    empty = bare / "empty"
+    empty.mkdir()
+    hidden = [
+        d for d in ("/usr/sbin", "/usr/local/sbin", "/usr/lib/postgresql") if Path(d).is_dir()
+    ]
+    mount = shutil.which("mount")
+    hide = " && ".join(f"{mount} --bind {empty} {folder}" for folder in hidden)
+    unshare = [shutil.which("unshare"), "-m"] + ([] if os.geteuid() == 0 else ["-r"])
+    done = subprocess.run(
+        [*unshare, "/bin/sh", "-c", f'{hide} && exec /bin/sh "$0"', str(SCRIPT)],
+        env={"PATH": str(bare), "PYTHON": sys.executable},
+        capture_output=True,
+        text=True,
+        timeout=scaled(60),
+    )
+    assert done.returncode == 0, done.stderr
+    install = next(c for c in calls(bare) if c.startswith("apt-get install")).split()
+    assert {"mosquitto", "postgresql", "nginx-light"} <= set(install)
+    assert [c for c in calls(bare) if c.startswith("service")] == [
+        "service mosquitto stop",
+        "service postgresql stop",
+        "service nginx stop",
+    ]
+
+
 def test_without_root_it_installs_through_sudo(bare):
     stand_in(bare, "apt-get")
     stand_in(bare, "sudo")
