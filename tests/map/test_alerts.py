@@ -1,8 +1,10 @@
-"""An alert opens a warming centre on the map, and after the alert ends and its window
-closes, the centre leaves the map again, live (the event stream), with nobody reloading.
+"""An alert opens a warming centre on the map (on PostgreSQL, as in production), and after
+the alert ends and its window closes, the centre leaves the map again, live (the event
+stream), with nobody reloading.
 (The window's end is moved to now by an admin rather than waited for: windows are whole
 minutes; tests/server/test_alerts.py checks that the end of a window alone closes it.)"""
 
+import uuid
 from datetime import datetime, timedelta
 
 import httpx
@@ -17,9 +19,10 @@ from tests.support.waiting import scaled
 
 
 def test_an_alert_opens_a_warming_centre_on_the_map_and_its_end_closes_it(
-    mosquitto, tmp_path, open_page
+    postgres, mosquitto, tmp_path, open_page
 ):
-    settings = system_settings(tmp_path, mosquitto.url, tiles_url="")
+    url = postgres.new_database(f"alerts_{uuid.uuid4().hex[:8]}")
+    settings = system_settings(tmp_path, mosquitto.url, tiles_url="", database_url=url)
     with Stack(settings) as stack:
         zone = settings.zone
         now = datetime.now(zone)

@@ -1,7 +1,8 @@
-"""Holds on the outreach map: a signed-in worker holds a place from a list entry or from the
-places Find a bed lists, reads the code to give the desk, sees the place counted as held (on
-the city page too), and cancels it; or the desk marks the person arrived, on a simulated dial
-or on the web dial (in French), and the open map shows them counted in."""
+"""Holds on the outreach map, on PostgreSQL: a signed-in worker holds a place from a list
+entry or from the places Find a bed lists, reads the code to give the desk, sees the place
+counted as held (on the city page too), and cancels it; or the desk marks the person
+arrived, on a simulated dial or on the web dial (in French), and the open map shows them
+counted in; or nobody comes and the hold ends by itself."""
 
 import re
 import uuid
@@ -24,10 +25,15 @@ from tests.support.waiting import scaled, wait_until
 
 
 @pytest.fixture(scope="module")
-def shelter(mosquitto, tmp_path_factory):
-    """A running system with one counted shelter (5 of 20 free) and an outreach key."""
-    settings = system_settings(tmp_path_factory.mktemp("holds"), mosquitto.url, tiles_url="")
+def shelter(postgres, mosquitto, tmp_path_factory):
+    """A running system on PostgreSQL, as in production, with one counted shelter (5 of 20
+    free) and an outreach key."""
+    url = postgres.new_database(f"holds_{uuid.uuid4().hex[:8]}")
+    settings = system_settings(
+        tmp_path_factory.mktemp("holds"), mosquitto.url, tiles_url="", database_url=url
+    )
     with Stack(settings) as stack:
+        assert stack.system.engine.dialect.name == "postgresql"
         with Session(stack.system.engine) as session:
             site_id = add_counted_site(session, 15, name="Elm Hall", lat=43.65, lon=-79.38)
             _row, key = issue_key(session, "holds map tests", Role.outreach)

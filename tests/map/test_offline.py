@@ -11,11 +11,16 @@ from tests.map.seeding import demo_city
 from tests.map.test_tiles import FEW_SITES, LOCAL_TILE
 from tests.support.waiting import wait_until
 
+# Kept: the list, a tile, and the page with every script and style it loaded (the worker
+# fetches those after the page, together: a tile may be kept before the page itself is).
 KEPT = """async () => {
   const data = await caches.open('ss-data');
-  const tiles = (await (await caches.open('ss-shell-1')).keys())
-    .filter(r => r.url.includes('layers.png'));
-  return Boolean(await data.match('/api/v1/shelters')) && tiles.length > 0;
+  const shell = new Set((await (await caches.open('ss-shell-1')).keys()).map(r => r.url));
+  const code = performance.getEntriesByType('resource').map(e => e.name)
+    .filter(url => /^\\/static\\/.*\\.(js|css)$/.test(new URL(url).pathname));
+  const tiles = [...shell].filter(url => url.includes('layers.png'));
+  return Boolean(await data.match('/api/v1/shelters')) && tiles.length > 0
+    && [location.href, ...code].every(url => shell.has(url));
 }"""
 
 
