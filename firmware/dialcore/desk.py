@@ -15,7 +15,7 @@ from .clock import ticks_diff, ticks_ms
 
 NOTICE_MS = 3000  # how long a notice shows: a glance, then the usual SAVED
 # The state line after a gesture, at most 16 characters (a line of the 128-pixel screen)
-NOTICES = {  # each fits the screen's 16-character state line (board/screen.py)
+NOTICES = {
     "no_bed": "AWAY: NO BED",
     "not_eligible": "AWAY: INELIGIBLE",
     "arrived": "HOLD: ARRIVED",
