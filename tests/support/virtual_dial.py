@@ -75,11 +75,19 @@ def libraries(shared: Path | None, cache: Path) -> Path:
         shutil.copy2(driver, lib / "ssd1306.py")
         return lib
     for package in provision.MIP_PACKAGES:
-        subprocess.run(
+        done = subprocess.run(
             [micropython(), "-m", "mip", "install", "--target", str(lib), package],
-            check=True,
+            capture_output=True,
+            text=True,
             timeout=scaled(120),
         )
+        if done.returncode:
+            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            raise RuntimeError(
+                f"the virtual dial needs {package}: no {vendor or '../shared/vendor'} beside "
+                f"the clone, and mip could not fetch it from GitHub ({last}). Put the "
+                "vendor folder there, or give this machine GitHub (docs/testing.md)"
+            )
     return lib
 
 
