@@ -4,9 +4,8 @@ The server orders an update with a retained `ota` message (docs/protocol.md, "Up
 the air"): a version and, for each file of board/ and dialcore/, its size and SHA-256. The
 dial then, over the broker link it already has:
 
-1. downloads each file in chunks (`fetch` out, `chunk` back) into a staging folder,
-   hashing as it writes; a file already there with the right size and hash is kept, so a
-   power cut or a lost link costs one file at most;
+1. downloads each file in chunks into a staging folder (dialcore/download.py, imported
+   only when an order comes);
 2. when every file checks out, renames the staging folder to its slot folder and points
    slot.json at it on trial (main.py, the loader, reads it), then restarts between turns;
 3. on trial: confirms once the new code is connected and a commit was acknowledged (it
@@ -20,8 +19,6 @@ caller (board/start.py), so it runs under CPython and MicroPython alike.
 """
 
 import asyncio
-import binascii
-import hashlib
 import os
 
 from . import FIRMWARE_VERSION, protocol
@@ -29,8 +26,6 @@ from .clock import ticks_diff, ticks_ms
 from .store import load_json, write_json
 
 SLOT_PATH = "slot.json"  # the loader's (main.py), in the same format
-FETCH_TRIES = 5  # a chunk not answered in CHUNK_WAIT_S this many times: the link is bad
-CHUNK_WAIT_S = 10  # the server answers in milliseconds; this covers a reconnect
 RETRY_S = 30  # after a failed download: try again (a corrupt file is not retried)
 IDLE_POLL_S = 1  # staged: restart within a second of the dial coming to rest
 # A trial must reach "connected and a commit acknowledged" this soon (mqtt_as's first
@@ -41,24 +36,6 @@ TRIAL_MS = 10 * 60 * 1000
 def folder_for(version):
     """The slot folder of a version (protocol versions are safe in file names)."""
     return "app-" + version
-
-
-def _sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while True:
-            block = f.read(1024)
-            if not block:
-                break
-            h.update(block)
-    return binascii.hexlify(h.digest()).decode()
-
-
-def _size(path):
-    try:
-        return os.stat(path)[6]
-    except OSError:
-        return None
 
 
 def remove_tree(path):
@@ -77,13 +54,6 @@ def remove_tree(path):
     os.rmdir(path)
 
 
-def _mkdir(path):
-    try:
-        os.mkdir(path)
-    except OSError:  # there already
-        pass
-
-
 class Updater:
     def __init__(self, device_id, transport, running=FIRMWARE_VERSION):
         self.device_id = device_id
@@ -93,9 +63,7 @@ class Updater:
         self.order = None  # the newest update order: {"version", "files"}, or None
         self.state = None  # (version, state, reason) last reported, or to report
         self._ordered = asyncio.Event()
-        self._arrived = asyncio.Event()
-        self._want = None  # (version, path, offset) of the chunk awaited
-        self._data = None
+        self._download = None  # the Download under way (dialcore/download.py), or None
         self._started = ticks_ms()
         if self.slot.get("rolled_back"):
             self.state = (self.slot["rolled_back"], "rolled_back", self.slot.get("why"))
@@ -114,10 +82,8 @@ class Updater:
         self._ordered.set()
 
     def on_chunk(self, payload):
-        chunk = protocol.decode_chunk(payload)
-        if (chunk["version"], chunk["path"], chunk["offset"]) == self._want:
-            self._data = chunk["data"]
-            self._arrived.set()
+        if self._download is not None:
+            self._download.on_chunk(protocol.decode_chunk(payload))
 
     # -- reports -------------------------------------------------------------------------------
 
@@ -203,9 +169,13 @@ class Updater:
             if order is None or order["version"] == failed:
                 continue
             version = order["version"]
+            # Imported only now: a counting dial never holds the download code (module docstring).
+            from .download import Download
+
+            self._download = Download(self.device_id, self.transport, order)
             try:
                 await self.report(version, "downloading")
-                folder = await self._stage(order)
+                folder = await self._download.stage()
             except ValueError as e:  # a file that does not check out: say so, stay as we are
                 failed = version
                 await self.report(version, "failed", str(e))
@@ -215,6 +185,8 @@ class Updater:
                 await asyncio.sleep(RETRY_S)
                 self._ordered.set()
                 continue
+            finally:
+                self._download = None
             wanted = self._wanted()
             if wanted is None or wanted["version"] != version:  # withdrawn or replaced meanwhile
                 self._ordered.set()
@@ -225,55 +197,6 @@ class Updater:
                 await asyncio.sleep(IDLE_POLL_S)
             restart("update " + version + " staged: starting it on trial")
             return
-
-    async def _stage(self, order):
-        """Download every file into the version's staging folder; its name when all check out."""
-        version = order["version"]
-        staging = folder_for(version) + ".new"
-        _mkdir(staging)
-        for package in ("board", "dialcore"):
-            _mkdir(staging + "/" + package)
-        for path, size, digest in order["files"]:
-            await self._download(version, path, size, digest, staging + "/" + path)
-        return staging
-
-    async def _download(self, version, path, size, digest, target):
-        if _size(target) == size and _sha256(target) == digest:
-            return  # from before a power cut or a lost link
-        part = target + ".part"
-        h = hashlib.sha256()
-        done = 0
-        with open(part, "wb") as f:
-            while done < size:
-                data = await self._fetch(version, path, done)
-                if not data:
-                    raise ValueError(path + ": the server's copy is shorter than its size")
-                f.write(data)
-                h.update(data)
-                done += len(data)
-        if done != size or binascii.hexlify(h.digest()).decode() != digest:
-            remove_tree(part)
-            raise ValueError(path + ": SHA-256 does not match: download corrupted")
-        try:
-            os.remove(target)
-        except OSError:
-            pass
-        os.rename(part, target)
-
-    async def _fetch(self, version, path, offset):
-        self._want = (version, path, offset)
-        topic = protocol.topic(self.device_id, "fetch")
-        for _ in range(FETCH_TRIES):
-            self._arrived.clear()
-            try:
-                await self.transport.publish(
-                    topic, protocol.encode_fetch(version, path, offset), False, 1
-                )
-                await asyncio.wait_for(self._arrived.wait(), CHUNK_WAIT_S)
-            except (OSError, asyncio.TimeoutError):  # noqa: UP041  MicroPython's is not builtin
-                continue
-            return self._data
-        raise OSError("no chunk of " + path + " at " + str(offset))
 
     def _switch(self, version, staging):
         """The staged folder becomes the version's slot, and slot.json puts it on trial."""
