@@ -7,6 +7,7 @@ import pytest
 from sqlmodel import select
 
 from firmware.dialcore import protocol
+from map.page import FIRST_SCRIPTS, LATER_SCRIPTS, STATIC_DIR
 from server.api.routes.shelters import CATCH_UP_MARGIN
 from server.ingest.handler import handle
 from server.models import CurrentState, Device, Program, Sector, Site, utcnow
@@ -240,6 +241,26 @@ def test_the_map_page_and_its_assets_are_served_locally(client):
     assert "/static/vendor/leaflet/leaflet.js" in page
     assert client.get("/static/vendor/leaflet/leaflet.js").status_code == 200
     assert client.get("/static/live.js").status_code == 200
+
+
+def test_the_map_gets_its_scripts_and_styles_as_one_file_each(client):
+    page = client.get("/").text
+    assert '<script src="/static/bundle/map.js">' in page
+    assert '<link rel="stylesheet" href="/static/bundle/map.css"/>' in page
+    assert "/static/live.js" not in page  # inside the bundle
+    assert '"later": "/static/bundle/later.js"' in page  # live.js loads it after the markers
+    for url, scripts in (("map.js", FIRST_SCRIPTS), ("later.js", LATER_SCRIPTS)):
+        bundle = client.get(f"/static/bundle/{url}")
+        assert bundle.headers["content-type"].startswith("text/javascript")
+        for name in scripts:  # every script, in load order
+            assert (STATIC_DIR / name).read_text() in bundle.text
+        positions = [bundle.text.index(f"/* ---- {name} ---- */") for name in scripts]
+        assert positions == sorted(positions)
+    again = client.get("/static/bundle/later.js", headers={"If-None-Match": bundle.headers["etag"]})
+    assert again.status_code == 304 and not again.content
+    assert "--ss-" in client.get("/static/bundle/map.css").text  # colours.css's variables
+    missing = client.get("/static/bundle/other.js")
+    assert missing.status_code == 404 and "map.js" in missing.json()["error"]["message"]
 
 
 # The markers of a view before the page has the list (GET /shelters/groups)
