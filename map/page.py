@@ -11,8 +11,11 @@ scripts and stylesheet, so the only external URL left in the page is the tile se
 
 from __future__ import annotations
 
+import hashlib
 import html
+import json
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 from typing import NamedTuple
 
@@ -28,18 +31,48 @@ STATIC_DIR: Path = Path(__file__).resolve().parent / "static"
 
 # Our scripts, in load order: each adds its part to window.ShelterSignal and may use the
 # ones before it. Plain scripts (no bundler, no modules) so a volunteer can read what runs.
-SCRIPTS = (
-    "text.js",
-    "sites.js",
-    "apikey.js",
-    "markers.js",
-    "list.js",
-    "holds.js",
-    "find.js",
-    "offline.js",
-    "notify.js",
-    "live.js",
-)
+# The first are all the first markers need; the later ones (the list, Find a bed, wishes,
+# holds, the offline copy: 11 KB gzipped, 0.2 s on a weak signal) come after those markers
+# (live.js loads them), so that they do not share the signal with Leaflet and the markers.
+FIRST_SCRIPTS = ("text.js", "sites.js", "apikey.js", "markers.js", "live.js")
+LATER_SCRIPTS = ("list.js", "holds.js", "find.js", "offline.js", "notify.js")
+SCRIPTS = FIRST_SCRIPTS + LATER_SCRIPTS
+# The map's own scripts and styles reach a phone as one file each, joined by the server
+# (bundle(), served by server/api/routes/pages.py): on a weak signal (400 ms a request)
+# Chrome's 6 connections to a server took three waves of requests for Leaflet and our 13
+# files, 1.2 s before the first marker could be drawn (docs/benchmarks.md, section 7).
+BUNDLES = {
+    "map.js": FIRST_SCRIPTS,
+    "later.js": LATER_SCRIPTS,
+    "map.css": ("colours.css", "map.css"),
+}
+BUNDLE_DIR = "bundle"  # under static_base: /static/bundle/map.js
+# The page asks for its first markers before its scripts have come (live.js shows them):
+# the request then rides in the scripts' wave instead of one of its own after them. Not with
+# filters remembered, whose markers only the whole list can draw. The map's box is not laid
+# out yet, so its size is guessed from map.css: from 900 px wide, beside the 400 px list and
+# under a header of about 56 px; on a phone, under the header and the panel, about 40 % of
+# the height (measured: 321 of 844 px). A wrong guess costs one more request (live.js). The
+# viewport's <meta> comes later in the page, so the screen's size caps the window's.
+_FIRST_MARKERS = """
+(function () {
+  try {
+    var saved = JSON.parse(localStorage.getItem("shelter-signal.map")) || {};
+    var sectors = saved.sectors || [], needs = saved.eligibility || [];
+    if (sectors.length || needs.length || saved.space || saved.accepting) return;
+  } catch (e) {
+    // storage blocked: nothing is remembered
+  }
+  var width = Math.min(innerWidth, screen.width), height = Math.min(innerHeight, screen.height);
+  var wide = width >= 900;
+  var size = wide ? [width - 400, height - 56] : [width, Math.round(height * 0.4)];
+  window.ShelterSignalFirst = fetch(GROUPS + "?width=" + size[0] + "&height=" + size[1])
+    .then(function (r) {
+      if (!r.ok) throw new Error("HTTP " + r.status);
+      return r.json();
+    });
+})();
+"""
 OTHER_PAGES = ("city.", "device.", "dial.")  # catalogue keys of the city page and web dial
 
 
@@ -75,6 +108,19 @@ class _LiveInit(MacroElement):
         super().__init__()
         self._name = "ShelterSignalLive"
         self.config = config
+
+
+@cache
+def bundle(name: str) -> tuple[bytes, str, float]:
+    """The files of ``BUNDLES[name]`` joined in order, each after a comment naming it, an
+    ETag for them and the newest part's modification time (they do not change while the
+    server runs)."""
+    parts = [STATIC_DIR / part for part in BUNDLES[name]]
+    body = b"".join(
+        f"/* ---- {part.name} ---- */\n".encode() + part.read_bytes() + b"\n" for part in parts
+    )
+    etag = f'"{hashlib.blake2b(body, digest_size=16).hexdigest()}"'
+    return body, etag, max(part.stat().st_mtime for part in parts)
 
 
 def _markup(text: str) -> Element:
@@ -124,12 +170,11 @@ def map_html(
     # by every map in the process; Map.add_js_link() would mutate them in place).
     m.default_js = [
         ("leaflet", f"{static}/vendor/leaflet/leaflet.js"),
-        *((name, f"{static}/{name}") for name in SCRIPTS),
+        ("shelter_signal", f"{static}/{BUNDLE_DIR}/map.js"),
     ]
     m.default_css = [
         ("leaflet_css", f"{static}/vendor/leaflet/leaflet.css"),
-        ("shelter_signal_colours", f"{static}/colours.css"),
-        ("shelter_signal_css", f"{static}/map.css"),
+        ("shelter_signal_css", f"{static}/{BUNDLE_DIR}/map.css"),
     ]
     if tiles_url:
         folium.TileLayer(tiles=tiles_url, attr=tiles_attribution, name="tiles").add_to(m)
@@ -143,6 +188,7 @@ def map_html(
         "timezone": timing.timezone,
         "texts": texts,
         "serviceWorker": "/sw.js",  # served at the root by server/api/routes/pages.py
+        "later": f"{static_base.rstrip('/')}/{BUNDLE_DIR}/later.js",  # LATER_SCRIPTS
     }
     _LiveInit(config).add_to(m)
 
@@ -152,6 +198,11 @@ def map_html(
     figure.header.add_child(_markup(f'<meta name="description" content="{description}">'))
     # No icon: an empty one saves phones the request (and the 404) for /favicon.ico.
     figure.header.add_child(_markup('<link rel="icon" href="data:,">'))
+    # Before the stylesheets and scripts, so that it runs at once (a script after a style
+    # sheet waits for it); its hash is in the page's CSP (server/api/csp.py).
+    groups = json.dumps(f"{api}/shelters/groups")
+    first = _FIRST_MARKERS.replace("GROUPS", groups, 1)
+    figure.header.add_child(_markup(f"<script>{first}</script>"))
     figure.html.add_child(
         _markup(render("map_chrome.html", lang, api_base=api, sectors=[s.value for s in Sector])),
         name="shelter_signal_chrome",

@@ -63,6 +63,30 @@ class SiteChanges(BaseModel):
     until: datetime  # send this as `since` next time (a margin back from now: see the route)
 
 
+class SiteGroup(BaseModel):
+    """Shelters whose markers would overlap at the asked zoom, as one marker."""
+
+    lat: float  # where its marker stands: its first shelter's place
+    lon: float
+    sites: int
+    free: int | None  # free places by fresh and aging counts; null when none has such a count
+    unknown: int  # its shelters without a fresh or aging count
+    bounds: tuple[float, float, float, float]  # min_lon, min_lat, max_lon, max_lat of them
+
+
+class SiteGroups(BaseModel):
+    """The markers of a map view (GET /shelters/groups): groups, and the shelters with a
+    marker of their own. Never a confidential shelter, whatever the key."""
+
+    zoom: float  # the zoom they are grouped for (the one that fits them all, if not asked)
+    # min_lon, min_lat, max_lon, max_lat of every shelter on the map (not only these): the
+    # view that fits them all; null when none has a public place
+    bounds: tuple[float, float, float, float] | None
+    groups: list[SiteGroup]
+    items: list[SitePublic]  # the shelters on their own, as the list shows them
+    updated_at: datetime | None  # newest reading among the list's items
+
+
 class FreshnessCounts(BaseModel):
     fresh: int = 0
     aging: int = 0

@@ -20,6 +20,12 @@
  * server): the badge then says "Not live", with how long ago the page last heard anything,
  * and the page opens a new connection.
  *
+ * The first markers come before the list: map/page.py asks for the server's groups of the
+ * whole city (GET {apiBase}/shelters/groups) while this script is on its way, and the page
+ * shows them, and asks for those of each view the reader moves to, until the list has come.
+ * The list is asked for once they are shown: at 10,000 sites it is 540 KB, and sharing a weak
+ * signal with it would hold the first markers back by seconds (docs/benchmarks.md).
+ *
  * Stable test hooks: #ss-connection data-state="live"|"offline" (and data-heard, the time the
  * page last heard from the server, in ms since the epoch); the markers' hooks are
  * described in markers.js, the list's entries are li.ss-entry[data-site-id][data-status].
@@ -49,6 +55,9 @@
   const WIDE = window.matchMedia("(min-width: 900px)"); // list beside the map (see map.css)
   const STORE_KEY = "shelter-signal.map"; // the view and filters; never the location
   const FIRST_LOAD_RETRY_MS = 5000; // the very first list failed: try again this soon
+  // The list waits this long at most for the first markers: a dead zone hangs a request
+  // rather than failing it (as sw.js's NETWORK_WAIT_MS, after which its kept copy answers).
+  const FIRST_MARKERS_WAIT_MS = 4000;
   const KEY_STORE = "shelter-signal.outreach-key"; // the city page keeps its own key
   // A list counts as of this long before its answer: a count received just before is
   // committed a moment later (the server's catch-up keeps the same margin).
@@ -93,6 +102,8 @@
     let view = saved.view === "list" ? "list" : "map";
     let here = null; // { lat, lon } once the reader shares it; kept in memory only
     let firstLoad = true;
+    let loading = null; // { key, promise } of the list on its way
+    let framed = false; // the first markers set the view: the list does not frame it again
     let drawQueued = false;
     let totalsAt = 0;
     let totalsTimer = null;
@@ -145,21 +156,56 @@
       });
     });
 
-    const layer = SS.markerLayer(map);
-    const list = SS.siteList(byId("ss-list"), byId("ss-more"), byId("ss-list-count"), (id) => {
-      showView("map");
-      layer.openSite(id);
-    });
-    // "Find a bed" reads every site, whatever the filters: its needs are its own filter.
-    const finder = SS.finder(byId("ss-find"), { zone: config.timezone });
+    const layer = SS.markerLayer(map, { onView: groupsFor });
+    // The parts of the page in the later scripts (page.py LATER_SCRIPTS), once they came:
+    // the list, "Find a bed", wishes and holds (startLater).
+    let list = null;
+    let finder = null;
+    let wishes = null;
+    let holds = null;
 
-    // "Tell me when a bed opens" (notify.js): checked against every site the stream sends
-    // (and, signed in where the server sends texts, the same wish by SMS)
-    const wishes = SS.notify.start({
-      filters: () => filters(),
-      here: () => here,
-      texts: config.texts && { apiBase, keys, lang: config.lang },
-    });
+    /* The later scripts, asked for once the first markers are shown. */
+    function loadLater() {
+      return new Promise((loaded, failed) => {
+        const script = document.createElement("script");
+        script.src = config.later;
+        script.onload = loaded;
+        script.onerror = () => failed(new Error("could not load " + config.later));
+        document.head.append(script);
+      });
+    }
+
+    function startTheRest() {
+      loadLater().then(
+        () => {
+          startLater();
+          return loadAll().then(() => SS.offline.start(config.serviceWorker));
+        },
+        (err) => {
+          console.warn("Shelter Signal:", err);
+          byId("ss-list-count").textContent = t("list.failed");
+          setTimeout(startTheRest, FIRST_LOAD_RETRY_MS);
+        },
+      );
+    }
+
+    function startLater() {
+      list = SS.siteList(byId("ss-list"), byId("ss-more"), byId("ss-list-count"), (id) => {
+        showView("map");
+        layer.openSite(id);
+      });
+      // "Find a bed" reads every site, whatever the filters: its needs are its own filter.
+      finder = SS.finder(byId("ss-find"), { zone: config.timezone });
+      // "Tell me when a bed opens" (notify.js): checked against every site the stream sends
+      // (and, signed in where the server sends texts, the same wish by SMS)
+      wishes = SS.notify.start({
+        filters: () => filters(),
+        here: () => here,
+        texts: config.texts && { apiBase, keys, lang: config.lang },
+      });
+      holds = SS.holds.start({ apiBase, keys, announce, changed: loadAll });
+      holds.refresh();
+    }
 
     /* ---- filters, order and view ---- */
 
@@ -234,6 +280,9 @@
 
     function draw() {
       drawQueued = false;
+      // Before the first list, the server's groups are the markers (and events wait in
+      // `sites` for it): a few sites from the stream would stand for the whole city.
+      if (firstLoad) return [];
       const f = filters();
       const shown = [];
       const all = [];
@@ -290,8 +339,20 @@
       return true;
     }
 
-    async function loadAll() {
+    /* The whole list, with this tab's key. Asked again while it is on its way with the same
+       key (a catch-up before the first list came), the one on its way answers: at 10,000
+       sites a second would be another 540 KB. */
+    function loadAll() {
       const key = keys.get();
+      if (loading?.key === key) return loading.promise;
+      const promise = loadList(key).finally(() => {
+        if (loading?.promise === promise) loading = null;
+      });
+      loading = { key, promise };
+      return promise;
+    }
+
+    async function loadList(key) {
       try {
         const meta = {};
         const body = await api("/shelters", key, meta);
@@ -312,9 +373,11 @@
         if (!source || source.readyState !== EventSource.OPEN) listBeforeOpen = true;
         if (firstLoad) {
           firstLoad = false;
-          layer.fit([...sites.values()], FIRST_VIEW_MAX_ZOOM);
+          // the first markers framed the view already: the reader may have moved it since
+          if (!framed) layer.fit([...sites.values()], FIRST_VIEW_MAX_ZOOM);
         }
         draw();
+        keepSoon(); // the offline copy is what the page has: sw.js does not fetch it again
       } catch (err) {
         if (keyRefused(err)) return; // signing out loads the public list
         console.warn("Shelter Signal: could not load shelters", err);
@@ -326,11 +389,58 @@
       loadTotals();
     }
 
+    /* The server's groups for the view the page first shows (page.py asked for them), and
+       resolves when they are shown or FIRST_MARKERS_WAIT_MS has passed, whichever is first.
+       Shown whenever they come, if the list has not. */
+    function firstMarkers() {
+      const asked = window.ShelterSignalFirst;
+      if (!asked) return Promise.resolve(); // filters remembered: the list draws them
+      const shown = asked.then(
+        (answer) => {
+          if (!firstLoad || !answer.bounds) return; // the list came first, or nothing to place
+          const [minLon, minLat, maxLon, maxLat] = answer.bounds;
+          const corners = [
+            { lat: minLat, lon: minLon },
+            { lat: maxLat, lon: maxLon },
+          ];
+          layer.fit(corners, FIRST_VIEW_MAX_ZOOM); // as the list would frame every site
+          framed = true;
+          // For a map of the size page.py guessed: when the zoom that fits differs, shown
+          // all the same (a little crowded or sparse) while the layer asks for its own.
+          layer.showGroups(withAges(answer), answer.zoom, null);
+        },
+        (err) => console.warn("Shelter Signal: no first markers", err),
+      );
+      return Promise.race([shown, new Promise((done) => setTimeout(done, FIRST_MARKERS_WAIT_MS))]);
+    }
+
+    /* The groups of a view the reader moved to before the list came (`box`: L.LatLngBounds). */
+    async function groupsFor(zoom, box) {
+      const edge = (n, limit) => Math.max(-limit, Math.min(limit, n)).toFixed(5);
+      const bbox = [
+        edge(box.getWest(), 180),
+        edge(box.getSouth(), 90),
+        edge(box.getEast(), 180),
+        edge(box.getNorth(), 90),
+      ].join(",");
+      try {
+        const answer = await api(`/shelters/groups?zoom=${zoom}&bbox=${bbox}`);
+        if (firstLoad) layer.showGroups(withAges(answer), zoom, box);
+      } catch (err) {
+        console.warn("Shelter Signal: no groups for this view", err); // the list brings them
+      }
+    }
+
+    /* A groups answer with its sites as this page shows them (aged by its own clock). */
+    function withAges(answer) {
+      return { ...answer, items: answer.items.map((site) => S.aged(S.withoutHiddenPlace(site))) };
+    }
+
     /* The offline copy follows the page: what the event stream and catch-ups changed, kept
        as of when the page last heard from the server. Public pages only: what a key fetched
        never rests on a phone. */
     function keepSoon() {
-      if (keepTimer) return;
+      if (keepTimer || firstLoad) return; // before the list, a few sites are not the list
       keepTimer = setTimeout(
         () => {
           keepTimer = null;
@@ -360,7 +470,7 @@
         for (const site of body.items) {
           const before = sites.get(String(site.id));
           applySite(site);
-          wishes.check(before, sites.get(String(site.id)));
+          wishes?.check(before, sites.get(String(site.id))); // (none before notify.js came)
         }
         for (const id of body.gone) sites.delete(String(id));
         queueDraw();
@@ -488,7 +598,7 @@
         if (!site) return;
         const before = sites.get(String(site.id));
         applySite(site);
-        wishes.check(before, sites.get(String(site.id)));
+        wishes?.check(before, sites.get(String(site.id))); // (none before notify.js came)
         queueDraw();
         totalsSoon();
         keepSoon();
@@ -569,7 +679,6 @@
       showKeyState();
       if (open) byId("ss-key-input").focus();
     });
-    const holds = SS.holds.start({ apiBase, keys, announce, changed: loadAll });
     const outreachKey = SS.apiKey.keyPrompt(keys, keySection, {
       check: (key) => api("/summary", key), // the server checks a key on every request
       explain: (error) =>
@@ -581,7 +690,7 @@
         if (!signedIn) keyToggle.setAttribute("aria-expanded", "true");
         showKeyState();
         loadAll();
-        holds.refresh();
+        holds?.refresh(); // (holds.js not here yet: it refreshes when it starts)
       },
     });
 
@@ -591,7 +700,7 @@
     sortSelect.value = order;
     showView(view);
     form.addEventListener("change", () => {
-      list.reset();
+      list?.reset(); // (no list.js yet: nothing shown to reset)
       saveChoices();
       drawAndAnnounce();
     });
@@ -615,10 +724,10 @@
     WIDE.addEventListener("change", () => map.invalidateSize());
 
     showKeyState();
-    loadAll();
-    holds.refresh();
+    // The first markers, then the later scripts, then the list (the list draws with them),
+    // then the offline copy (its worker fetches what the page loaded again).
+    firstMarkers().then(startTheRest);
     connect();
-    SS.offline.start(config.serviceWorker);
     // Distances for "Find a bed" without asking, only where the browser already lets this
     // page know the location (asking stays the reader's act: Near me).
     navigator.permissions?.query({ name: "geolocation" }).then(

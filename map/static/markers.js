@@ -6,6 +6,10 @@
  * (plus a margin) is in the page, so 10,000 sites cost about as much to draw as 100. From
  * SPREAD_ZOOM in, every site gets its own marker.
  *
+ * Until the page has the whole list (at 10,000 sites, 11 s on a weak signal), it shows the
+ * groups the server made the same way for the view (GET /shelters/groups, showGroups), and
+ * asks for a view's own (the `onView` callback) whenever a move leaves what they cover.
+ *
  * Stable hooks: a site marker has class "ss-marker" and data-site-id, data-available,
  * data-status (space|few|full|stale|offline|unknown), data-freshness and, when its count is
  * aging, class "ss-aging" and data-age (the short age it wears, "45 min"); a group marker has
@@ -82,9 +86,20 @@
     return { free, unknown };
   }
 
+  /* What a group marker shows and does: { latlng (where it stands), sites (how many), free,
+     unknown (as groupFree), latlngs (what a tap zooms to) }. */
+  function summarise(group) {
+    return {
+      latlng: group[0].latlng,
+      sites: group.length,
+      ...groupFree(group),
+      latlngs: group.map((e) => e.latlng),
+    };
+  }
+
   function groupIcon(group) {
-    const { free, unknown } = groupFree(group);
-    const n = group.length;
+    const { free, unknown } = group;
+    const n = group.sites;
     // Nothing known is "?", never "0": 0 would read as "no beds here". Thousands are
     // rounded ("12K") to fit the circle; the label and data-free keep the exact number.
     const text = free == null ? "?" : SS.text.shortNumber(free);
@@ -108,15 +123,18 @@
 
   /* A layer of site and group markers on `map`. setSites(list) gives it the sites to show
      (already filtered); it redraws after every move and zoom by itself. */
-  function markerLayer(map) {
+  function markerLayer(map, { onView = () => {} } = {}) {
     const markers = new Map(); // "s<id>" one site, "g<zoom>/<first id>" a group -> L.Marker
     const drawn = new Map(); // same keys -> { shows, site }: skip redrawing what has not changed
-    const groups = new Map(); // group key -> its entries, for zooming in on click
-    let placed = []; // [{ site, latlng }] of the sites with a location
+    const groups = new Map(); // group key -> its summary, for zooming in on click
+    let placed = null; // [{ site, latlng }] of the sites with a location; null before the list
+    let early = null; // the server's groups until then: { zoom, box (null: all), answer }
+    let asked = ""; // the last view onView was called for
     let here = null;
 
     function setSites(sites) {
       placed = [];
+      early = null; // the page's own grouping from now on
       for (const site of sites) {
         if (site.lat == null || site.lon == null) continue;
         placed.push({ site, latlng: L.latLng(Number(site.lat), Number(site.lon)) });
@@ -168,26 +186,77 @@
           }
         }
         const id = item.entry.site.id;
-        wanted.set(group.length === 1 ? "s" + id : `g${zoom}/${id}`, group);
+        if (group.length === 1) wanted.set("s" + id, group[0]);
+        else wanted.set(`g${zoom}/${id}`, summarise(group));
       }
       return wanted;
     }
 
+    /* The server's groups and sites on their own, in the shape groupsOnScreen gives. */
+    function groupsFromServer() {
+      const wanted = new Map();
+      if (!early) return wanted;
+      for (const g of early.answer.groups) {
+        const [minLon, minLat, maxLon, maxLat] = g.bounds;
+        wanted.set(`g${early.zoom}/${g.lat},${g.lon}`, {
+          latlng: L.latLng(g.lat, g.lon),
+          sites: g.sites,
+          free: g.free,
+          unknown: g.unknown,
+          latlngs: [L.latLng(minLat, minLon), L.latLng(maxLat, maxLon)],
+        });
+      }
+      for (const site of early.answer.items) {
+        if (site.lat == null || site.lon == null) continue;
+        wanted.set("s" + site.id, { site, latlng: L.latLng(Number(site.lat), Number(site.lon)) });
+      }
+      return wanted;
+    }
+
+    /* The server's groups for `zoom` within `box` (an L.LatLngBounds; null: everywhere),
+       shown until setSites: `answer` is what GET /shelters/groups said. The first are shown
+       whatever the map's zoom (better than none), later ones only for the zoom it is at. */
+    function showGroups(answer, zoom, box) {
+      if (placed || (early && zoom !== map.getZoom())) return; // the list came, or a move
+      early = { zoom, box, answer };
+      moved(); // draws them, and asks for the view's own if they are for another zoom
+    }
+
+    /* After a move, before the list: ask for the view's groups when the ones shown are for
+       another zoom or do not cover it (with a margin, as groupsOnScreen draws). */
+    function moved() {
+      if (placed || !early) return draw();
+      const zoom = map.getZoom();
+      if (zoom !== early.zoom || (early.box && !early.box.contains(map.getBounds()))) {
+        const view = map.getPixelBounds();
+        const margin = view.getSize().multiplyBy(MARGIN);
+        const box = L.latLngBounds(
+          map.unproject(view.min.subtract(margin), zoom),
+          map.unproject(view.max.add(margin), zoom),
+        );
+        const key = `${zoom}/${box.toBBoxString()}`;
+        if (key !== asked) onView(zoom, box);
+        asked = key;
+      }
+      draw();
+    }
+
     function draw() {
-      const wanted = groupsOnScreen();
+      const wanted = placed ? groupsOnScreen() : groupsFromServer();
+      const sitesNow = placed || (early ? early.answer.items : []).map((site) => ({ site }));
       for (const [key, marker] of markers) {
         if (wanted.has(key)) continue;
         // An open popup keeps its marker (Leaflet may pan the marker off screen to show a
         // tall popup); it goes when the popup closes and the map next redraws.
-        if (marker.isPopupOpen() && placed.some((e) => "s" + e.site.id === key)) continue;
+        if (marker.isPopupOpen() && sitesNow.some((e) => "s" + e.site.id === key)) continue;
         marker.remove();
         markers.delete(key);
         drawn.delete(key);
         groups.delete(key);
       }
-      for (const [key, group] of wanted) {
-        if (key.startsWith("s")) drawSite(key, group[0]);
-        else drawGroup(key, group);
+      for (const [key, shown] of wanted) {
+        if (key.startsWith("s")) drawSite(key, shown);
+        else drawGroup(key, shown);
       }
     }
 
@@ -223,20 +292,15 @@
 
     function drawGroup(key, group) {
       groups.set(key, group);
-      const { free, unknown } = groupFree(group);
-      const shows = `${group.length}/${free}/${unknown}`; // all a group marker says
+      const shows = `${group.sites}/${group.free}/${group.unknown}`; // all a group marker says
       if (drawn.get(key)?.shows === shows) return;
       const fresh = !markers.has(key);
       // At the first site's place, like a site marker (above its point): the grouping keeps
       // first sites APART, so group markers never cover each other.
-      const marker = place(key, group[0].latlng, groupIcon(group), GROUP_Z_OFFSET);
+      const marker = place(key, group.latlng, groupIcon(group), GROUP_Z_OFFSET);
       drawn.set(key, { shows });
       if (fresh) {
-        const zoomIn = () =>
-          fitPoints(
-            groups.get(key).map((e) => e.latlng),
-            SPREAD_ZOOM,
-          );
+        const zoomIn = () => fitPoints(groups.get(key).latlngs, SPREAD_ZOOM);
         marker.on("click", zoomIn);
         marker.on("keypress", (e) => {
           if (e.originalEvent.key === "Enter" || e.originalEvent.key === " ") zoomIn();
@@ -268,7 +332,7 @@
         map.once("zoomend", () => openSite(id));
         return;
       }
-      const entry = placed.find((e) => String(e.site.id) === String(id));
+      const entry = (placed || []).find((e) => String(e.site.id) === String(id));
       if (!entry) return;
       map.setView(entry.latlng, Math.max(map.getZoom(), SPREAD_ZOOM), { animate: false });
       draw();
@@ -291,7 +355,7 @@
       fitPoints([L.latLng(position), ...nearest.map((s) => L.latLng(s.lat, s.lon))], SPREAD_ZOOM);
     }
 
-    map.on("moveend zoomend", draw);
+    map.on("moveend zoomend", moved);
     // Leaflet closes a popup on Escape only once the map itself has had focus; a keyboard user
     // on a marker or in its popup expects it too, and to land back on the marker.
     map.getContainer().addEventListener("keydown", (event) => {
@@ -302,7 +366,7 @@
         marker.getElement().focus();
       }
     });
-    return { setSites, fit, openSite, showHere };
+    return { setSites, showGroups, fit, openSite, showHere };
   }
 
   SS.markerLayer = markerLayer;

@@ -16,20 +16,27 @@
       .register(swUrl, { scope: "/" })
       .then(() => navigator.serviceWorker.ready)
       .then((registration) => {
-        const loaded = performance
-          .getEntriesByType("resource")
-          .map((entry) => entry.name)
-          .filter((url) => new URL(url).pathname.startsWith("/static/"));
+        // the page's own scripts and styles by name too: the browser's list of what it
+        // loaded holds 250 entries by default, and tiles fill it
+        const named = [...document.querySelectorAll("script[src], link[rel=stylesheet]")];
+        const loaded = [
+          ...new Set([
+            ...named.map((element) => element.src || element.href),
+            ...performance.getEntriesByType("resource").map((entry) => entry.name),
+          ]),
+        ].filter((url) => new URL(url).pathname.startsWith("/static/"));
         registration.active.postMessage({ keep: [location.href, ...loaded] });
       })
       .catch((error) => console.warn("Shelter Signal: no offline copy", error));
   }
 
   /* Have the worker keep the public list as the page now shows it, known as of `at` (the
-     server's clock, ms): what a visit with no signal will show. Never a signed-in list. */
+     server's clock, ms): what a visit with no signal will show. Never a signed-in list. The
+     worker may not control this page yet (its first visit): the registration's is asked. */
   function keep(items, at) {
-    const worker = navigator.serviceWorker && navigator.serviceWorker.controller;
-    if (worker) worker.postMessage({ list: items, savedAt: new Date(at).toUTCString() });
+    if (!("serviceWorker" in navigator)) return;
+    const message = { list: items, savedAt: new Date(at).toUTCString() };
+    navigator.serviceWorker.ready.then((registration) => registration.active.postMessage(message));
   }
 
   SS.offline = { start, keep };

@@ -18,7 +18,9 @@ const DATA = "ss-data";
 const TILES = "ss-tiles";
 const KEPT = [SHELL, DATA, TILES];
 const SAVED_AT = "X-Shelter-Signal-Saved";
-const LISTS = ["/api/v1/shelters", "/api/v1/summary"];
+const LIST = "/api/v1/shelters";
+const SUMMARY = "/api/v1/summary";
+const LISTS = [LIST, SUMMARY];
 // A phone in a dead zone does not fail a request, it hangs: after this long the kept copy
 // answers (a loaded phone network answers the page in about a second: docs/benchmarks.md).
 const NETWORK_WAIT_MS = 4000;
@@ -36,9 +38,11 @@ self.addEventListener("activate", (event) => {
   );
 });
 
-/* The page's own first load happened before this worker ran: keep what it names. And a
-   public page that follows the event stream sends its list as it now shows it ({list,
-   savedAt}): the kept copy is then as fresh as the page, not as its first load. */
+/* The page's own first load happened before this worker ran: keep what it names, and the
+   totals. The list comes from the page itself: a public page sends its list as it shows it
+   ({list, savedAt}) once it has it and as the event stream changes it, so the kept copy is
+   as fresh as the page; fetching it here as well cost a phone the whole list twice (540 KB
+   gzipped at 10,000 shelters: docs/benchmarks.md). */
 self.addEventListener("message", (event) => {
   if (event.data && event.data.list) {
     event.waitUntil(keepList(event.data.list, event.data.savedAt));
@@ -48,7 +52,7 @@ self.addEventListener("message", (event) => {
   event.waitUntil(
     Promise.all([
       ...urls.filter((url) => new URL(url).origin === location.origin).map((url) => shell(new Request(url))),
-      ...LISTS.map((path) => data(new Request(path))),
+      data(new Request(SUMMARY)),
     ]).catch(() => {}), // offline meanwhile: the next load keeps them
   );
 });
@@ -114,7 +118,7 @@ async function data(request) {
 async function keepList(items, savedAt) {
   const cache = await caches.open(DATA);
   const headers = { "Content-Type": "application/json", [SAVED_AT]: savedAt };
-  await cache.put(LISTS[0], new Response(JSON.stringify({ items }), { headers }));
+  await cache.put(LIST, new Response(JSON.stringify({ items }), { headers }));
 }
 
 async function tile(request) {

@@ -29,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from server.changes import SharedRead, watch
+from server.groups import Place, places
 from server.models import Role, utcnow
 from server.queries import Filters, data_version, freshness_changes_at, sites
 from server.shapes import SiteList
@@ -53,6 +54,8 @@ class _Answer:
     body: bytes
     gzipped: bytes
     etag: str
+    places: tuple[Place, ...]  # its shelters a map may place, for GET /shelters/groups
+    updated_at: datetime | None  # newest reading among them
     generation: tuple | None = None  # server.changes, read before `version` was checked
 
 
@@ -114,7 +117,7 @@ class ListCache:
         with Session(self.engine) as session:
             return data_version(session)
 
-    def _build(self, role: Role, filters: Filters) -> tuple[datetime, bytes, bytes, str]:
+    def _build(self, role: Role, filters: Filters) -> tuple:
         with Session(self.engine) as session:
             return _build(session, self.settings, role, filters)
 
@@ -158,8 +161,9 @@ class FastPath:
         await self.app(scope, receive, send)
 
 
-def _build(session, settings, role: Role, filters: Filters) -> tuple[datetime, bytes, bytes, str]:
-    """The list as sent (after _Answer.version): until when it holds, JSON, gzipped, ETag."""
+def _build(session, settings, role: Role, filters: Filters) -> tuple:
+    """The list as sent (after _Answer.version): until when it holds, JSON, gzipped, ETag,
+    its places and its newest reading."""
     now = utcnow()  # before the data, so a band edge it crosses ends the answer early
     items = sites(session, settings, role=role, filters=filters)
     times = [s.updated_at for s in items if s.updated_at]
@@ -169,12 +173,15 @@ def _build(session, settings, role: Role, filters: Filters) -> tuple[datetime, b
         for p in s.programs
         if p.updated_at
     ]
-    raw = SiteList(items=items, updated_at=max(times) if times else None).model_dump_json().encode()
+    newest = max(times) if times else None
+    raw = SiteList(items=items, updated_at=newest).model_dump_json().encode()
     return (
         min(edges, default=datetime.max.replace(tzinfo=now.tzinfo)),
         raw,
         gzip.compress(raw, GZIP_LEVEL, mtime=0),
         f'"{hashlib.blake2b(raw, digest_size=16).hexdigest()}"',
+        places(items),
+        newest,
     )
 
 

@@ -6,15 +6,16 @@ Both (and the web dial, routes/dial.py) come in the reader's language: `?lang=fr
 (map/i18n.py).
 """
 
+from email.utils import formatdate
 from functools import cache
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from map import city_html, i18n, map_html
-from map.page import STATIC_DIR, LiveTiming
+from map.page import BUNDLE_DIR, BUNDLES, STATIC_DIR, LiveTiming, bundle
 from server.api.csp import page_headers
 from server.api.deps import SettingsDep
 
@@ -92,6 +93,22 @@ def service_worker() -> FileResponse:
         media_type="text/javascript",
         headers={"Cache-Control": "no-cache"},  # a new version reaches phones at once
     )
+
+
+@router.get(f"/static/{BUNDLE_DIR}/{{name}}")
+def static_bundle(name: str, request: Request) -> Response:
+    """The map's scripts or styles as one file (map/page.py BUNDLES): a route before the
+    /static files, which hold the parts."""
+    if name not in BUNDLES:
+        raise HTTPException(404, f"no bundle {name!r}; there are {', '.join(BUNDLES)}")
+    body, etag, modified = bundle(name)
+    # As StaticFiles sends its files: a browser keeps them by their age, and asks again
+    # with the ETag (an unchanged server answers 304 without a body)
+    headers = {"ETag": etag, "Last-Modified": formatdate(modified, usegmt=True)}
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    kind = "text/javascript" if name.endswith(".js") else "text/css"
+    return Response(body, media_type=kind, headers=headers)
 
 
 @router.get("/city", response_class=HTMLResponse)

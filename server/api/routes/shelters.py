@@ -5,16 +5,19 @@ import math
 from datetime import timedelta
 from typing import Annotated
 
+from anyio import to_thread
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from pydantic import AwareDatetime
+from sqlmodel import Session
 
+from server import groups as grouping
 from server.api.deps import KEY_OPTIONAL, AdminDep, RoleDep, RowId, SessionDep, SettingsDep
 from server.api.list_cache import ListCache, send_answer
 from server.api.schemas import Error, SiteCreate, SiteUpdate, validated
 from server.models import MAX_AGE, Gender, Role, Sector, Site, utcnow
 from server.pairing import config_changed, devices_at
 from server.queries import Filters, changed_since, sites
-from server.shapes import SiteChanges, SiteList, SitePublic
+from server.shapes import SiteChanges, SiteGroup, SiteGroups, SiteList, SitePublic
 
 router = APIRouter(prefix="/shelters", tags=["shelters"])
 NOT_FOUND = {404: {"model": Error, "description": "No such site, or not for this role"}}
@@ -23,6 +26,14 @@ MAX_RADIUS_KM = 20_037.5  # half the Earth's circumference: no two points are fa
 # A catch-up's `until` is this far back from now: a reading received just before is
 # committed a moment later (an ingest batch), and sending a site twice is harmless.
 CATCH_UP_MARGIN = timedelta(seconds=60)
+BboxQuery = Annotated[
+    str | None,
+    Query(
+        description="min_lon,min_lat,max_lon,max_lat: only sites in this box",
+        examples=["-79.64,43.58,-79.11,43.86"],
+    ),
+]
+MAX_ZOOM = 30  # a map without tiles zooms in without end; pixels stop telling apart before
 
 
 def _numbers(name: str, text: str, example: str, count: int) -> list[float]:
@@ -86,12 +97,7 @@ async def list_shelters(
     radius_km: Annotated[
         float | None, Query(gt=0, le=MAX_RADIUS_KM, description="With near: only this close")
     ] = None,
-    bbox: Annotated[
-        str | None,
-        Query(
-            description="min_lon,min_lat,max_lon,max_lat", examples=["-79.64,43.58,-79.11,43.86"]
-        ),
-    ] = None,
+    bbox: BboxQuery = None,
 ) -> Response:
     if radius_km is not None and near is None:
         raise HTTPException(422, "radius_km: needs near=lat,lon to measure from")
@@ -133,6 +139,62 @@ def shelter_changes(
     items = sites(session, settings, changed, role) if changed else []
     gone = sorted(changed - {s.id for s in items})
     return SiteChanges(items=items, gone=gone, until=until)
+
+
+@router.get("/groups", response_model=SiteGroups, openapi_extra=KEY_OPTIONAL)
+async def shelter_groups(
+    request: Request,
+    role: RoleDep,
+    settings: SettingsDep,
+    zoom: Annotated[float | None, Query(ge=0, le=MAX_ZOOM, description="The map's zoom")] = None,
+    width: Annotated[
+        int | None, Query(ge=1, le=10_000, description="Without zoom: the map's width in px")
+    ] = None,
+    height: Annotated[
+        int | None, Query(ge=1, le=10_000, description="Without zoom: the map's height in px")
+    ] = None,
+    bbox: BboxQuery = None,
+) -> SiteGroups:
+    """The markers of a map view, grouped where they would overlap (as the map groups them),
+    for a page that does not have the whole list yet: at 10,000 shelters a few kilobytes
+    instead of 540. Without `zoom`, at the zoom that fits every shelter in `width` x
+    `height` pixels. A confidential shelter is never in them, whatever the key."""
+    if zoom is None and (width is None or height is None):
+        raise HTTPException(422, "zoom: give the map's zoom, or its width and height to fit")
+    box = _box(bbox) if bbox is not None else None
+    lists: ListCache = request.app.state.shelter_lists
+    kept = await lists.answer(role, Filters())  # the list's own kept answer: no query of it
+    if zoom is None:
+        zoom = grouping.fit(kept.places, width, height)
+    found = grouping.group(grouping.inside(kept.places, box) if box else kept.places, zoom)
+    alone = [g.places[0].id for g in found if len(g.places) == 1]
+    items = await to_thread.run_sync(_items, request, settings, set(alone), role)
+    return SiteGroups(
+        zoom=zoom,
+        bounds=grouping.bounds(kept.places) if kept.places else None,
+        groups=[
+            SiteGroup(
+                lat=g.places[0].lat,
+                lon=g.places[0].lon,
+                sites=len(g.places),
+                free=g.free,
+                unknown=g.unknown,
+                bounds=g.bounds,
+            )
+            for g in found
+            if len(g.places) > 1
+        ],
+        items=[s for s in items if not s.confidential],
+        updated_at=kept.updated_at,
+    )
+
+
+def _items(request: Request, settings, ids: set[int], role) -> list[SitePublic]:
+    """The shelters `ids` as the list shows them, in its order."""
+    if not ids:
+        return []
+    with Session(request.app.state.engine) as session:
+        return sites(session, settings, ids, role)
 
 
 @router.get(

@@ -7,6 +7,7 @@ import pytest
 from sqlmodel import select
 
 from firmware.dialcore import protocol
+from map.page import FIRST_SCRIPTS, LATER_SCRIPTS, STATIC_DIR
 from server.api.routes.shelters import CATCH_UP_MARGIN
 from server.ingest.handler import handle
 from server.models import CurrentState, Device, Program, Sector, Site, utcnow
@@ -147,6 +148,15 @@ def test_bbox_keeps_sites_inside_the_box(client, city):
         ("?age=-1", "age"),
         ("?has_space=maybe", "has_space"),
         ("?gender=robot", "gender"),
+        ("/groups", "zoom"),  # neither a zoom nor a map's size
+        ("/groups?width=390", "zoom"),
+        ("/groups?zoom=-1", "zoom"),
+        ("/groups?zoom=31", "zoom"),
+        ("/groups?zoom=near", "zoom"),
+        ("/groups?width=0&height=600", "width"),
+        ("/groups?width=390&height=99999", "height"),
+        ("/groups?zoom=12&bbox=1,2,3", "bbox"),
+        ("/groups?zoom=12&bbox=-79.3,43.6,-79.4,43.7", "bbox"),
     ],
 )
 def test_bad_parameters_get_422_naming_them(client, query, parameter):
@@ -231,6 +241,87 @@ def test_the_map_page_and_its_assets_are_served_locally(client):
     assert "/static/vendor/leaflet/leaflet.js" in page
     assert client.get("/static/vendor/leaflet/leaflet.js").status_code == 200
     assert client.get("/static/live.js").status_code == 200
+
+
+def test_the_map_gets_its_scripts_and_styles_as_one_file_each(client):
+    page = client.get("/").text
+    assert '<script src="/static/bundle/map.js">' in page
+    assert '<link rel="stylesheet" href="/static/bundle/map.css"/>' in page
+    assert "/static/live.js" not in page  # inside the bundle
+    assert '"later": "/static/bundle/later.js"' in page  # live.js loads it after the markers
+    for url, scripts in (("map.js", FIRST_SCRIPTS), ("later.js", LATER_SCRIPTS)):
+        bundle = client.get(f"/static/bundle/{url}")
+        assert bundle.headers["content-type"].startswith("text/javascript")
+        for name in scripts:  # every script, in load order
+            assert (STATIC_DIR / name).read_text() in bundle.text
+        positions = [bundle.text.index(f"/* ---- {name} ---- */") for name in scripts]
+        assert positions == sorted(positions)
+    again = client.get("/static/bundle/later.js", headers={"If-None-Match": bundle.headers["etag"]})
+    assert again.status_code == 304 and not again.content
+    assert "--ss-" in client.get("/static/bundle/map.css").text  # colours.css's variables
+    missing = client.get("/static/bundle/other.js")
+    assert missing.status_code == 404 and "map.js" in missing.json()["error"]["message"]
+
+
+# The markers of a view before the page has the list (GET /shelters/groups)
+
+
+def groups(client, query, headers=None):
+    response = client.get(f"/api/v1/shelters/groups{query}", headers=headers or {})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_groups_hold_what_would_overlap_and_sites_apart_come_as_the_list_shows_them(client, city):
+    far = groups(client, "?zoom=8")  # the three located public sites share one marker
+    [group] = far["groups"]
+    assert (group["sites"], group["free"], group["unknown"]) == (3, 8 + 3 + 10, 0)
+    assert (group["lat"], group["lon"]) == (43.65, -79.38)  # its first site's, Maple House
+    assert group["bounds"] == [-79.40, 43.65, -79.38, 43.70]
+    assert far["items"] == [] and far["zoom"] == 8
+    near = groups(client, "?zoom=16")  # street level: each its own marker
+    listed = {s["name"]: s for s in client.get("/api/v1/shelters").json()["items"]}
+    assert near["groups"] == []
+    assert near["items"] == [listed[n] for n in ("Maple House", "Willow Place", "youth haven")]
+    boxed = groups(client, "?zoom=16&bbox=-79.395,43.645,-79.375,43.665")
+    assert [s["name"] for s in boxed["items"]] == ["Maple House", "youth haven"]
+    assert boxed["bounds"] == [-79.40, 43.65, -79.38, 43.70]  # of every site: the whole view
+
+
+def test_groups_without_a_zoom_fit_every_site_in_the_map(client, city):
+    phone = groups(client, "?width=390&height=600")
+    assert phone["zoom"] % 0.5 == 0 and 0 <= phone["zoom"] <= 15
+    wide = groups(client, "?width=1600&height=1200")
+    assert wide["zoom"] > phone["zoom"]  # more room: closer
+    one_point = groups(client, "?width=390&height=600&bbox=-79.381,43.649,-79.379,43.651")
+    assert one_point["zoom"] == phone["zoom"]  # the fit is of every site, not of the box
+
+
+def test_unknown_counts_make_no_free_places_in_a_group(client, session, site):
+    session.add(Site(name="Next Door", lat=43.651, lon=-79.381))
+    session.commit()
+    [group] = groups(client, "?zoom=8")["groups"]  # neither has a count
+    assert (group["sites"], group["free"], group["unknown"]) == (2, None, 2)
+
+
+@pytest.mark.parametrize("role", [None, "outreach", "city", "admin"])
+def test_groups_never_place_a_confidential_site_whatever_the_key(client, city, headers, role):
+    key = headers[role] if role else {}
+    for query in ("?zoom=8", "?zoom=18", "?width=390&height=600"):
+        answer = groups(client, query, key)
+        assert sum(g["sites"] for g in answer["groups"]) + len(answer["items"]) == 3
+        assert "Safe Harbour" not in {s["name"] for s in answer["items"]}
+    assert groups(client, "?zoom=18", key)["bounds"] == [-79.40, 43.65, -79.38, 43.70]
+
+
+def test_groups_of_a_city_with_no_placed_site_are_empty(client):
+    assert groups(client, "?width=390&height=600") == {
+        "zoom": 0.0,
+        "bounds": None,
+        "groups": [],
+        "items": [],
+        "updated_at": None,
+    }
 
 
 # The list is kept per process between requests (server/api/list_cache.py): each test
