@@ -58,7 +58,7 @@ _FIRST_MARKERS = """
 (function () {
   try {
     var saved = JSON.parse(localStorage.getItem("shelter-signal.map")) || {};
-    var sectors = saved.sectors || [], needs = saved.eligibility || [];
+    var sectors = saved.sector || [], needs = saved.eligibility || [];
     if (sectors.length || needs.length || saved.space || saved.accepting) return;
   } catch (e) {
     // storage blocked: nothing is remembered

@@ -226,8 +226,9 @@
     function saveChoices() {
       const f = filters();
       remember({
+        // Each under its boxes' name: restoreFilters reads them back by it.
         view,
-        sectors: [...f.sectors],
+        sector: [...f.sectors],
         space: f.space,
         accepting: f.accepting,
         eligibility: [...f.eligibility],

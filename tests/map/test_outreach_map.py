@@ -164,6 +164,18 @@ def test_filters_pick_the_same_sites_as_the_api(demo, open_page):
             assert f"{free} of {sum(p['capacity'] for p in women)} free" in summary
 
 
+def test_chosen_filters_come_back_on_the_next_visit(demo, open_page):
+    page = ready(open_page(demo.http + "/", **DESKTOP))
+    page.get_by_role("button", name="Filters").click()
+    page.get_by_label("Women", exact=True).check()
+    page.get_by_label("have space now", exact=True).check()
+    page.reload()
+    ready(page)
+    assert page.locator("#ss-filter-count").inner_text() == "2 on"
+    assert page.get_by_label("Women", exact=True).is_checked()  # was lost: saved as "sectors"
+    assert page.get_by_label("have space now", exact=True).is_checked()
+
+
 def test_list_sorts_by_free_beds_then_by_distance_near_me(demo, open_page):
     page = ready(
         open_page(demo.http + "/", geolocation=GEO, permissions=["geolocation"], **DESKTOP)
