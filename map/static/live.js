@@ -115,6 +115,10 @@
     let connectedAt = 0; // when the current stream was opened
     let listAt = null; // the server's time the sites are known as of: a catch-up's `since`
     let keptAt = 0; // when the offline copy last followed the page
+    // id -> when (this page's clock) the stream last brought that site, or its going. A list
+    // asked before then may be older (the server answered it before that commit), and a site
+    // it shows with no count yet has no time to lose to: it must not undo the stream's news.
+    const streamedAt = new Map();
     let keepTimer = null;
 
     /* ---- the map's own furniture ---- */
@@ -356,6 +360,7 @@
     async function loadList(key) {
       try {
         const meta = {};
+        const asked = Date.now();
         const body = await api("/shelters", key, meta);
         if (key !== keys.get()) return; // signed in or out meanwhile: that loads its own list
         if (meta.savedAt == null) heard();
@@ -366,11 +371,12 @@
         }
         listAt = (meta.savedAt ?? SS.text.serverNow()) - CATCH_UP_MARGIN_MS;
         const seen = new Set();
+        const newer = (id) => (streamedAt.get(id) ?? -Infinity) >= asked;
         for (const site of body.items || []) {
           seen.add(String(site.id));
-          applySite(site);
+          if (!newer(String(site.id))) applySite(site);
         }
-        for (const id of [...sites.keys()]) if (!seen.has(id)) sites.delete(id);
+        for (const id of [...sites.keys()]) if (!seen.has(id) && !newer(id)) sites.delete(id);
         if (!source || source.readyState !== EventSource.OPEN) listBeforeOpen = true;
         if (firstLoad) {
           firstLoad = false;
@@ -599,6 +605,7 @@
         if (!site) return;
         const before = sites.get(String(site.id));
         applySite(site);
+        streamedAt.set(String(site.id), Date.now());
         wishes?.check(before, sites.get(String(site.id))); // (none before notify.js came)
         queueDraw();
         totalsSoon();
@@ -609,7 +616,9 @@
       source.addEventListener("gone", (ev) => {
         alive();
         if (keys.get()) return catchUp();
-        sites.delete(String(JSON.parse(ev.data).id));
+        const id = String(JSON.parse(ev.data).id);
+        sites.delete(id);
+        streamedAt.set(id, Date.now());
         queueDraw();
         totalsSoon();
         keepSoon();

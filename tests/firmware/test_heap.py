@@ -38,7 +38,7 @@ def test_the_compiled_firmware_runs_in_the_esp32_heap(world, compiled_lib):
             assert len(dial.starts) == 1, dial.tail()
             return done()
 
-        wait_until(lambda: step(lambda: dial.screen.shows("of 20")), 60, message=dial.tail())
+        wait_until(lambda: step(lambda: dial.screen.shows("of 20")), 60, message=dial.tail)
         dial.turn(3)
         wait_until(lambda: step(lambda: getattr(world.current(device), "occupied", 0) == 3), 30)
         wait_until(lambda: step(lambda: world.device(device).free_heap is not None), 30)

@@ -75,7 +75,9 @@ def test_a_dial_set_up_through_the_form_connects_over_tls_and_saves_a_turn(
             page.close()
 
         # machine.reset() after the "Saved" page: the board starts again, with the new config
-        wait_until(lambda: len(dial.starts) == 2, 30, message=f"a restart; log:\n{dial.tail()}")
+        wait_until(
+            lambda: len(dial.starts) == 2, 30, message=lambda: f"a restart; log:\n{dial.tail()}"
+        )
         assert dial.logged("restart: new settings saved", ever=True)
         dial.wait_log("mqtt: connected", 60)
         dial.wait_screen("of 20", 30)  # the server's config: the 20-bed program

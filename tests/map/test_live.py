@@ -51,6 +51,44 @@ def test_a_dial_turn_updates_marker_popup_list_and_totals_in_place(
         stack.stop_dial(app)
 
 
+def test_a_list_answered_before_a_save_does_not_undo_the_streams_news(
+    small_system, tmp_path, open_page
+):
+    """The first list comes after the first markers; a count the stream brought meanwhile
+    must survive a list the server answered before that count (here held back, then given
+    as it was answered). It did not: the list's site, with no count yet, had no time to
+    lose to the stream's and replaced it (seen in CI as a marker that never updated)."""
+    stack = small_system(tiles_url="")
+    device_id = f"map-{uuid.uuid4().hex[:8]}"
+    site_id = stack.add_site(device_id, capacity=20, name="Race House")
+    app = stack.start_dial(device_id, tmp_path)
+    try:
+        wait_until(lambda: stack.do(lambda: app.config["version"]) == 1, message="config applied")
+        page = open_page(stack.http + "/sw.js", **DESKTOP)  # this origin, before the map
+        held = []
+        page.route("**/api/v1/shelters", lambda route: held.append((route, route.fetch())))
+        with page.expect_request("**/api/v1/shelters"):
+            page.goto(stack.http + "/")
+        page.wait_for_function(
+            "() => document.querySelector('#ss-connection')?.dataset.state === 'live'"
+        )
+        stack.do(app.turn, 5)
+        stack.do(app.press)
+        wait_until(
+            lambda: stack.do(lambda: display.state(app) == display.SAVED and not app.store.pending),
+            message="dial shows saved",
+        )
+        page.wait_for_timeout(scaled(1000))  # the stream's event has come, before the list
+        route, stale = held[0]  # (the handler has run: Playwright ran it while it waited)
+        route.fulfill(response=stale)  # the list as answered before the save
+        entry = page.locator(f'.ss-entry[data-site-id="{site_id}"]')
+        entry.wait_for(state="attached")
+        assert entry.get_attribute("data-status") == "space", entry.inner_text()
+        assert "15 of 20 free" in entry.inner_text()
+    finally:
+        stack.stop_dial(app)
+
+
 def end_event_streams(stack) -> None:
     """End every open /events stream the way the server ends a lagging client's (a None)."""
     broadcaster = stack.system.web.config.app.state.broadcaster

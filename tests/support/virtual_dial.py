@@ -405,7 +405,9 @@ class VirtualDial:
 
     def wait_log(self, text: str, timeout: float = 30) -> None:
         wait_until(
-            lambda: self.logged(text), timeout, message=f"{text!r} in the log:\n{self.tail()}"
+            lambda: self.logged(text),
+            timeout,
+            message=lambda: f"{text!r} in the log:\n{self.tail()}",
         )
 
     def wait_screen(self, text: str, timeout: float = 30) -> None:
@@ -413,7 +415,7 @@ class VirtualDial:
             lambda: self.screen.shows(text),
             timeout,
             interval=0.2,
-            message=f"{text!r} on the screen; log:\n{self.tail()}",
+            message=lambda: f"{text!r} on the screen; log:\n{self.tail()}",
         )
 
     def tail(self, lines: int = 40) -> str:

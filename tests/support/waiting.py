@@ -22,9 +22,10 @@ def scaled(seconds: float) -> float:
     return seconds * SCALE
 
 
-def wait_until(check, timeout: float = 10.0, interval: float = 0.05, message: str = ""):
+def wait_until(check, timeout: float = 10.0, interval: float = 0.05, message=""):
     """Call `check` until it returns something truthy; return that, or fail after
-    `scaled(timeout)` seconds."""
+    `scaled(timeout)` seconds. `message` says what was awaited: a string, or a function
+    called at the failure (a log read then, not when the wait began)."""
     timeout = scaled(timeout)
     deadline = time.monotonic() + timeout
     while True:
@@ -32,5 +33,6 @@ def wait_until(check, timeout: float = 10.0, interval: float = 0.05, message: st
         if result:
             return result
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s: {message or check}")
+            said = message() if callable(message) else message
+            raise AssertionError(f"timed out after {timeout:g} s: {said or check}")
         time.sleep(interval)
