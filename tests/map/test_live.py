@@ -8,15 +8,22 @@ from tests.map.conftest import DESKTOP, LIVE
 from tests.support.waiting import scaled, wait_until
 
 
+def dial_site(small_system, tmp_path, name):
+    """A system with one 20-bed site counted by a dial whose config has come: (stack, site's
+    id, the dial's App)."""
+    stack = small_system(tiles_url="")
+    device_id = f"map-{uuid.uuid4().hex[:8]}"
+    site_id = stack.add_site(device_id, capacity=20, name=name)
+    app = stack.start_dial(device_id, tmp_path)
+    wait_until(lambda: stack.do(lambda: app.config["version"]) == 1, message="config applied")
+    return stack, site_id, app
+
+
 def test_a_dial_turn_updates_marker_popup_list_and_totals_in_place(
     small_system, tmp_path, open_page
 ):
-    stack = small_system(tiles_url="")
-    device_id = f"map-{uuid.uuid4().hex[:8]}"
-    site_id = stack.add_site(device_id, capacity=20, name="Dial House")
-    app = stack.start_dial(device_id, tmp_path)
+    stack, site_id, app = dial_site(small_system, tmp_path, "Dial House")
     try:
-        wait_until(lambda: stack.do(lambda: app.config["version"]) == 1, message="config applied")
         page = open_page(stack.http + "/", fake_clock=True, **DESKTOP)
         marker = page.locator(f'.ss-marker[data-site-id="{site_id}"]')
         marker.wait_for()
@@ -58,12 +65,8 @@ def test_a_list_answered_before_a_save_does_not_undo_the_streams_news(
     must survive a list the server answered before that count (here held back, then given
     as it was answered). It did not: the list's site, with no count yet, had no time to
     lose to the stream's and replaced it (seen in CI as a marker that never updated)."""
-    stack = small_system(tiles_url="")
-    device_id = f"map-{uuid.uuid4().hex[:8]}"
-    site_id = stack.add_site(device_id, capacity=20, name="Race House")
-    app = stack.start_dial(device_id, tmp_path)
+    stack, site_id, app = dial_site(small_system, tmp_path, "Race House")
     try:
-        wait_until(lambda: stack.do(lambda: app.config["version"]) == 1, message="config applied")
         page = open_page(stack.http + "/sw.js", **DESKTOP)  # this origin, before the map
         held = []
         page.route("**/api/v1/shelters", lambda route: held.append((route, route.fetch())))
