@@ -51,7 +51,10 @@ class Screen:
     def __init__(self, i2c, address, flip=False, fallback_title=""):
         self.fallback_title = fallback_title
         self._last = None  # the last screen dict drawn
-        self._notice_until = ticks_ms()  # a show_for notice stays up until then
+        # A show_for notice stays up until then; None when there is none. Never a tick kept
+        # for longer: after 6.2 days a ticks_diff with it turns sign (the ticks wrap at 2^30
+        # ms), and a deadline kept from the start had the screen stop redrawing for 6.2 days.
+        self._notice_until = None
         # One 8x8 glyph, reused for every big digit: no allocation per frame.
         self._glyph = framebuf.FrameBuffer(bytearray(8), 8, 8, framebuf.MONO_HLSB)
         self.oled = None
@@ -136,13 +139,16 @@ class Screen:
 
     def dismiss(self):
         """End a show_for notice now: the next frame draws the app's screen again."""
-        self._notice_until = ticks_ms()
+        self._notice_until = None
 
     async def run(self, app, beat):
         """Forever: redraw the app's screen REFRESH_MS apart."""
         while True:
             try:
-                if ticks_diff(self._notice_until, ticks_ms()) <= 0:  # no notice showing
+                until = self._notice_until
+                if until is not None and ticks_diff(until, ticks_ms()) <= 0:
+                    self._notice_until = until = None  # the notice is over
+                if until is None:
                     self.draw(display.screen(app))
             except OSError as e:  # an I2C hiccup (loose cable): try again next frame
                 print("screen: I2C error", e)

@@ -194,9 +194,12 @@ def test_seven_days_of_uptime_keep_telemetry_valid(world):
     dial.tick_offset = TICKS_PERIOD - now % TICKS_PERIOD - 3 * DAY_MS
     with dial.power_on():
         ready(dial)
-        for _ in range(7):  # a day at a time, as the dial's settle loop sees it pass
+        for day in range(1, 8):  # a day at a time, as the dial's settle loop sees it pass
             dial.advance_ticks(DAY_MS)
             dial.turn(1)
+            # This day's count, not the SAVED still on the screen from the day before: after
+            # 6.2 days the screen stopped redrawing (a tick kept from boot, ticks_diff'd).
+            dial.wait_screen(f"of 20  {20 - day} free", 60)
             dial.wait_screen("SAVED", 60)
         wait_until(lambda: world.device("desk-week").free_heap is not None, 30)
         letters = world.dead_letters("desk-week")
