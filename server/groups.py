@@ -12,6 +12,7 @@ aging count (None when none has one), and how many have no such count: never 0 f
 Only public places are grouped: a confidential shelter is never on a map, whatever the key.
 """
 
+import itertools
 import math
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
@@ -120,30 +121,31 @@ def group(found: Sequence[Place], zoom: float) -> list[Group]:
     starts one and takes in every ungrouped place whose marker would overlap its own (closer
     than APART_X by APART_Y pixels); a grid of APART-sized buckets finds those neighbours
     without comparing every pair. A group of one is a shelter with its own marker."""
-    items = []
-    buckets: dict[tuple[int, int], list[list]] = {}
-    for place in found:
-        x, y = project(place.lat, place.lon, zoom)
-        item = [place, x, y, math.floor(x / APART_X), math.floor(y / APART_Y), False]
-        items.append(item)
-        buckets.setdefault((item[3], item[4]), []).append(item)
+    pixels = [project(p.lat, p.lon, zoom) for p in found]
+    buckets: dict[tuple[int, int], list[int]] = {}
+    for n, (x, y) in enumerate(pixels):
+        buckets.setdefault((math.floor(x / APART_X), math.floor(y / APART_Y)), []).append(n)
+
+    def overlapping(n: int) -> Iterable[int]:
+        """The places in the buckets around place n's whose markers overlap its own."""
+        x, y = pixels[n]
+        bx, by = math.floor(x / APART_X), math.floor(y / APART_Y)
+        for dx, dy in itertools.product((-1, 0, 1), repeat=2):
+            for m in buckets.get((bx + dx, by + dy), ()):
+                if abs(pixels[m][0] - x) < APART_X and abs(pixels[m][1] - y) < APART_Y:
+                    yield m
+
+    taken: set[int] = set()
     groups = []
-    for item in items:
-        place, x, y, bx, by, taken = item
-        if taken:
+    for n, place in enumerate(found):
+        if n in taken:
             continue
-        item[5] = True
+        taken.add(n)
         members = [place]
         if zoom < SPREAD_ZOOM:
-            for dx in (-1, 0, 1):
-                for dy in (-1, 0, 1):
-                    for other in buckets.get((bx + dx, by + dy), ()):
-                        if (
-                            not other[5]
-                            and abs(other[1] - x) < APART_X
-                            and abs(other[2] - y) < APART_Y
-                        ):
-                            other[5] = True
-                            members.append(other[0])
+            for m in overlapping(n):
+                if m not in taken:
+                    taken.add(m)
+                    members.append(found[m])
         groups.append(Group(members))
     return groups

@@ -45,6 +45,10 @@ GZIP_LEVEL = 6  # as the app's GZipMiddleware (server/api/main.py)
 KEY_HEADERS = (b"authorization", b"x-api-key")  # a caller sending one goes to get_role
 
 
+# What _build makes: until when the list holds, its JSON, gzipped, ETag, places, newest reading.
+_Built = tuple[datetime, bytes, bytes, str, tuple[Place, ...], datetime | None]
+
+
 @dataclass(frozen=True)
 class _Answer:
     """One list as sent: its JSON, gzipped, and what it was built from."""
@@ -117,7 +121,7 @@ class ListCache:
         with Session(self.engine) as session:
             return data_version(session)
 
-    def _build(self, role: Role, filters: Filters) -> tuple:
+    def _build(self, role: Role, filters: Filters) -> _Built:
         with Session(self.engine) as session:
             return _build(session, self.settings, role, filters)
 
@@ -161,7 +165,7 @@ class FastPath:
         await self.app(scope, receive, send)
 
 
-def _build(session, settings, role: Role, filters: Filters) -> tuple:
+def _build(session, settings, role: Role, filters: Filters) -> _Built:
     """The list as sent (after _Answer.version): until when it holds, JSON, gzipped, ETag,
     its places and its newest reading."""
     now = utcnow()  # before the data, so a band edge it crosses ends the answer early
