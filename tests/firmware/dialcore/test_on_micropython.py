@@ -417,10 +417,12 @@ task.cancel()
     assert results["rejected"] == ["rejected", "NOT SAVED: channel 1 is not paired"]
 
 
-# The application core's heap on MicroPython. Only the network double (which keeps
-# nothing) and the sampling exist before `base`; asyncio is already imported by the
-# runner. COLLECT: gc.collect() before each sample (live data) or never after the start
-# (live data plus garbage not yet collected by the port's automatic GC).
+# The application core's heap on MicroPython: the data it keeps (gc.collect() before each
+# sample). Only the network double (which keeps nothing) and the sampling exist before
+# `base`; asyncio is already imported by the runner. Garbage between collections is not
+# asserted here: where the port's automatic GC falls depends on how often the settle loop
+# ran, so that figure swung 40,096-42,528 B over runs of the same code. Whether the
+# garbage fits is proved whole, with the device's own GC threshold, by tests/firmware/test_heap.py.
 HEAP_RUN = """
 import gc
 
@@ -438,11 +440,9 @@ class QuietLink:
     async def disconnect(self):
         self.connected = False
 
-COLLECT = %s
 peak = [0]
 def sample():
-    if COLLECT:
-        gc.collect()
+    gc.collect()
     used = gc.mem_alloc() - base
     if used > peak[0]:
         peak[0] = used
@@ -474,7 +474,7 @@ await asyncio.sleep_ms(0)
 sample()
 version = 1
 for i in range(50):
-    app.turn(3 if i %% 4 else -1)
+    app.turn(3 if i % 4 else -1)
     sample()
     app.press()
     sample()
@@ -484,7 +484,7 @@ for i in range(50):
     sample()
     display.screen(app)
     sample()
-    if i %% 10 == 9:
+    if i % 10 == 9:
         version += 1
         caps = [40 - 2 * version, 8 - version]  # shrinks: clamped counts are committed
         app.on_message(CONFIG, protocol.encode_config(
@@ -496,22 +496,16 @@ for i in range(50):
         sample()
 task.cancel()
 out("heap", {"peak": peak[0], "seq": app.store.seq, "sent": link.sent,
-             "version": app.config["version"], "state": display.state(app),
-             "threshold": gc.threshold()})
+             "version": app.config["version"], "state": display.state(app)})
 """
 
 
 def test_application_core_heap_stays_small_on_micropython():
-    live = run(HEAP_RUN % "True")["heap"]
-    raw = run(HEAP_RUN % "False")["heap"]
-    for result in (live, raw):
-        assert result["seq"] >= 50 and result["version"] == 6 and result["state"] == "saved"
-        assert result["sent"] > 50  # every commit was published (plus status messages)
+    result = run(HEAP_RUN)["heap"]
+    assert result["seq"] >= 50 and result["version"] == 6 and result["state"] == "saved"
+    assert result["sent"] > 50  # every commit was published (plus status messages)
     print(
-        f"\nMicroPython dialcore peak heap over {live['seq']} commits and 6 configs: "
-        f"{live['peak']} B live (gc.collect() before each sample), "
-        f"{raw['peak']} B without collecting (port's auto-GC every {raw['threshold']} B "
-        f"allocated); limit {HEAP_LIMIT} B"
+        f"\nMicroPython dialcore peak heap over {result['seq']} commits and 6 configs: "
+        f"{result['peak']} B kept (gc.collect() before each sample); limit {HEAP_LIMIT} B"
     )
-    assert live["peak"] < HEAP_LIMIT
-    assert raw["peak"] < HEAP_LIMIT
+    assert result["peak"] < HEAP_LIMIT
