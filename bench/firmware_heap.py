@@ -9,13 +9,12 @@ unmodified) under `micropython -X heapsize=N`, against the production Mosquitto 
 the ingestor and SQLite, as tests/firmware/conftest.py sets them up. A run passes when the
 dial connects over TLS, gets its config, a turn is saved (in the database) and its
 telemetry arrives, with no MemoryError and no restart. For each form (everything from .py
-source, or all but main.py compiled by mpy-cross, as a device should run it) it prints the
+source, or all but main.py compiled by mpy-cross, as `device flash` installs it) it prints the
 live heap (gc.mem_alloc() after gc.collect(), every 0.5 s) in the default 2 MiB heap, then
 bisects N to `--step` KiB.
 """
 
 import argparse
-import shutil
 import tempfile
 import time
 import uuid
@@ -26,20 +25,17 @@ from server.ingest.client import Ingestor
 from tests.firmware.conftest import BROKER_NAME, MAX_PAYLOAD, World
 from tests.hardware.mosquitto_setup import GuideBroker
 from tests.support.deploy_files import write_certificate
-from tests.support.virtual_dial import compile_mpy, libraries
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 RUN_S = 90  # one run's limit: a fitting run takes 5 to 15 s
 
 
-def attempt(world: World, lib: Path, form: str, heapsize: int | None, collect=False):
+def attempt(world: World, form: str, heapsize: int | None, collect=False):
     """One dial from power-on to a saved turn and telemetry: (passed, why not, the dial)."""
     device = f"heap-{uuid.uuid4().hex[:6]}"
-    flash = world.provision(device, telemetry_s=10)
-    if form == "mpy":
-        compile_mpy(flash)
+    flash = world.provision(device, source=form == "source", telemetry_s=10)
     env = {"DIAL_HEAP_COLLECT": "1"} if collect else {}
-    dial = world.dial(flash, lib, heapsize=heapsize, env=env)
+    dial = world.dial(flash, heapsize=heapsize, env=env)
     started = time.monotonic()
     step = "connect"
     try:
@@ -63,10 +59,10 @@ def attempt(world: World, lib: Path, form: str, heapsize: int | None, collect=Fa
         dial.close()
 
 
-def bisect(world, lib, form, low, high, step) -> int:
+def bisect(world, form, low, high, step) -> int:
     """The smallest heapsize in KiB (to step) that passes; low fails, high passes."""
     for size in (low, high):
-        ok, why, _ = attempt(world, lib, form, size * 1024)
+        ok, why, _ = attempt(world, form, size * 1024)
         print(f"  {form} {size} KiB: {'ok' if ok else why}", flush=True)
         if ok != (size == high):
             raise SystemExit(f"{form}: expected {size} KiB to {'pass' if size == high else 'fail'}")
@@ -74,7 +70,7 @@ def bisect(world, lib, form, low, high, step) -> int:
         size = (low + high) // 2 // step * step or step
         if size in (low, high):
             break
-        ok, why, _ = attempt(world, lib, form, size * 1024)
+        ok, why, _ = attempt(world, form, size * 1024)
         print(f"  {form} {size} KiB: {'ok' if ok else why}", flush=True)
         if ok:
             high = size
@@ -93,11 +89,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        lib = libraries(SHARED if SHARED.is_dir() else None, folder / "mip")
-        compiled = folder / "mpy" / "lib"
-        compiled.parent.mkdir()
-        shutil.copytree(lib, compiled)
-        compile_mpy(compiled, keep=())
+        vendor = SHARED / "vendor" if SHARED.is_dir() else None  # else GitHub
         broker = GuideBroker(folder / "passwd")
         write_certificate(broker.ca, broker.dir, "127.0.0.1", "localhost", BROKER_NAME)
         with broker:
@@ -107,27 +99,26 @@ def main() -> None:
             ingestor = Ingestor(engine, broker.url, "ingest-bench", MAX_PAYLOAD)
             ingestor.start()
             assert ingestor.connected.wait(10), "the ingestor did not connect"
-            world = World(broker, engine, folder / "devices", lib)
+            world = World(broker, engine, folder / "devices", vendor)
             try:
                 results = {}
                 for form in args.form:
-                    form_lib = compiled if form == "mpy" else lib
                     for size in args.at or []:
-                        ok, why, dial = attempt(world, form_lib, form, size * 1024)
+                        ok, why, dial = attempt(world, form, size * 1024)
                         peak = max(dial.heap, default=0)
                         print(f"  {form} {size} KiB: {'ok' if ok else why}, sampled peak {peak} B")
                         if not ok:
                             print(dial.tail(12), flush=True)
                     if args.at:
                         continue
-                    ok, why, dial = attempt(world, form_lib, form, None, collect=True)
+                    ok, why, dial = attempt(world, form, None, collect=True)
                     print(
                         f"{form}: default heap (2 MiB), gc.collect() every 0.5 s: "
                         f"{'ok' if ok else why}, live heap after collection: "
                         f"peak {max(dial.live, default=0)} B, last {dial.live[-1:]}",
                         flush=True,
                     )
-                    results[form] = bisect(world, form_lib, form, args.low, args.high, args.step)
+                    results[form] = bisect(world, form, args.low, args.high, args.step)
                 for form, size in results.items():
                     print(f"{form}: smallest heapsize that runs: {size} KiB (to {args.step} KiB)")
             finally:

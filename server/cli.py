@@ -319,8 +319,8 @@ def _device_flash(args: argparse.Namespace, _settings: Settings) -> None:
     try:
         if provision.read_config(folder)["device_id"] != args.device_id:
             sys.exit(f"device flash: {folder} holds the config of another dial")
-        flash = provision.stage(folder)
-    except ValueError as e:
+        flash = provision.stage(folder, args.vendor, args.source)
+    except (ValueError, provision.ProvisionError) as e:
         sys.exit(f"device flash: {e}")
     commands = provision.flash_commands(flash, args.port)
     print("# the board must run MicroPython already (hardware/README.md, 'Flash')")
@@ -344,7 +344,7 @@ def _firmware_release(args: argparse.Namespace, settings: Settings) -> None:
     folder = args.source
     try:
         version = args.version or firmware.folder_version(folder)
-        files = firmware.folder_files(folder)
+        files = firmware.folder_files(folder, version)
         with _database(settings) as session:
             new = firmware.store_release(session, version, files)
             session.commit()
@@ -539,6 +539,18 @@ def parser() -> argparse.ArgumentParser:
         "--port", default="auto", help="serial port, e.g. /dev/ttyUSB0 (default: the first found)"
     )
     flash.add_argument("--dry-run", action="store_true", help="only show the commands")
+    flash.add_argument(
+        "--vendor",
+        type=Path,
+        help="take mqtt_as and ssd1306 from this folder, laid out as ../shared/vendor "
+        "(default: fetch them from GitHub at the pinned commits)",
+    )
+    flash.add_argument(
+        "--source",
+        action="store_true",
+        help="copy .py sources instead of compiling to .mpy (a board with PSRAM only: "
+        "from source the firmware needs about 344 KiB of heap)",
+    )
     flash.set_defaults(func=_device_flash)
 
     fw = commands.add_parser("firmware", help="update dials over the air: releases, rollouts")

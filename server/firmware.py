@@ -1,11 +1,12 @@
 """Over-the-air updates, the server's side: releases, rollouts, and what the ingestor sends.
 
-A **release** is a firmware version with its files (`board/*.py`, `dialcore/*.py`; never
-`main.py`, the loader that stays on the board), their bytes and SHA-256, stored once and never
-changed. A **rollout** points dials at a release (Device.target_firmware); the ingestor
-publishes each targeted dial's retained `ota` manifest, answers its `fetch` requests with
-`chunk`s, and stores its `update` reports (docs/protocol.md, "Updates over the air"). Stopping
-a rollout withdraws the order from every dial it targeted: `{"version": null}`, retained.
+A **release** is a firmware version with its files (`board/`, `dialcore/`, compiled to .mpy
+as `device flash` installs them: server/mpy.py; never `main.py`, the loader that stays on the
+board), their bytes and SHA-256, stored once and never changed. A **rollout** points dials at
+a release (Device.target_firmware); the ingestor publishes each targeted dial's retained
+`ota` manifest, answers its `fetch` requests with `chunk`s, and stores its `update` reports
+(docs/protocol.md, "Updates over the air"). Stopping a rollout withdraws the order from every
+dial it targeted: `{"version": null}`, retained.
 
 The CLI (`shelter-signal firmware ...`) and the API (/api/v1/firmware) both call this module.
 """
@@ -21,6 +22,7 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from firmware.dialcore import protocol
+from server import mpy
 from server.models import Device, FirmwareFile, FirmwareRelease
 
 PACKAGES = ("board", "dialcore")  # what a release holds; main.py never (protocol._PACKAGES)
@@ -28,9 +30,10 @@ PACKAGES = ("board", "dialcore")  # what a release holds; main.py never (protoco
 # `fw` may add "+safe", which is why "+" is not the first character.
 VERSION = r"^[0-9A-Za-z][0-9A-Za-z._+-]{0,31}$"
 MAX_SIZE = 1 << 20  # bytes per file: what protocol.decode_ota accepts
-# The file whose FIRMWARE_VERSION a dial reports as the version it runs (`fw`), and compares
-# with an order's: a release must carry it, saying the release's own version.
+# The module whose FIRMWARE_VERSION a dial reports as the version it runs (`fw`), and compares
+# with an order's: a release must carry it (compiled or source), saying the release's version.
 INIT = "dialcore/__init__.py"
+INIT_FILES = (INIT, "dialcore/__init__.mpy")
 
 
 class FirmwareError(ValueError):
@@ -78,15 +81,26 @@ def declared_version(source: bytes, where: str = INIT) -> str:
     raise FirmwareError(f"{where} sets no FIRMWARE_VERSION string")
 
 
-def folder_files(folder: Path) -> list[tuple[str, bytes]]:
-    """(path, bytes) of every file a release of `folder` holds, in path order."""
-    files = []
+def folder_files(folder: Path, version: str) -> list[tuple[str, bytes]]:
+    """(path, bytes) of every file a release `version` of `folder` holds, compiled, in path
+    order. Raises FirmwareError if the folder is not the firmware, its FIRMWARE_VERSION is
+    another, or a file does not compile."""
+    sources = []
     for package in PACKAGES:
         if not (folder / package).is_dir():
             raise FirmwareError(f"{folder / package} is not a folder: is {folder} the firmware?")
         for module in sorted((folder / package).glob("*.py")):
-            files.append((f"{package}/{module.name}", module.read_bytes()))
-    return files
+            sources.append((f"{package}/{module.name}", module.read_bytes()))
+    declared = folder_version(folder)
+    if declared != version:
+        raise FirmwareError(
+            f"{INIT} says FIRMWARE_VERSION = {declared!r}, not {version!r}: a dial reports the "
+            "version its files say, so it would take this update again and again"
+        )
+    try:
+        return mpy.compiled(sources)
+    except mpy.CompileError as e:
+        raise FirmwareError(str(e)) from None
 
 
 def store_release(session: Session, version: str, files: list[tuple[str, bytes]]) -> bool:
@@ -104,15 +118,8 @@ def store_release(session: Session, version: str, files: list[tuple[str, bytes]]
             raise FirmwareError(f"{path}: not a file an update may write (board/ or dialcore/)")
         if len(data) > MAX_SIZE:
             raise FirmwareError(f"{path}: {len(data)} bytes, more than {MAX_SIZE}")
-    init = dict(files).get(INIT)
-    if init is None:
-        raise FirmwareError(f"a release needs {INIT}: the dial reads its version there")
-    declared = declared_version(init)
-    if declared != version:
-        raise FirmwareError(
-            f"{INIT} says FIRMWARE_VERSION = {declared!r}, not {version!r}: a dial reports the "
-            "version its files say, so it would take this update again and again"
-        )
+    if not set(INIT_FILES) & set(dict(files)):
+        raise FirmwareError(f"a release needs {INIT} (or .mpy): the dial reads its version there")
     wanted = sorted((path, len(data), _sha256(data)) for path, data in files)
     if session.get(FirmwareRelease, version) is not None:
         if manifest(session, version) != wanted:

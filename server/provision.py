@@ -10,34 +10,54 @@ Nothing here talks to a board: flash_commands() builds the mpremote command line
 the CLI shows, and runs unless asked for a dry run.
 """
 
+import functools
 import json
 import os
 import shutil
 import subprocess
 import tempfile
+import urllib.request
 from pathlib import Path
 
 from sqlmodel import Session, select
 
 from firmware.dialcore import devconfig
+from server import mpy
 from server.models import DeviceChannel, Program, Site
 
 FIRMWARE = Path(devconfig.__file__).resolve().parent.parent
 CONFIG_NAME = "device_config.json"  # what firmware/main.py reads from the board's root
 CA_NAME = "ca.der"
 CA_ON_BOARD = CA_NAME  # relative to the flash's root, like every path the firmware opens
-# The firmware's code on the board: main.py and the two packages it imports.
-CODE = ("main.py", "board", "dialcore")
-# MicroPython libraries the firmware needs that MicroPython itself does not include, pinned
-# to the commits the virtual dial's tests run (../shared/vendor/README.md): mqtt_as V0.8.3
-# (board/transport.py) and micropython-lib's SSD1306 driver (board/screen.py).
+# The firmware's code on the board: main.py (the loader, source) and the two packages it
+# imports (compiled: server/mpy.py).
+LOADER = "main.py"
+PACKAGES = ("board", "dialcore")
+# The libraries the firmware imports that MicroPython itself does not include, pinned to the
+# commits the virtual dial's tests run (../shared/vendor/README.md): mqtt_as V0.8.3
+# (board/transport.py) and micropython-lib's SSD1306 driver (board/screen.py). Each file:
+# its path under the board's lib/ (where mip would put it), its GitHub repository, the
+# commit, and its path there. mqtt_as's other files (range.py, clean.py...) are examples and
+# tools the firmware never imports.
 MQTT_AS_COMMIT = "7b6a11dd7910f7bb8275341fdc24b89ed1dfbc47"
 MICROPYTHON_LIB_COMMIT = "ee4bb8ff139e24c42b739935fbd8ec7c4d061e02"
-MIP_PACKAGES = (
-    f"github:peterhinch/micropython-mqtt@{MQTT_AS_COMMIT}",
-    "github:micropython/micropython-lib/micropython/drivers/display/ssd1306/ssd1306.py"
-    f"@{MICROPYTHON_LIB_COMMIT}",
+LIBRARIES = (
+    ("mqtt_as/__init__.py", "peterhinch/micropython-mqtt", MQTT_AS_COMMIT, "mqtt_as/__init__.py"),
+    (
+        "mqtt_as/mqtt_v5_properties.py",
+        "peterhinch/micropython-mqtt",
+        MQTT_AS_COMMIT,
+        "mqtt_as/mqtt_v5_properties.py",
+    ),
+    (
+        "ssd1306.py",
+        "micropython/micropython-lib",
+        MICROPYTHON_LIB_COMMIT,
+        "micropython/drivers/display/ssd1306/ssd1306.py",
+    ),
 )
+GITHUB_FILES = "https://raw.githubusercontent.com"  # /<repository>/<commit>/<path>
+FETCH_S = 30  # per file; each is under 40 KB
 
 
 class ProvisionError(Exception):
@@ -172,24 +192,52 @@ def set_mosquitto_password(passwd_file: Path, user: str, secret: str) -> None:
         raise ProvisionError(f"mosquitto_passwd: {(done.stderr or done.stdout).strip()}")
 
 
-def stage(folder: Path) -> Path:
+def library_files(vendor: Path | None = None) -> list[tuple[str, bytes]]:
+    """(path under lib/, source) of each file in LIBRARIES, at its pinned commit.
+
+    From `vendor` when given: a folder laid out as ../shared/vendor is, each repository's
+    files under a folder named as the repository (micropython-mqtt/mqtt_as/...); else
+    fetched from GitHub. Raises ProvisionError if a file cannot be had.
+    """
+    return [
+        (path, _library_file(repository, commit, source, vendor))
+        for path, repository, commit, source in LIBRARIES
+    ]
+
+
+def _library_file(repository: str, commit: str, path: str, vendor: Path | None) -> bytes:
+    if vendor is not None:
+        local = vendor / repository.split("/")[1] / path
+        try:
+            return local.read_bytes()
+        except OSError as e:
+            raise ProvisionError(f"--vendor: cannot read {local}: {e.strerror}") from None
+    return _fetch(f"{GITHUB_FILES}/{repository}/{commit}/{path}")
+
+
+@functools.cache  # a file at a commit never changes: fetched once per process
+def _fetch(url: str) -> bytes:
+    try:
+        with urllib.request.urlopen(url, timeout=FETCH_S) as response:
+            return response.read()
+    except (OSError, ValueError) as e:  # URLError and timeouts are OSErrors
+        raise ProvisionError(
+            f"cannot fetch {url} ({e}); without internet, pass --vendor with a copy of the "
+            "libraries (firmware/README.md, 'Installing the libraries and the firmware')"
+        ) from None
+
+
+def stage(folder: Path, vendor: Path | None = None, source: bool = False) -> Path:
     """Lay out in folder/flash exactly what goes onto the board, and return that path.
 
-    Only the firmware's .py files are copied (no caches the tests leave behind), then
-    the config and, with TLS, the CA certificate. Raises ValueError if the config won't do.
+    The code (stage_code), then the config and, with TLS, the CA certificate. Raises
+    ValueError if the config won't do, ProvisionError if a library cannot be had.
     """
     config = read_config(folder)
     flash = folder / "flash"
     shutil.rmtree(flash, ignore_errors=True)
     flash.mkdir(mode=0o700)
-    for name in CODE:
-        source = FIRMWARE / name
-        if source.is_dir():
-            (flash / name).mkdir(parents=True)
-            for module in sorted(source.glob("*.py")):
-                shutil.copy2(module, flash / name / module.name)
-        else:
-            shutil.copy2(source, flash / name)
+    stage_code(flash, vendor, source)
     shutil.copy2(folder / CONFIG_NAME, flash / CONFIG_NAME)
     if config["mqtt_tls"]:
         if not (folder / CA_NAME).exists():
@@ -198,16 +246,32 @@ def stage(folder: Path) -> Path:
     return flash
 
 
+def stage_code(flash: Path, vendor: Path | None = None, source: bool = False) -> None:
+    """main.py, board/ and dialcore/ (compiled to .mpy unless `source`) and the libraries in
+    lib/ (library_files, compiled too) written into the folder `flash`."""
+    code = [
+        (f"{package}/{module.name}", module.read_bytes())
+        for package in PACKAGES
+        for module in sorted((FIRMWARE / package).glob("*.py"))  # no caches tests leave
+    ]
+    libraries = [(f"lib/{path}", data) for path, data in library_files(vendor)]
+    if not source:
+        code, libraries = mpy.compiled(code), mpy.compiled(libraries)
+    for path, data in [(LOADER, (FIRMWARE / LOADER).read_bytes()), *code, *libraries]:
+        (flash / path).parent.mkdir(parents=True, exist_ok=True)
+        (flash / path).write_bytes(data)
+
+
 def flash_commands(flash: Path, port: str = "auto") -> list[list[str]]:
-    """The mpremote commands that install the libraries and copy the staged files.
+    """The mpremote commands that copy the staged files and restart the board.
 
     port "auto" lets mpremote take the first USB serial board it finds.
     """
     mpremote = ["mpremote", "connect", port]
-    commands = [[*mpremote, "mip", "install", package] for package in MIP_PACKAGES]
     folders = sorted(str(p) for p in flash.iterdir() if p.is_dir())
     files = sorted(str(p) for p in flash.iterdir() if p.is_file())
-    commands.append([*mpremote, "cp", "-r", *folders, ":"])
-    commands.append([*mpremote, "cp", *files, ":"])
-    commands.append([*mpremote, "reset"])
-    return commands
+    return [
+        [*mpremote, "cp", "-r", *folders, ":"],
+        [*mpremote, "cp", *files, ":"],
+        [*mpremote, "reset"],
+    ]

@@ -10,7 +10,7 @@ Layout (the built-in font is 8x8 pixels, so a line holds 16 characters):
 
 Without a screen (unplugged, wrong address) the dial still works: every call does
 nothing and the LED tells the state. The driver is micropython-lib's ssd1306
-(`mpremote mip install ssd1306`).
+(installed in the board's lib/ by `shelter-signal device flash`: server/provision.py).
 """
 
 import asyncio

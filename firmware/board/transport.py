@@ -1,7 +1,7 @@
 """The dialcore transport interface (see dialcore/app.py) on Peter Hinch's mqtt_as.
 
-mqtt_as (https://github.com/peterhinch/micropython-mqtt, installed with
-`mpremote mip install github:peterhinch/micropython-mqtt`) owns Wi-Fi and the broker
+mqtt_as (https://github.com/peterhinch/micropython-mqtt, installed in the board's lib/ by
+`shelter-signal device flash`: server/provision.py) owns Wi-Fi and the broker
 link and reconnects by itself after the first connection. What this layer adds:
 
 - connect() returns at once and keeps trying the *first* connection in the background

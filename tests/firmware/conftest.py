@@ -21,7 +21,7 @@ from server.models import CurrentState, DeadLetter, Device, Reading
 from tests.hardware.mosquitto_setup import GuideBroker
 from tests.support.deploy_files import write_certificate
 from tests.support.stack import add_paired_site
-from tests.support.virtual_dial import VirtualDial, libraries
+from tests.support.virtual_dial import VirtualDial
 from tests.support.waiting import scaled
 
 BROKER_NAME = "broker.signal.test"  # the dial's mqtt_host: its hosts file says where it is
@@ -29,10 +29,20 @@ MAX_PAYLOAD = 4096  # the default SIGNAL_MAX_PAYLOAD_BYTES
 
 
 @pytest.fixture(scope="session")
-def firmware_lib(tmp_path_factory, request) -> Path:
-    """mqtt_as and ssd1306 at the pinned commits, as mip puts them in the board's lib/."""
-    shared = Path(request.config.rootpath).parent / "shared"
-    return libraries(shared if shared.is_dir() else None, tmp_path_factory.mktemp("mip"))
+def vendor(request) -> Path | None:
+    """Where `device flash` takes mqtt_as and ssd1306 from: ../shared/vendor beside the
+    clone (the same commits, unmodified), else GitHub, as for a volunteer (None)."""
+    shared = Path(request.config.rootpath).parent / "shared" / "vendor"
+    vendor = shared if shared.is_dir() else None
+    try:
+        provision.library_files(vendor)  # fetched once (cached): a clear error, once
+    except provision.ProvisionError as e:
+        raise RuntimeError(
+            f"the virtual dial needs mqtt_as and ssd1306: no ../shared/vendor beside the "
+            f"clone, and {e}. Put the vendor folder there, or give this machine GitHub "
+            "(docs/testing.md)"
+        ) from None
+    return vendor
 
 
 @pytest.fixture(scope="session")
@@ -49,11 +59,14 @@ class World:
     broker: GuideBroker
     engine: object
     folder: Path
-    lib: Path
+    vendor: Path | None
 
-    def provision(self, device_id: str, password: str | None = None, **config) -> Path:
+    def provision(
+        self, device_id: str, password: str | None = None, source: bool = False, **config
+    ) -> Path:
         """Register `device_id` (a site, a 20-bed program on channel 0, a broker account) and
-        stage its flash as `device add` + `device flash` do; the flash folder is returned."""
+        stage its flash as `device add` + `device flash [--source]` do; the flash folder is
+        returned."""
         secret = password or f"secret-{device_id}"
         self.register(device_id, secret)
         folder = provision.device_dir(self.folder, device_id)
@@ -71,7 +84,7 @@ class World:
         ca_file = folder.parent / f"{device_id}-ca.der"
         ca_file.write_bytes(der(self.broker))
         provision.add_ca(folder, ca_file)
-        return provision.stage(folder)
+        return provision.stage(folder, self.vendor, source)
 
     def register(self, device_id: str, secret: str) -> None:
         """`device add` on the server (a site, a 20-bed program on channel 0) and the
@@ -82,9 +95,8 @@ class World:
         provision.set_mosquitto_password(self.broker.passwd_file, device_id, secret)
         self.broker.reload()
 
-    def dial(self, flash: Path, lib: Path | None = None, **options) -> VirtualDial:
-        hosts = {BROKER_NAME: "127.0.0.1"}
-        return VirtualDial(flash, lib or self.lib, hosts=hosts, **options)
+    def dial(self, flash: Path, **options) -> VirtualDial:
+        return VirtualDial(flash, hosts={BROKER_NAME: "127.0.0.1"}, **options)
 
     def current(self, device_id: str) -> CurrentState | None:
         with Session(self.engine) as session:
@@ -118,7 +130,7 @@ def der(broker: GuideBroker) -> bytes:
 
 
 @pytest.fixture
-def world(dial_broker, firmware_lib, tmp_path):
+def world(dial_broker, vendor, tmp_path):
     database = f"sqlite:///{tmp_path / 'signal.db'}"
     migrate(database)
     engine = make_engine(database)
@@ -126,7 +138,7 @@ def world(dial_broker, firmware_lib, tmp_path):
     ingestor.start()
     assert ingestor.connected.wait(scaled(10)), "the ingestor did not connect"
     try:
-        yield World(dial_broker, engine, tmp_path / "devices", firmware_lib)
+        yield World(dial_broker, engine, tmp_path / "devices", vendor)
     finally:
         ingestor.stop()
         engine.dispose()

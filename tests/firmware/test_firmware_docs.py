@@ -86,8 +86,9 @@ def test_every_screen_state_is_explained():
         assert any(row.startswith("| `" + phrase) for row in rows), (state, phrase)
 
 
-def test_the_flashing_steps_name_the_libraries_main_py_imports():
-    text = README.read_text()
-    for package in provision.MIP_PACKAGES:  # at the commits `device flash` installs
-        assert f"mpremote mip install {package}" in text
-    assert "mpremote cp -r firmware/dialcore firmware/board :" in text
+def test_the_flashing_steps_name_the_libraries_at_the_commits_device_flash_installs():
+    lines = [line.strip() for line in README.read_text().splitlines()]
+    rows = [[cell.strip() for cell in line.split("|")[1:-1]] for line in lines if line[:1] == "|"]
+    for path, repository, commit, source in provision.LIBRARIES:
+        [row] = [row for row in rows if row[1:3] == [repository, commit]]
+        assert f"`{source}`" in row[3], path

@@ -76,8 +76,9 @@ def test_a_dial_provisioned_with_the_cli_connects_over_tls(world, tmp_path):
     )  # fmt: skip
     assert added.returncode == 0, added.stderr
     world.broker.reload()
+    vendor = ["--vendor", str(world.vendor)] if world.vendor else []  # else from GitHub
     flashed = subprocess.run(
-        [*cli, "flash", "desk-cli", "--dry-run"],
+        [*cli, "flash", "desk-cli", "--dry-run", *vendor],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=scaled(60),
     )  # fmt: skip
     assert flashed.returncode == 0, flashed.stderr
@@ -269,24 +270,20 @@ def test_wifi_loss_broker_restart_and_a_stalled_tls_handshake_are_survived(world
         link.close()
 
 
-def test_a_missing_library_is_named_on_the_screen(world, tmp_path):
-    lib = tmp_path / "lib"
-    shutil.copytree(world.lib, lib)
-    shutil.rmtree(lib / "mqtt_as")
+def test_a_missing_library_is_named_on_the_screen(world):
     flash = world.provision("desk-nolib")
-    with world.dial(flash, lib=lib).power_on() as dial:
+    shutil.rmtree(flash / "lib" / "mqtt_as")
+    with world.dial(flash).power_on() as dial:
         dial.wait_screen("NOT INSTALLED", 30)
         assert "mqtt_as" in json.loads((flash / "resets.json").read_text())["why"]
 
 
-def test_a_missing_screen_driver_is_named_where_it_can_be(world, tmp_path):
+def test_a_missing_screen_driver_is_named_where_it_can_be(world):
     """Without ssd1306 there is no screen to name it on: the dial records and logs it and
     opens its setup Wi-Fi, whose page names it, rather than count where nobody sees."""
-    lib = tmp_path / "lib"
-    shutil.copytree(world.lib, lib)
-    (lib / "ssd1306.py").unlink()
     flash = world.provision("desk-noscreen")
-    with world.dial(flash, lib=lib).power_on() as dial:
+    (flash / "lib" / "ssd1306.mpy").unlink()
+    with world.dial(flash).power_on() as dial:
         dial.wait_log("NOT INSTALLED: no module named 'ssd1306'", 30)
         dial.wait_log("form at http://", 30)  # the setup Wi-Fi's page says it too
         assert "ssd1306" in json.loads((flash / "resets.json").read_text())["why"]

@@ -10,7 +10,6 @@ itself, connects over TLS, and a turn reaches the database.
 
 import json
 import os
-import shutil
 import ssl
 from pathlib import Path
 
@@ -25,16 +24,11 @@ SECRET = "secret-desk-setup"
 SETUP_SSID_END = "0a1b2c"  # the last 3 bytes of the stand-in's machine.unique_id()
 
 
-def code_only(flash: Path) -> Path:
-    """The board's flash as `device flash` leaves it without a config: server/provision.py's
-    CODE (main.py, board/, dialcore/), no caches; the libraries come from lib/."""
+def code_only(world, flash: Path) -> Path:
+    """The board's flash as `device flash` leaves it without a config: the compiled code
+    and libraries (server/provision.py, stage_code)."""
     flash.mkdir()
-    for name in provision.CODE:
-        source = provision.FIRMWARE / name
-        if source.is_dir():
-            shutil.copytree(source, flash / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, flash / name)
+    provision.stage_code(flash, world.vendor)
     return flash
 
 
@@ -48,7 +42,7 @@ def test_a_dial_set_up_through_the_form_connects_over_tls_and_saves_a_turn(
             pytrace=False,
         )
     world.register(DEVICE, SECRET)
-    flash = code_only(tmp_path / "flash")
+    flash = code_only(world, tmp_path / "flash")
     ca_pem = world.broker.ca.cert_pem.bytes().decode()
     with world.dial(flash).power_on() as dial:
         dial.wait_screen("WI-FI SETUP", 30)

@@ -43,7 +43,7 @@ def release(
             )
         )
     with Session(world.engine) as session:
-        releases.store_release(session, version, releases.folder_files(folder))
+        releases.store_release(session, version, releases.folder_files(folder, version))
         session.commit()
 
 
@@ -112,15 +112,15 @@ def test_a_corrupted_download_is_refused_and_a_release_that_crashes_is_rolled_ba
         with Session(world.engine) as session:  # the stored bytes no longer match their hash
             stored = session.exec(
                 select(FirmwareFile).where(
-                    FirmwareFile.version == "0.2.1", FirmwareFile.path == "dialcore/app.py"
+                    FirmwareFile.version == "0.2.1", FirmwareFile.path == "dialcore/app.mpy"
                 )
             ).one()
-            stored.data = stored.data.replace(b"RESEND_MS = 15000", b"RESEND_MS = 99999")
+            stored.data = stored.data[:-1] + bytes([stored.data[-1] ^ 1])  # one bit flipped
             session.add(stored)
             session.commit()
         roll_out(world, "0.2.1", "desk-ota-bad")
         failed = wait_state(world, "desk-ota-bad", "0.2.1", "failed")
-        assert "dialcore/app.py" in failed.update_reason and "SHA-256" in failed.update_reason
+        assert "dialcore/app.mpy" in failed.update_reason and "SHA-256" in failed.update_reason
         assert not (flash / "slot.json").exists()  # never switched
 
         release(world, tmp_path, "0.3.0", break_import=True)

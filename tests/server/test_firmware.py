@@ -1,6 +1,7 @@
 """Releases stored once and never changed; rollouts to a list or a stable percentage; stop."""
 
 import hashlib
+import shutil
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,6 @@ def test_the_same_release_again_is_fine_other_files_under_its_version_are_refuse
         ("0.2.0", {"main.py": b""}, "main.py: not a file an update may write"),
         ("0.2.0", {"dialcore/Bad.py": b""}, "not a file an update may write"),
         ("0.2.0", {"dialcore/__init__.py": None}, "a release needs dialcore/__init__.py"),
-        ("0.3.0", {}, "says FIRMWARE_VERSION = '0.2.0', not '0.3.0'"),
         ("0 2", {}, "version '0 2'"),
         ("", {}, "version ''"),
     ],
@@ -56,20 +56,29 @@ def test_a_release_that_would_not_work_on_a_dial_is_refused(
         firmware.store_release(session, version, files)
 
 
-def test_this_checkouts_firmware_makes_a_release_of_its_packages(session):
+def test_this_checkouts_firmware_makes_a_release_of_its_packages_compiled(session):
     version = firmware.folder_version(FIRMWARE)
-    files = firmware.folder_files(FIRMWARE)
+    files = firmware.folder_files(FIRMWARE, version)
     paths = [path for path, _data in files]
-    assert "main.py" not in paths and "dialcore/__init__.py" in paths
-    assert all(protocol.valid_update_path(path) for path in paths)
+    assert "main.mpy" not in paths and "dialcore/__init__.mpy" in paths
+    assert all(path.endswith(".mpy") and protocol.valid_update_path(path) for path in paths)
+    assert all(data.startswith(b"M\x06") for _path, data in files)  # .mpy version 6
     assert firmware.store_release(session, version, files)
 
 
-def test_a_folder_without_the_packages_is_refused(tmp_path: Path):
+def test_a_folder_that_would_not_make_a_working_release_is_refused(tmp_path: Path):
     with pytest.raises(FirmwareError, match="board is not a folder"):
-        firmware.folder_files(tmp_path)
+        firmware.folder_files(tmp_path, "0.2.0")
     with pytest.raises(FirmwareError, match="cannot read"):
         firmware.folder_version(tmp_path)
+    shutil.copytree(FIRMWARE / "board", tmp_path / "board")
+    shutil.copytree(FIRMWARE / "dialcore", tmp_path / "dialcore")
+    version = firmware.folder_version(tmp_path)
+    with pytest.raises(FirmwareError, match=f"says FIRMWARE_VERSION = '{version}', not '9.0'"):
+        firmware.folder_files(tmp_path, "9.0")
+    (tmp_path / "board" / "led.py").write_text("def broken(:\n")
+    with pytest.raises(FirmwareError, match=r"board/led\.py does not compile for MicroPython"):
+        firmware.folder_files(tmp_path, version)
 
 
 @pytest.fixture

