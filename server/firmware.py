@@ -81,16 +81,23 @@ def declared_version(source: bytes, where: str = INIT) -> str:
     raise FirmwareError(f"{where} sets no FIRMWARE_VERSION string")
 
 
-def folder_files(folder: Path, version: str) -> list[tuple[str, bytes]]:
-    """(path, bytes) of every file a release `version` of `folder` holds, compiled, in path
-    order. Raises FirmwareError if the folder is not the firmware, its FIRMWARE_VERSION is
-    another, or a file does not compile."""
+def folder_sources(folder: Path) -> list[tuple[str, bytes]]:
+    """(path, source) of each module of the packages in `folder` (a checkout's firmware/),
+    in path order; no caches. Raises FirmwareError if the folder is not the firmware."""
     sources = []
     for package in PACKAGES:
         if not (folder / package).is_dir():
             raise FirmwareError(f"{folder / package} is not a folder: is {folder} the firmware?")
         for module in sorted((folder / package).glob("*.py")):
             sources.append((f"{package}/{module.name}", module.read_bytes()))
+    return sources
+
+
+def folder_files(folder: Path, version: str) -> list[tuple[str, bytes]]:
+    """(path, bytes) of every file a release `version` of `folder` holds, compiled, in path
+    order. Raises FirmwareError if the folder is not the firmware, its FIRMWARE_VERSION is
+    another, or a file does not compile."""
+    sources = folder_sources(folder)
     declared = folder_version(folder)
     if declared != version:
         raise FirmwareError(

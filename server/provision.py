@@ -22,23 +22,20 @@ from pathlib import Path
 from sqlmodel import Session, select
 
 from firmware.dialcore import devconfig
-from server import mpy
+from server import firmware, mpy
 from server.models import DeviceChannel, Program, Site
 
 FIRMWARE = Path(devconfig.__file__).resolve().parent.parent
 CONFIG_NAME = "device_config.json"  # what firmware/main.py reads from the board's root
 CA_NAME = "ca.der"
 CA_ON_BOARD = CA_NAME  # relative to the flash's root, like every path the firmware opens
-# The firmware's code on the board: main.py (the loader, source) and the two packages it
-# imports (compiled: server/mpy.py).
-LOADER = "main.py"
-PACKAGES = ("board", "dialcore")
+LOADER = "main.py"  # on the board as source; the packages it imports compiled (server/mpy.py)
 # The libraries the firmware imports that MicroPython itself does not include, pinned to the
 # commits the virtual dial's tests run (../shared/vendor/README.md): mqtt_as V0.8.3
 # (board/transport.py) and micropython-lib's SSD1306 driver (board/screen.py). Each file:
 # its path under the board's lib/ (where mip would put it), its GitHub repository, the
-# commit, and its path there. mqtt_as's other files (range.py, clean.py...) are examples and
-# tools the firmware never imports.
+# commit, and its path there. The firmware never imports mqtt_as's other files (range.py,
+# range_ex.py, clean.py: demos).
 MQTT_AS_COMMIT = "7b6a11dd7910f7bb8275341fdc24b89ed1dfbc47"
 MICROPYTHON_LIB_COMMIT = "ee4bb8ff139e24c42b739935fbd8ec7c4d061e02"
 LIBRARIES = (
@@ -249,11 +246,7 @@ def stage(folder: Path, vendor: Path | None = None, source: bool = False) -> Pat
 def stage_code(flash: Path, vendor: Path | None = None, source: bool = False) -> None:
     """main.py, board/ and dialcore/ (compiled to .mpy unless `source`) and the libraries in
     lib/ (library_files, compiled too) written into the folder `flash`."""
-    code = [
-        (f"{package}/{module.name}", module.read_bytes())
-        for package in PACKAGES
-        for module in sorted((FIRMWARE / package).glob("*.py"))  # no caches tests leave
-    ]
+    code = firmware.folder_sources(FIRMWARE)
     libraries = [(f"lib/{path}", data) for path, data in library_files(vendor)]
     if not source:
         code, libraries = mpy.compiled(code), mpy.compiled(libraries)
