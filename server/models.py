@@ -138,9 +138,15 @@ class ProgramBase(Text):
     # A surge or warming program: open only while an alert of this kind is on (e.g. "cold"),
     # during its window ("HH:MM" local times, e.g. 19:00 to 12:00 the next day; none: all
     # day). None: an ordinary program, always open (server/alerts.py).
-    opens_with_alert: str | None = Field(default=None, max_length=32, regex=ALERT_KIND)
-    window_start: str | None = Field(default=None, max_length=5, regex=CLOCK_TIME)
-    window_end: str | None = Field(default=None, max_length=5, regex=CLOCK_TIME)
+    # (`schema_extra`, not SQLModel's `regex=`: that one is passed to Pydantic 2, which
+    # ignores it, so "99:99" was stored and then broke every look at the surge programs.)
+    opens_with_alert: str | None = Field(
+        default=None, max_length=32, schema_extra={"pattern": ALERT_KIND}
+    )
+    window_start: str | None = Field(
+        default=None, max_length=5, schema_extra={"pattern": CLOCK_TIME}
+    )
+    window_end: str | None = Field(default=None, max_length=5, schema_extra={"pattern": CLOCK_TIME})
 
 
 class Program(ProgramBase, table=True):

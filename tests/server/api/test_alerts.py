@@ -30,3 +30,20 @@ def test_city_staff_start_and_end_an_alert_that_opens_a_program(client, headers,
     assert missing.status_code == 404
     bad = client.post("/api/v1/alerts", json={**body, "kind": "Cold!"}, headers=headers["city"])
     assert bad.status_code == 422 and bad.json()["error"]["message"].startswith("kind:")
+
+
+def test_a_surge_window_or_kind_that_is_no_clock_time_or_kind_is_refused(
+    client, headers, site, session
+):
+    """They used to be stored as sent (SQLModel's `regex=` is not checked under Pydantic 2),
+    and a window of "99:99" then broke every look at the surge programs (found by
+    schemathesis in CI, 2026-12-04)."""
+    url = f"/api/v1/programs/{session.exec(select(Program)).one().id}"
+    admin = headers["admin"]
+    wrong = (("window_start", "99:99"), ("window_end", "7pm"), ("opens_with_alert", "Cold!"))
+    for field, value in wrong:
+        refused = client.patch(url, json={field: value}, headers=admin)
+        assert refused.status_code == 422, (field, refused.text)
+        assert refused.json()["error"]["message"].startswith(f"{field}:")
+    body = {"opens_with_alert": "cold", "window_start": "19:00", "window_end": "07:00"}
+    assert client.patch(url, json=body, headers=admin).status_code == 200
