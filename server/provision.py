@@ -11,6 +11,8 @@ the CLI shows, and runs unless asked for a dry run.
 """
 
 import functools
+import hashlib
+import http.client
 import json
 import os
 import shutil
@@ -18,6 +20,7 @@ import subprocess
 import tempfile
 import urllib.request
 from pathlib import Path
+from typing import NamedTuple
 
 from sqlmodel import Session, select
 
@@ -32,28 +35,65 @@ CA_ON_BOARD = CA_NAME  # relative to the flash's root, like every path the firmw
 LOADER = "main.py"  # on the board as source; the packages it imports compiled (server/mpy.py)
 # The libraries the firmware imports that MicroPython itself does not include, pinned to the
 # commits the virtual dial's tests run (../shared/vendor/README.md): mqtt_as V0.8.3
-# (board/transport.py) and micropython-lib's SSD1306 driver (board/screen.py). Each file:
-# its path under the board's lib/ (where mip would put it), its GitHub repository, the
-# commit, and its path there. The firmware never imports mqtt_as's other files (range.py,
-# range_ex.py, clean.py: demos).
+# (board/transport.py) and micropython-lib's SSD1306 driver (board/screen.py). The firmware
+# never imports mqtt_as's other files (range.py, range_ex.py, clean.py: demos).
 MQTT_AS_COMMIT = "7b6a11dd7910f7bb8275341fdc24b89ed1dfbc47"
 MICROPYTHON_LIB_COMMIT = "ee4bb8ff139e24c42b739935fbd8ec7c4d061e02"
+
+
+class Library(NamedTuple):
+    path: str  # under the board's lib/, where mip would put it
+    repository: str  # on GitHub
+    commit: str
+    source: str  # the file's path in the repository
+    sha256: str  # of the file at that commit: a copy from anywhere must be the same
+
+
 LIBRARIES = (
-    ("mqtt_as/__init__.py", "peterhinch/micropython-mqtt", MQTT_AS_COMMIT, "mqtt_as/__init__.py"),
-    (
+    Library(
+        "mqtt_as/__init__.py",
+        "peterhinch/micropython-mqtt",
+        MQTT_AS_COMMIT,
+        "mqtt_as/__init__.py",
+        "010df008248ecbc8cde5b653a1c5579f8e0bbf6959ca443364c845b9339d740e",
+    ),
+    Library(
         "mqtt_as/mqtt_v5_properties.py",
         "peterhinch/micropython-mqtt",
         MQTT_AS_COMMIT,
         "mqtt_as/mqtt_v5_properties.py",
+        "453352d274b6c8c6f9d7d84796846e39e106708b1e4ca09e36262d8a9e6d95a6",
     ),
-    (
+    Library(
         "ssd1306.py",
         "micropython/micropython-lib",
         MICROPYTHON_LIB_COMMIT,
         "micropython/drivers/display/ssd1306/ssd1306.py",
+        "b9f5331c75297774bced61bdfd12c37d4363336d064d7cf58967c88d807efbe5",
     ),
 )
 GITHUB_FILES = "https://raw.githubusercontent.com"  # /<repository>/<commit>/<path>
+# What `device flash` removes from a board first (MicroPython, run by `mpremote exec`): the
+# code an earlier flash or update left. An old x.py would run instead of the new x.mpy
+# (MicroPython imports x.py first), and while slot.json names an update's folder (app-*)
+# main.py runs that copy. The dial's state (state.json: its boot counter, which never goes
+# back), its crash series and its config stay.
+CLEAR_OLD_CODE = """import os
+def rm(p):
+ try:
+  os.remove(p)
+ except OSError:
+  try:
+   for n in os.listdir(p):
+    rm(p+'/'+n)
+   os.rmdir(p)
+  except OSError:
+   pass
+for p in os.listdir():
+ if p in ('board','dialcore','slot.json','slot.json.tmp') or p.startswith('app-'):
+  rm(p)
+for p in ('lib/mqtt_as','lib/ssd1306.py','lib/ssd1306.mpy'):
+ rm(p)"""
 FETCH_S = 30  # per file; each is under 40 KB
 
 
@@ -190,26 +230,32 @@ def set_mosquitto_password(passwd_file: Path, user: str, secret: str) -> None:
 
 
 def library_files(vendor: Path | None = None) -> list[tuple[str, bytes]]:
-    """(path under lib/, source) of each file in LIBRARIES, at its pinned commit.
+    """(path under lib/, source) of each of LIBRARIES, at its pinned commit.
 
     From `vendor` when given: a folder laid out as ../shared/vendor is, each repository's
     files under a folder named as the repository (micropython-mqtt/mqtt_as/...); else
-    fetched from GitHub. Raises ProvisionError if a file cannot be had.
+    fetched from GitHub. Raises ProvisionError if a file cannot be had, or is not the one
+    pinned (its SHA-256).
     """
-    return [
-        (path, _library_file(repository, commit, source, vendor))
-        for path, repository, commit, source in LIBRARIES
-    ]
+    return [(library.path, _library_file(library, vendor)) for library in LIBRARIES]
 
 
-def _library_file(repository: str, commit: str, path: str, vendor: Path | None) -> bytes:
+def _library_file(library: Library, vendor: Path | None) -> bytes:
     if vendor is not None:
-        local = vendor / repository.split("/")[1] / path
+        where = vendor / library.repository.split("/")[1] / library.source
         try:
-            return local.read_bytes()
+            data = where.read_bytes()
         except OSError as e:
-            raise ProvisionError(f"--vendor: cannot read {local}: {e.strerror}") from None
-    return _fetch(f"{GITHUB_FILES}/{repository}/{commit}/{path}")
+            raise ProvisionError(f"--vendor: cannot read {where}: {e.strerror}") from None
+    else:
+        where = f"{GITHUB_FILES}/{library.repository}/{library.commit}/{library.source}"
+        data = _fetch(where)
+    if hashlib.sha256(data).hexdigest() != library.sha256:
+        raise ProvisionError(
+            f"{where} is not {library.source} of {library.repository} at {library.commit} "
+            "(its SHA-256 differs): a board gets exactly the libraries the tests ran"
+        )
+    return data
 
 
 @functools.cache  # a file at a commit never changes: fetched once per process
@@ -217,7 +263,8 @@ def _fetch(url: str) -> bytes:
     try:
         with urllib.request.urlopen(url, timeout=FETCH_S) as response:
             return response.read()
-    except (OSError, ValueError) as e:  # URLError and timeouts are OSErrors
+    # URLError and timeouts are OSErrors; a cut-off answer is an HTTPException
+    except (OSError, ValueError, http.client.HTTPException) as e:
         raise ProvisionError(
             f"cannot fetch {url} ({e}); without internet, pass --vendor with a copy of the "
             "libraries (firmware/README.md, 'Installing the libraries and the firmware')"
@@ -228,18 +275,25 @@ def stage(folder: Path, vendor: Path | None = None, source: bool = False) -> Pat
     """Lay out in folder/flash exactly what goes onto the board, and return that path.
 
     The code (stage_code), then the config and, with TLS, the CA certificate. Raises
-    ValueError if the config won't do, ProvisionError if a library cannot be had.
+    ValueError if the config won't do, ProvisionError if a library cannot be had; the last
+    flash folder is then left as it was.
     """
     config = read_config(folder)
-    flash = folder / "flash"
+    if config["mqtt_tls"] and not (folder / CA_NAME).exists():
+        raise ValueError(f"mqtt_tls is set but {folder / CA_NAME} is missing (--mqtt-ca)")
+    flash, staging = folder / "flash", folder / "flash.new"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(mode=0o700)  # it will hold the dial's passwords
+    try:
+        stage_code(staging, vendor, source)
+        shutil.copy2(folder / CONFIG_NAME, staging / CONFIG_NAME)
+        if config["mqtt_tls"]:
+            shutil.copy2(folder / CA_NAME, staging / CA_NAME)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     shutil.rmtree(flash, ignore_errors=True)
-    flash.mkdir(mode=0o700)
-    stage_code(flash, vendor, source)
-    shutil.copy2(folder / CONFIG_NAME, flash / CONFIG_NAME)
-    if config["mqtt_tls"]:
-        if not (folder / CA_NAME).exists():
-            raise ValueError(f"mqtt_tls is set but {folder / CA_NAME} is missing (--mqtt-ca)")
-        shutil.copy2(folder / CA_NAME, flash / CA_NAME)
+    staging.rename(flash)
     return flash
 
 
@@ -256,14 +310,14 @@ def stage_code(flash: Path, vendor: Path | None = None, source: bool = False) ->
 
 
 def flash_commands(flash: Path, port: str = "auto") -> list[list[str]]:
-    """The mpremote commands that copy the staged files and restart the board.
-
-    port "auto" lets mpremote take the first USB serial board it finds.
+    """The mpremote commands that clear the old code, copy the staged files and restart the
+    board. port "auto" lets mpremote take the first USB serial board it finds.
     """
     mpremote = ["mpremote", "connect", port]
     folders = sorted(str(p) for p in flash.iterdir() if p.is_dir())
     files = sorted(str(p) for p in flash.iterdir() if p.is_file())
     return [
+        [*mpremote, "exec", CLEAR_OLD_CODE],
         [*mpremote, "cp", "-r", *folders, ":"],
         [*mpremote, "cp", *files, ":"],
         [*mpremote, "reset"],

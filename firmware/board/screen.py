@@ -60,7 +60,7 @@ class Screen:
         self.oled = None
         self.missing = None  # why the driver would not import: board/start.py names it
         try:
-            import ssd1306  # pyright: ignore[reportMissingImports]  (installed with mip)
+            import ssd1306  # pyright: ignore[reportMissingImports]  (device flash puts it in lib/)
 
             self.oled = ssd1306.SSD1306_I2C(WIDTH, HEIGHT, i2c, addr=address)
             if flip and hasattr(self.oled, "rotate"):

@@ -25,7 +25,7 @@ link and reconnects by itself after the first connection. What this layer adds:
 import asyncio
 
 import network
-from mqtt_as import MQTTClient  # pyright: ignore[reportMissingImports]  (installed with mip)
+from mqtt_as import MQTTClient  # pyright: ignore[reportMissingImports]  (device flash puts it in lib/)
 from mqtt_as import config as mqtt_defaults  # pyright: ignore[reportMissingImports]
 
 KEEPALIVE_S = 30  # as the simulator: the broker sends the "lost" will ~45 s after a silent loss

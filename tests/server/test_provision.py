@@ -7,10 +7,13 @@ by the real mosquitto_passwd.
 
 import contextlib
 import functools
+import hashlib
 import http.server
 import io
 import json
+import shlex
 import stat
+import subprocess
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +28,8 @@ from server.credentials import verify
 from server.models import Device, DeviceChannel, Program, Sector, Site
 from server.settings import get_settings
 from tests.hardware.mosquitto_setup import BrokerClient, GuideBroker
-from tests.support.waiting import wait_until
+from tests.support.virtual_dial import micropython
+from tests.support.waiting import scaled, wait_until
 
 SECRET = "s3cret-token-for-tests"
 
@@ -40,12 +44,23 @@ LIBRARY_URLS = [  # below raw.githubusercontent.com
 ON_BOARD = ["lib/mqtt_as/__init__", "lib/mqtt_as/mqtt_v5_properties", "lib/ssd1306"]
 
 
-def stand_in_libraries(root: Path) -> Path:
-    """A folder laid out as ../shared/vendor, whose files only say which file they are."""
-    for path, repository, _commit, source in provision.LIBRARIES:
-        file = root / repository.split("/")[1] / source
+def stand_in(library: provision.Library) -> bytes:
+    """A stand-in for a library's file (the real ones are not in the repository), saying
+    which file it stands for."""
+    return f"NAME = {library.path!r}\n".encode()
+
+
+@pytest.fixture
+def vendor(tmp_path, monkeypatch) -> Path:
+    """A folder laid out as ../shared/vendor with stand-ins, pinned as the libraries are."""
+    root = tmp_path / "vendor"
+    pinned = []
+    for library in provision.LIBRARIES:
+        file = root / library.repository.split("/")[1] / library.source
         file.parent.mkdir(parents=True, exist_ok=True)
-        file.write_text(f"NAME = {path!r}\n")
+        file.write_bytes(stand_in(library))
+        pinned.append(library._replace(sha256=hashlib.sha256(stand_in(library)).hexdigest()))
+    monkeypatch.setattr(provision, "LIBRARIES", tuple(pinned))
     return root
 
 
@@ -118,10 +133,10 @@ def test_mosquitto_passwd_entries_are_created_and_replaced(tmp_path):
 
 
 @pytest.mark.parametrize("source", [False, True])
-def test_staging_lays_out_exactly_what_goes_on_the_board(tmp_path, source):
+def test_staging_lays_out_exactly_what_goes_on_the_board(tmp_path, vendor, source):
     folder = tmp_path / "desk-01"
     provision.write_config(folder, _config())
-    flash = provision.stage(folder, stand_in_libraries(tmp_path / "vendor"), source)
+    flash = provision.stage(folder, vendor, source)
     on_board = sorted(str(p.relative_to(flash)) for p in flash.rglob("*") if p.is_file())
     suffix = ".py" if source else ".mpy"
     expected = ["device_config.json", "main.py", *(name + suffix for name in ON_BOARD)]
@@ -133,6 +148,8 @@ def test_staging_lays_out_exactly_what_goes_on_the_board(tmp_path, source):
         folder / "device_config.json"
     ).read_bytes()
     assert (flash / "main.py").read_bytes() == (provision.FIRMWARE / "main.py").read_bytes()
+    assert stat.S_IMODE(flash.stat().st_mode) == 0o700  # the config holds passwords
+    assert stat.S_IMODE((flash / "device_config.json").stat().st_mode) == 0o600
     ssd1306 = (flash / "lib" / f"ssd1306{suffix}").read_bytes()
     if source:
         assert ssd1306 == b"NAME = 'ssd1306.py'\n"
@@ -140,9 +157,8 @@ def test_staging_lays_out_exactly_what_goes_on_the_board(tmp_path, source):
         assert ssd1306.startswith(b"M\x06") and b"lib/ssd1306.py" in ssd1306
 
 
-def test_staging_with_tls_needs_and_copies_the_ca_certificate(tmp_path):
+def test_staging_with_tls_needs_and_copies_the_ca_certificate(tmp_path, vendor):
     folder = tmp_path / "desk-01"
-    vendor = stand_in_libraries(tmp_path / "vendor")
     provision.write_config(folder, _config(tls=True))
     with pytest.raises(ValueError, match=r"mqtt_tls is set but .*ca\.der is missing"):
         provision.stage(folder, vendor)
@@ -152,44 +168,86 @@ def test_staging_with_tls_needs_and_copies_the_ca_certificate(tmp_path):
 
 
 def test_the_libraries_are_fetched_at_the_pinned_commits_or_named_when_they_cannot_be(
-    tmp_path, monkeypatch
+    vendor, tmp_path, monkeypatch
 ):
     """From GitHub's raw files (here a local HTTP server laid out as it is) at exactly the
-    commits the tests run; a vendor folder that lacks one, or no network, says which."""
+    commits the tests run, and only if each is the file pinned (its SHA-256); a vendor folder
+    that lacks one or holds another, or no network, says which."""
     served = tmp_path / "github"
-    for url in LIBRARY_URLS:
+    for url, library in zip(LIBRARY_URLS, provision.LIBRARIES, strict=True):
         (served / url).parent.mkdir(parents=True, exist_ok=True)
-        (served / url).write_text(f"FROM = {url!r}\n")
+        (served / url).write_bytes(stand_in(library))
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
     with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
         threading.Thread(target=server.serve_forever, daemon=True).start()
         monkeypatch.setattr(provision, "GITHUB_FILES", f"http://127.0.0.1:{server.server_port}")
         fetched = provision.library_files()
         server.shutdown()
-    assert fetched == [
-        (f"{name.removeprefix('lib/')}.py", f"FROM = {url!r}\n".encode())
-        for name, url in zip(ON_BOARD, LIBRARY_URLS, strict=True)
-    ]
+    assert fetched == [(library.path, stand_in(library)) for library in provision.LIBRARIES]
+    assert [f"lib/{path.removesuffix('.py')}" for path, _data in fetched] == ON_BOARD
     monkeypatch.setattr(provision, "GITHUB_FILES", "http://127.0.0.1:9/nothing-listens")
     with pytest.raises(provision.ProvisionError, match=r"cannot fetch .*pass --vendor"):
         provision.library_files()
-    vendor = stand_in_libraries(tmp_path / "vendor")
-    (vendor / "micropython-lib/micropython/drivers/display/ssd1306/ssd1306.py").unlink()
+    driver = vendor / "micropython-lib/micropython/drivers/display/ssd1306/ssd1306.py"
+    driver.write_text("# edited\n")
+    with pytest.raises(provision.ProvisionError, match=r"vendor/micropython-lib/.* SHA-256"):
+        provision.library_files(vendor)
+    driver.unlink()
     with pytest.raises(provision.ProvisionError, match=r"--vendor: cannot read .*ssd1306\.py"):
         provision.library_files(vendor)
 
 
-def test_flash_commands_copy_the_staged_files_and_reset(tmp_path):
+def test_a_staging_that_fails_leaves_the_last_flash_folder_as_it_was(tmp_path, vendor):
     folder = tmp_path / "desk-01"
     provision.write_config(folder, _config())
-    flash = provision.stage(folder, stand_in_libraries(tmp_path / "vendor"))
+    flash = provision.stage(folder, vendor)
+    before = sorted(flash.rglob("*"))
+    (vendor / "micropython-mqtt/mqtt_as/__init__.py").unlink()
+    with pytest.raises(provision.ProvisionError, match="cannot read"):
+        provision.stage(folder, vendor)
+    assert sorted(flash.rglob("*")) == before
+    assert sorted(p.name for p in folder.iterdir()) == ["device_config.json", "flash"]
+
+
+def test_flash_commands_copy_the_staged_files_and_reset(tmp_path, vendor):
+    folder = tmp_path / "desk-01"
+    provision.write_config(folder, _config())
+    flash = provision.stage(folder, vendor)
     connect = ["mpremote", "connect", "/dev/ttyUSB0"]
     folders = [str(flash / name) for name in ("board", "dialcore", "lib")]
     assert provision.flash_commands(flash, "/dev/ttyUSB0") == [
+        [*connect, "exec", provision.CLEAR_OLD_CODE],
         [*connect, "cp", "-r", *folders, ":"],
         [*connect, "cp", str(flash / "device_config.json"), str(flash / "main.py"), ":"],
         [*connect, "reset"],
     ]
+
+
+def test_a_reflash_clears_the_old_code_and_updates_and_keeps_the_dials_state(tmp_path):
+    """Run on MicroPython itself, in a board's flash as an earlier source flash and an update
+    left it: old .py files would win over the new .mpy ones, slot.json over the new code."""
+    board = tmp_path / "board-flash"
+    left = {
+        "board/start.py": "", "dialcore/app.py": "", "dialcore/app.mpy": "",
+        "lib/mqtt_as/__init__.py": "", "lib/ssd1306.py": "", "lib/other.py": "",
+        "app-0.2.0/dialcore/app.mpy": "", "app-0.3.0.new/board/start.mpy.part": "",
+        "slot.json": "{}", "state.json": '{"boot": 7}', "resets.json": "{}",
+        "device_config.json": "{}", "ca.der": "", "main.py": "",
+    }  # fmt: skip
+    for path, text in left.items():
+        (board / path).parent.mkdir(parents=True, exist_ok=True)
+        (board / path).write_text(text)
+    ran = subprocess.run(
+        [micropython(), "-c", provision.CLEAR_OLD_CODE],
+        cwd=board, capture_output=True, text=True, timeout=scaled(30),
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    kept = sorted(str(p.relative_to(board)) for p in board.rglob("*"))
+    assert kept == [
+        "ca.der", "device_config.json", "lib", "lib/other.py", "main.py", "resets.json",
+        "state.json",
+    ]  # fmt: skip
+    assert (board / "state.json").read_text() == '{"boot": 7}'
 
 
 # --------------------------------------------------------------------------- the broker
@@ -339,21 +397,24 @@ def test_device_add_changes_nothing_when_a_setting_is_wrong(fleet_db, engine, tm
     assert _device(engine, "desk-01") is None
 
 
-def test_device_flash_dry_run_shows_the_commands_without_a_board(fleet_db, tmp_path):
+def test_device_flash_dry_run_shows_the_commands_without_a_board(fleet_db, tmp_path, vendor):
     missing = _cli("flash", "desk-01", "--dry-run", env=fleet_db, cwd=tmp_path)
     assert missing.returncode == 1
     assert "device_config.json is missing: `device add` with --wifi-ssid" in missing.stderr
     provision.write_config(tmp_path / "devices" / "desk-01", _config())
-    vendor = str(stand_in_libraries(tmp_path / "vendor"))
-    shown = _cli("flash", "desk-01", "--dry-run", "--port", "/dev/ttyUSB0", "--vendor", vendor,
+    shown = _cli("flash", "desk-01", "--dry-run", "--port", "/dev/ttyUSB0", "--vendor", str(vendor),
                  env=fleet_db, cwd=tmp_path)  # fmt: skip
     assert shown.returncode == 0, shown.stderr
     flash = "devices/desk-01/flash"
+    clear = shlex.join(["exec", provision.CLEAR_OLD_CODE])
     assert shown.stdout.splitlines()[1:] == [
+        *f"mpremote connect /dev/ttyUSB0 {clear}".splitlines(),
         f"mpremote connect /dev/ttyUSB0 cp -r {flash}/board {flash}/dialcore {flash}/lib :",
         f"mpremote connect /dev/ttyUSB0 cp {flash}/device_config.json {flash}/main.py :",
         "mpremote connect /dev/ttyUSB0 reset",
     ]
     provision.write_config(tmp_path / "devices" / "desk-02", _config())  # desk-01's config
-    mixed = _cli("flash", "desk-02", "--dry-run", "--vendor", vendor, env=fleet_db, cwd=tmp_path)
+    mixed = _cli(
+        "flash", "desk-02", "--dry-run", "--vendor", str(vendor), env=fleet_db, cwd=tmp_path
+    )
     assert "holds the config of another dial" in mixed.stderr
