@@ -317,11 +317,13 @@ def _device_flash(args: argparse.Namespace, _settings: Settings) -> None:
     """Stage the dial's files, show the mpremote commands, and run them unless --dry-run."""
     folder = provision.device_dir(args.devices_dir, args.device_id)
     try:
-        if provision.read_config(folder)["device_id"] != args.device_id:
+        if not args.code_only and provision.read_config(folder)["device_id"] != args.device_id:
             sys.exit(f"device flash: {folder} holds the config of another dial")
-        flash = provision.stage(folder, args.vendor, args.source)
+        flash = provision.stage(folder, args.vendor, args.source, config=not args.code_only)
     except (ValueError, provision.ProvisionError) as e:
         sys.exit(f"device flash: {e}")
+    if args.code_only:
+        print("# no config: the dial opens its setup Wi-Fi (firmware/README.md, 'Provisioning')")
     commands = provision.flash_commands(flash, args.port)
     print("# the board must run MicroPython already (hardware/README.md, 'Flash')")
     for command in commands:
@@ -544,6 +546,12 @@ def parser() -> argparse.ArgumentParser:
         type=Path,
         help="take mqtt_as and ssd1306 from this folder, laid out as ../shared/vendor "
         "(default: fetch them from GitHub at the pinned commits)",
+    )
+    flash.add_argument(
+        "--code-only",
+        action="store_true",
+        help="the firmware and libraries without device_config.json: the dial then opens "
+        "its setup Wi-Fi, to be set up through its form",
     )
     flash.add_argument(
         "--source",

@@ -185,7 +185,8 @@ def read_config(folder: Path) -> dict:
     path = folder / CONFIG_NAME
     if not path.exists():
         raise ValueError(
-            f"{path} is missing: `device add` with --wifi-ssid and --mqtt-host writes it"
+            f"{path} is missing: `device add` with --wifi-ssid and --mqtt-host writes it "
+            "(or flash with --code-only and set the dial up through its setup form)"
         )
     return devconfig.read(str(path))
 
@@ -271,24 +272,29 @@ def _fetch(url: str) -> bytes:
         ) from None
 
 
-def stage(folder: Path, vendor: Path | None = None, source: bool = False) -> Path:
+def stage(
+    folder: Path, vendor: Path | None = None, source: bool = False, config: bool = True
+) -> Path:
     """Lay out in folder/flash exactly what goes onto the board, and return that path.
 
-    The code (stage_code), then the config and, with TLS, the CA certificate. Raises
-    ValueError if the config won't do, ProvisionError if a library cannot be had; the last
-    flash folder is then left as it was.
+    The code (stage_code), then the config and, with TLS, the CA certificate; with `config`
+    false the code alone, for a dial set up through its setup form. Raises ValueError if the
+    config won't do, ProvisionError if a library cannot be had; the last flash folder is
+    then left as it was.
     """
-    config = read_config(folder)
-    if config["mqtt_tls"] and not (folder / CA_NAME).exists():
+    settings = read_config(folder) if config else None
+    if settings and settings["mqtt_tls"] and not (folder / CA_NAME).exists():
         raise ValueError(f"mqtt_tls is set but {folder / CA_NAME} is missing (--mqtt-ca)")
     flash, staging = folder / "flash", folder / "flash.new"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(mode=0o700)  # it will hold the dial's passwords
     try:
         stage_code(staging, vendor, source)
-        shutil.copy2(folder / CONFIG_NAME, staging / CONFIG_NAME)
-        if config["mqtt_tls"]:
-            shutil.copy2(folder / CA_NAME, staging / CA_NAME)
+        if settings:
+            shutil.copy2(folder / CONFIG_NAME, staging / CONFIG_NAME)
+            if settings["mqtt_tls"]:
+                shutil.copy2(folder / CA_NAME, staging / CA_NAME)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -11,7 +11,6 @@ itself, connects over TLS, and a turn reaches the database.
 import json
 import os
 import ssl
-from pathlib import Path
 
 import pytest
 
@@ -24,14 +23,6 @@ SECRET = "secret-desk-setup"
 SETUP_SSID_END = "0a1b2c"  # the last 3 bytes of the stand-in's machine.unique_id()
 
 
-def code_only(world, flash: Path) -> Path:
-    """The board's flash as `device flash` leaves it without a config: the compiled code
-    and libraries (server/provision.py, stage_code)."""
-    flash.mkdir()
-    provision.stage_code(flash, world.vendor)
-    return flash
-
-
 def test_a_dial_set_up_through_the_form_connects_over_tls_and_saves_a_turn(
     world, browser, tmp_path
 ):
@@ -42,7 +33,8 @@ def test_a_dial_set_up_through_the_form_connects_over_tls_and_saves_a_turn(
             pytrace=False,
         )
     world.register(DEVICE, SECRET)
-    flash = code_only(world, tmp_path / "flash")
+    # as `device flash --code-only` stages it: the compiled code and libraries, no config
+    flash = provision.stage(tmp_path / DEVICE, world.vendor, config=False)
     ca_pem = world.broker.ca.cert_pem.bytes().decode()
     with world.dial(flash).power_on() as dial:
         dial.wait_screen("WI-FI SETUP", 30)

@@ -157,6 +157,14 @@ def test_staging_lays_out_exactly_what_goes_on_the_board(tmp_path, vendor, sourc
         assert ssd1306.startswith(b"M\x06") and b"lib/ssd1306.py" in ssd1306
 
 
+def test_staging_the_code_only_leaves_the_config_to_the_setup_form(tmp_path, vendor):
+    folder = tmp_path / "devices" / "desk-01"  # `device add` without Wi-Fi made no folder
+    flash = provision.stage(folder, vendor, config=False)
+    on_board = {str(p.relative_to(flash)) for p in flash.iterdir()}
+    assert on_board == {"board", "dialcore", "lib", "main.py"}
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+
+
 def test_staging_with_tls_needs_and_copies_the_ca_certificate(tmp_path, vendor):
     folder = tmp_path / "desk-01"
     provision.write_config(folder, _config(tls=True))
@@ -418,3 +426,8 @@ def test_device_flash_dry_run_shows_the_commands_without_a_board(fleet_db, tmp_p
         "flash", "desk-02", "--dry-run", "--vendor", str(vendor), env=fleet_db, cwd=tmp_path
     )
     assert "holds the config of another dial" in mixed.stderr
+    blank = _cli("flash", "desk-03", "--dry-run", "--code-only", "--vendor", str(vendor),
+                 env=fleet_db, cwd=tmp_path)  # fmt: skip
+    assert blank.returncode == 0, blank.stderr
+    assert "the dial opens its setup Wi-Fi" in blank.stdout
+    assert not (tmp_path / "devices" / "desk-03" / "flash" / "device_config.json").exists()
