@@ -13,7 +13,10 @@ screen, an empty cache. Three figures, each the median of --loads page loads:
 - markers: ms from navigation until the first marker or group is on the map (as the page
   itself notes it: FIRST_MARKER);
 - an hour of changes: the bytes the event stream carries for one changed shelter, as a page
-  receives it, times CHANGES_PER_HOUR, plus an hour of keepalives.
+  receives it, times CHANGES_PER_HOUR, plus an hour of keepalives and of the totals, which
+  the page asks again after changes (at most every 30 s: map/static/live.js); and in a city
+  too big for the page to load its whole list at once, of the server's groups of its view,
+  asked again the same way.
 
 The goals at 10,000 shelters (docs/map.md, Speed and weight): a first view of at most
 300 KB, markers within 3 s, at most 1 MB an hour.
@@ -23,6 +26,7 @@ eligibility and one or two counted programs each, spread over a city-sized box.
 """
 
 import random
+import re
 import statistics
 import time
 import uuid
@@ -64,6 +68,9 @@ new MutationObserver((changes, observer) => {{
   observer.disconnect();
 }}).observe(document, {{ subtree: true, childList: true }});
 """
+LIVE_JS = (Path(__file__).parents[1] / "map" / "static" / "live.js").read_text()
+WHOLE_AT_ONCE = int(re.search(r"const WHOLE_AT_ONCE = (\d+)", LIVE_JS)[1])
+GAP_S = int(re.search(r"const TOTALS_MIN_GAP_MS = (\d+)", LIVE_JS)[1]) / 1000
 GOALS = {"first view (KB)": 300, "markers (ms)": 3000, "an hour of changes (KB)": 1000}
 STREETS = ("King St W", "Queen St E", "Dundas St W", "Bloor St W", "Yonge St", "Jarvis St")
 HOURS = ("24/7", "Mon-Fri 09:00-17:00", "Daily 19:00-07:00", None)
@@ -193,6 +200,13 @@ def keepalive_bytes(stack: Stack) -> int:
         return len(next(chunks))
 
 
+def answer_bytes(stack: Stack, path: str) -> int:
+    """Bytes of one answer, compressed as sent."""
+    headers = {"Accept-Encoding": "gzip, deflate, br"}
+    with httpx.stream("GET", stack.http + path, headers=headers, timeout=60) as r:
+        return sum(len(chunk) for chunk in r.iter_raw())
+
+
 def measure(sites: int, loads: int, browser, workdir: Path, quick: bool) -> dict[str, float]:
     rng = random.Random(sites)
     url = f"sqlite:///{workdir / f'map-{uuid.uuid4().hex[:8]}.db'}"
@@ -210,7 +224,11 @@ def measure(sites: int, loads: int, browser, workdir: Path, quick: bool) -> dict
         results = [page_load(browser, stack.http + "/", not quick) for _ in range(loads)]
         per_change = change_bytes(stack, program_ids, rng, QUICK_CHANGES if quick else CHANGES)
         keepalive = keepalive_bytes(stack)
+        asked_again = answer_bytes(stack, "/api/v1/summary")  # the totals
+        if sites > WHOLE_AT_ONCE:  # the groups of the phone's first view, as page.py asks
+            asked_again += answer_bytes(stack, "/api/v1/shelters/groups?width=390&height=338")
     hourly = per_change * CHANGES_PER_HOUR + keepalive * 3600 / KEEPALIVE_S
+    hourly += asked_again * 3600 / GAP_S  # (changes come every second: once each gap)
     return {
         "first view (KB)": statistics.median(b for b, _ms in results) / 1000,
         "markers (ms)": statistics.median(ms for _b, ms in results),
@@ -258,7 +276,8 @@ def main() -> None:
     print(table(["", f"{city:,} shelters", f"{args.sites:,}", "ratio", "goal", ""], rows))
     print(
         f"\nAn hour of changes: {CHANGES_PER_HOUR:,} changed shelters (one a second) and a "
-        f"keepalive every {KEEPALIVE_S} s, for a public page"
+        f"keepalive every {KEEPALIVE_S} s, and the totals every {GAP_S:.0f} s, for a public "
+        f"page; over {WHOLE_AT_ONCE:,} shelters, the groups of its view every {GAP_S:.0f} s too"
     )
     print(f"Load average after: {load()}; {time.monotonic() - started:.0f} s")
 

@@ -61,6 +61,13 @@ class Filters:
     near: tuple[float, float] | None = None
     radius_km: float | None = None
     bbox: tuple[float, float, float, float] | None = None
+    order: str | None = None  # name, distance or free; None: distance when `near`, else name
+    limit: int | None = None  # the first this many of the order (the list still counts all)
+
+
+# "free" ranks as the map's list does (map/static/sites.js TRUST_RANK): counts to act on
+# with a bed free, then full ones, then stale ones, then none or an offline dial's.
+_FREE_RANK = {"space": 0, "full": 1, "stale": 2, "unknown": 3}
 
 
 def available(capacity: int, occupied: int, out_of_service: int, held: int = 0) -> int:
@@ -181,11 +188,23 @@ def sites(
             public.distance_km = round(distance_km(filters.near, (public.lat, public.lon)), 3)
         if _matches(public, filters):
             answer.append(public)
-    # by name in any case (databases differ on case), or by distance when asked `near`
+    # by name in any case (databases differ on case), then as asked (stable: name breaks ties)
     answer.sort(key=lambda s: (s.name.casefold(), s.id))
-    if filters.near is not None:
-        answer.sort(key=lambda s: s.distance_km)
+    order = filters.order or ("distance" if filters.near is not None else "name")
+    if order == "distance":
+        answer.sort(key=lambda s: s.distance_km)  # (`near` leaves out unlocated sites)
+    elif order == "free":
+        answer.sort(key=lambda s: (_FREE_RANK[_standing(s)], -(s.available or 0)))
     return answer
+
+
+def _standing(site: SitePublic) -> str:
+    """space, full, stale or unknown: what the map's list ranks a site by (its statusOf)."""
+    if site.freshness == "stale":
+        return "stale"
+    if site.freshness == "unknown" or site.available is None:
+        return "unknown"
+    return "space" if site.available > 0 else "full"
 
 
 def changed_since(session: Session, since: datetime) -> set[int]:

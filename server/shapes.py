@@ -53,6 +53,7 @@ class SitePublic(SiteBase):
 class SiteList(BaseModel):
     items: list[SitePublic]
     updated_at: datetime | None  # newest reading among the items
+    total: int  # how many match: more than the items when `limit` cut the list short
 
 
 class SiteChanges(BaseModel):

@@ -104,8 +104,10 @@
     }
   }
 
-  /* The finder in `root` (#ss-find). zone: the city's time zone (SIGNAL_TIMEZONE). */
-  function finder(root, { zone }) {
+  /* The finder in `root` (#ss-find). zone: the city's time zone (SIGNAL_TIMEZONE); onNeed():
+     called when someone is picked, as the finder reads every site (live.js loads them all
+     then, where it had only the list's first page). */
+  function finder(root, { zone, onNeed }) {
     const saved = remembered();
     const needs = {
       who: saved.who in WHO ? saved.who : null,
@@ -161,6 +163,11 @@
         count.textContent = t("find.pick");
         return;
       }
+      if (!latest.sites) {
+        results.innerHTML = "";
+        count.textContent = t("find.loading");
+        return;
+      }
       const now = cityNow(zone);
       const found = [];
       for (const site of latest.sites) {
@@ -192,6 +199,7 @@
       save();
       showChoices();
       draw();
+      onNeed();
     });
     ageField.addEventListener("change", () => {
       const age = Number.parseInt(ageField.value, 10);
@@ -203,7 +211,10 @@
 
     showChoices();
     return {
-      /* The sites as the page has them now (aged), and the reader's location if shared. */
+      /* Someone is picked: the finder needs every site. */
+      wanted: () => Boolean(needs.who),
+      /* The sites as the page has them now (aged), or null while it has only some of them;
+         and the reader's location if shared. */
       update(sites, here) {
         latest = { sites, here };
         draw();

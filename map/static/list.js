@@ -20,6 +20,7 @@
     const entries = new Map(); // site id -> { li, html }
     let limit = PAGE;
     let latest = null; // the last update's arguments, to apply when focus leaves the list
+    let focusing = null; // the index of the entry "Show more" moves focus to once it is there
 
     function entryHtml(site, here) {
       let place = ""; // a confidential entry already says to call intake
@@ -65,9 +66,11 @@
       return known.li;
     }
 
-    /* Show `sites` (already filtered and sorted) out of `total`; `here` adds distances. */
-    function update(sites, total, here) {
-      latest = [sites, total, here];
+    /* Show `sites` (already filtered and sorted) out of `total`; `here` adds distances.
+       `matching`: how many match, when `sites` are only the first of them (the list's first
+       page, before the page has the whole list). */
+    function update(sites, total, here, matching = sites.length) {
+      latest = [sites, total, here, matching];
       const shown = sites.slice(0, limit);
       const items = shown.map((site) => entry(site, here));
       if (!root.contains(document.activeElement)) {
@@ -82,19 +85,22 @@
           if (root.children[i] !== li) root.insertBefore(li, root.children[i] || null);
         });
       }
-      count.textContent = sites.length
-        ? t("list.count", { n: total, shown: number(sites.length), total: number(total) })
+      count.textContent = matching
+        ? t("list.count", { n: total, shown: number(matching), total: number(total) })
         : t("list.empty");
-      const hidden = sites.length - shown.length;
+      if (focusing != null && root.children[focusing]) {
+        root.children[focusing].focus();
+        focusing = null;
+      }
+      const hidden = matching - shown.length;
       more.hidden = hidden <= 0;
       more.textContent = t("list.more", { n: number(Math.min(PAGE, hidden)) });
     }
 
     more.addEventListener("click", () => {
-      const first = limit;
+      focusing = limit; // the first new entry, now or when the whole list has come
       limit += PAGE;
       update(...latest);
-      root.children[first]?.focus();
     });
     root.addEventListener("focusout", (event) => {
       if (!root.contains(event.relatedTarget) && latest) update(...latest);
@@ -108,4 +114,5 @@
   }
 
   SS.siteList = siteList;
+  SS.siteList.PAGE = PAGE; // the list's first page, as live.js asks the server for it
 })();

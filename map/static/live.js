@@ -23,8 +23,12 @@
  * The first markers come before the list: map/page.py asks for the server's groups of the
  * whole city (GET {apiBase}/shelters/groups) while this script is on its way, and the page
  * shows them, and asks for those of each view the reader moves to, until the list has come.
- * The list is asked for once they are shown: at 10,000 sites it is 540 KB, and sharing a weak
- * signal with it would hold the first markers back by seconds (docs/benchmarks.md).
+ * The list is asked for once they are shown. A city of up to WHOLE_AT_ONCE sites (as the
+ * groups count them) gets its whole list; a bigger one its first page (the entries it shows
+ * first, in its order: GET {apiBase}/shelters?order=free&limit=50), and the whole list only
+ * when something needs every site (filters, another order, Show more, Find a bed, a key): at
+ * 10,000 sites it is 540 KB, 11 s on a weak signal (docs/map.md). Until then the server's
+ * groups stay the markers, asked again when the stream says counts changed.
  *
  * Stable test hooks: #ss-connection data-state="live"|"offline" (and data-heard, the time the
  * page last heard from the server, in ms since the epoch); the markers' hooks are
@@ -55,6 +59,11 @@
   const WIDE = window.matchMedia("(min-width: 900px)"); // list beside the map (see map.css)
   const STORE_KEY = "shelter-signal.map"; // the view and filters; never the location
   const FIRST_LOAD_RETRY_MS = 5000; // the very first list failed: try again this soon
+  // A city of up to this many sites gets its whole list instead of a first page: at
+  // about 54 bytes a site gzipped (540 KB at 10,000, measured), 2,000 are about 110 KB, and
+  // the first view stays within its 300 KB (docs/map.md). Every feature is then at hand at
+  // once, and the offline copy is whole from the first visit.
+  const WHOLE_AT_ONCE = 2000;
   // The list waits this long at most for the first markers: a dead zone hangs a request
   // rather than failing it (as sw.js's NETWORK_WAIT_MS, after which its kept copy answers).
   const FIRST_MARKERS_WAIT_MS = 4000;
@@ -101,7 +110,11 @@
     let order = "free"; // "distance" once the reader shares a location
     let view = saved.view === "list" ? "list" : "map";
     let here = null; // { lat, lon } once the reader shares it; kept in memory only
-    let firstLoad = true;
+    let firstLoad = true; // no list yet: the server's groups are the markers
+    let whole = false; // the page has every site, not only the list's first page
+    let total = 0; // until then, how many sites the first page said there are
+    let placedSites = null; // how many sites the server's first groups hold: the city's size
+    let groupsTimer = null; // until then, the server's groups are asked again after changes
     let loading = null; // { key, promise } of the list on its way
     let framed = false; // the first markers set the view: the list does not frame it again
     let drawQueued = false;
@@ -183,7 +196,7 @@
       loadLater().then(
         () => {
           startLater();
-          return loadAll().then(() => SS.offline.start(config.serviceWorker));
+          return loadFirst().then(() => SS.offline.start(config.serviceWorker));
         },
         (err) => {
           console.warn("Shelter Signal:", err);
@@ -196,10 +209,11 @@
     function startLater() {
       list = SS.siteList(byId("ss-list"), byId("ss-more"), byId("ss-list-count"), (id) => {
         showView("map");
-        layer.openSite(id);
+        layer.openSite(id, sites.get(String(id)));
       });
+      byId("ss-more").addEventListener("click", needAll); // (list.js shows them once come)
       // "Find a bed" reads every site, whatever the filters: its needs are its own filter.
-      finder = SS.finder(byId("ss-find"), { zone: config.timezone });
+      finder = SS.finder(byId("ss-find"), { zone: config.timezone, onNeed: needAll });
       // "Tell me when a bed opens" (notify.js): checked against every site the stream sends
       // (and, signed in where the server sends texts, the same wish by SMS)
       wishes = SS.notify.start({
@@ -225,6 +239,19 @@
 
     function activeFilters(f) {
       return f.sectors.size + f.eligibility.size + (f.space ? 1 : 0) + (f.accepting ? 1 : 0);
+    }
+
+    /* Something asked of the page reads every site, not only the list's first page: filters,
+       an order other than the first page's, a key (confidential sites, holds), Find a bed
+       with someone picked. */
+    function needsWhole() {
+      const f = filters();
+      return Boolean(activeFilters(f) || order !== "free" || keys.get() || finder?.wanted());
+    }
+
+    /* Every site, once: resolves when the page has them. */
+    function needAll() {
+      return whole ? Promise.resolve() : loadAll();
     }
 
     function saveChoices() {
@@ -288,6 +315,7 @@
       // Before the first list, the server's groups are the markers (and events wait in
       // `sites` for it): a few sites from the stream would stand for the whole city.
       if (firstLoad) return [];
+      if (!whole) return drawFirstPage();
       const f = filters();
       const shown = [];
       const all = [];
@@ -305,11 +333,26 @@
       return shown;
     }
 
+    /* Only the list's first page (and what the stream brought since): the list shows it, in
+       the page's order; the server's groups stay the markers, with the page's newer counts. */
+    function drawFirstPage() {
+      const known = [...sites.values()].map(S.aged);
+      layer.renew((site) => {
+        const mine = sites.get(String(site.id));
+        return S.aged(mine && !isOlder(mine, site) ? mine : site);
+      });
+      finder.update(null, here);
+      list.update(S.sorted(known, "free", here), total, here, total);
+      if (needsWhole()) byId("ss-list-count").textContent = t("list.loading_all");
+      byId("ss-filter-count").textContent = "";
+      return known;
+    }
+
     function drawAndAnnounce() {
       const shown = draw();
-      announce(
-        t("list.count", { n: sites.size, shown: number(shown.length), total: number(sites.size) }),
-      );
+      const all = whole ? sites.size : total;
+      const matching = whole ? shown.length : total;
+      announce(t("list.count", { n: all, shown: number(matching), total: number(all) }));
     }
 
     /* ---- data: the list, the event stream, the totals ---- */
@@ -344,25 +387,40 @@
       return true;
     }
 
+    /* The list's first page; the whole list in a small city (by the first groups), or when
+       something needs it already. */
+    function loadFirst() {
+      const small = placedSites != null && placedSites <= WHOLE_AT_ONCE;
+      return small || needsWhole() ? loadAll() : loadList(keys.get(), true);
+    }
+
+    /* What the page has again: the whole list, or the first page. */
+    function reload() {
+      return whole ? loadAll() : loadFirst();
+    }
+
     /* The whole list, with this tab's key. Asked again while it is on its way with the same
        key (a catch-up before the first list came), the one on its way answers: at 10,000
        sites a second would be another 540 KB. */
     function loadAll() {
       const key = keys.get();
       if (loading?.key === key) return loading.promise;
-      const promise = loadList(key).finally(() => {
+      const promise = loadList(key, false).finally(() => {
         if (loading?.promise === promise) loading = null;
       });
       loading = { key, promise };
       return promise;
     }
 
-    async function loadList(key) {
+    /* The whole list, or its `first` page: the entries the list shows first, in its order. */
+    async function loadList(key, first) {
       try {
         const meta = {};
         const asked = Date.now();
-        const body = await api("/shelters", key, meta);
+        const path = first ? `/shelters?order=free&limit=${SS.siteList.PAGE}` : "/shelters";
+        const body = await api(path, key, meta);
         if (key !== keys.get()) return; // signed in or out meanwhile: that loads its own list
+        if (first && whole) return; // the whole list came first
         if (meta.savedAt == null) heard();
         else {
           // the offline copy (sw.js): the last update is when it was fetched
@@ -370,13 +428,20 @@
           setConnection("offline");
         }
         listAt = (meta.savedAt ?? SS.text.serverNow()) - CATCH_UP_MARGIN_MS;
+        const items = body.items || [];
+        // (sw.js's kept copy answers a first page with the whole list it kept, and no total)
+        const complete = !first || !(body.total > items.length);
         const seen = new Set();
         const newer = (id) => (streamedAt.get(id) ?? -Infinity) >= asked;
-        for (const site of body.items || []) {
+        for (const site of items) {
           seen.add(String(site.id));
           if (!newer(String(site.id))) applySite(site);
         }
-        for (const id of [...sites.keys()]) if (!seen.has(id) && !newer(id)) sites.delete(id);
+        if (complete) {
+          for (const id of [...sites.keys()]) if (!seen.has(id) && !newer(id)) sites.delete(id);
+          whole = true;
+          clearTimeout(groupsTimer);
+        } else total = body.total;
         if (!source || source.readyState !== EventSource.OPEN) listBeforeOpen = true;
         if (firstLoad) {
           firstLoad = false;
@@ -385,12 +450,13 @@
         }
         draw();
         keepSoon(); // the offline copy is what the page has: sw.js does not fetch it again
+        if (!complete && (total <= WHOLE_AT_ONCE || needsWhole())) loadAll();
       } catch (err) {
         if (keyRefused(err)) return; // signing out loads the public list
         console.warn("Shelter Signal: could not load shelters", err);
-        if (firstLoad) {
+        if (firstLoad || (!first && !whole)) {
           byId("ss-list-count").textContent = t("list.failed");
-          setTimeout(loadAll, FIRST_LOAD_RETRY_MS);
+          setTimeout(first ? loadFirst : loadAll, FIRST_LOAD_RETRY_MS);
         }
       }
       loadTotals();
@@ -404,7 +470,8 @@
       if (!asked) return Promise.resolve(); // filters remembered: the list draws them
       const shown = asked.then(
         (answer) => {
-          if (!firstLoad || !answer.bounds) return; // the list came first, or nothing to place
+          placedSites = answer.groups.reduce((n, group) => n + group.sites, answer.items.length);
+          if (whole || !answer.bounds) return; // the list came first, or nothing to place
           const [minLon, minLat, maxLon, maxLat] = answer.bounds;
           const corners = [
             { lat: minLat, lon: minLon },
@@ -432,7 +499,7 @@
       ].join(",");
       try {
         const answer = await api(`/shelters/groups?zoom=${zoom}&bbox=${bbox}`);
-        if (firstLoad) layer.showGroups(withAges(answer), zoom, box);
+        if (!whole) layer.showGroups(withAges(answer), zoom, box);
       } catch (err) {
         console.warn("Shelter Signal: no groups for this view", err); // the list brings them
       }
@@ -447,7 +514,7 @@
        as of when the page last heard from the server. Public pages only: what a key fetched
        never rests on a phone. */
     function keepSoon() {
-      if (keepTimer || firstLoad) return; // before the list, a few sites are not the list
+      if (keepTimer || !whole) return; // a first page and a few changes are not the list
       keepTimer = setTimeout(
         () => {
           keepTimer = null;
@@ -467,7 +534,7 @@
        catch-up fails. */
     async function catchUp() {
       const key = keys.get();
-      if (listAt == null) return loadAll();
+      if (listAt == null) return reload();
       try {
         const since = new Date(listAt).toISOString();
         const body = await api(`/shelters/changes?since=${encodeURIComponent(since)}`, key);
@@ -485,7 +552,7 @@
         keepSoon();
       } catch (err) {
         if (keyRefused(err)) return; // signing out loads the public list
-        loadAll();
+        reload();
       }
     }
 
@@ -530,6 +597,16 @@
         if (!keyRefused(err)) console.warn("Shelter Signal: could not load shelter " + id, err);
         return null;
       }
+    }
+
+    /* Before the whole list, the server's groups of the view again, at most this often: their
+       counts are the markers' (the stream's sites shown on their own are renewed at once). */
+    function groupsSoon() {
+      if (whole || groupsTimer) return;
+      groupsTimer = setTimeout(() => {
+        groupsTimer = null;
+        if (!whole) layer.refresh();
+      }, TOTALS_MIN_GAP_MS);
     }
 
     function totalsSoon() {
@@ -609,6 +686,7 @@
         wishes?.check(before, sites.get(String(site.id))); // (none before notify.js came)
         queueDraw();
         totalsSoon();
+        groupsSoon();
         keepSoon();
       });
       // A site the public saw has no program open now (a warming centre closed): off the
@@ -621,6 +699,7 @@
         streamedAt.set(id, Date.now());
         queueDraw();
         totalsSoon();
+        groupsSoon();
         keepSoon();
       });
       // A site the public may not see changed: only a signed-in page has anything to fetch.
@@ -649,10 +728,11 @@
       }
       announce(t("near.locating"));
       navigator.geolocation.getCurrentPosition(
-        (position) => {
+        async (position) => {
           here = { lat: position.coords.latitude, lon: position.coords.longitude };
           order = "distance";
           sortSelect.value = order;
+          await needAll(); // the nearest of every site, not of the first page
           const nearest = S.sorted(draw(), "distance", here)
             .filter((s) => s.lat != null && s.lon != null)
             .slice(0, NEAREST_IN_VIEW);
@@ -712,6 +792,7 @@
     form.addEventListener("change", () => {
       list?.reset(); // (no list.js yet: nothing shown to reset)
       saveChoices();
+      if (list && needsWhole()) needAll(); // (before list.js, loadFirst sees to it)
       drawAndAnnounce();
     });
     form.addEventListener("reset", () => setTimeout(() => form.dispatchEvent(new Event("change"))));
@@ -727,6 +808,7 @@
     }
     sortSelect.addEventListener("change", () => {
       order = sortSelect.value;
+      if (list && needsWhole()) needAll();
       if (order === "distance" && !here) locate();
       else drawAndAnnounce();
     });

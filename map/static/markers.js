@@ -130,6 +130,7 @@
     let placed = null; // [{ site, latlng }] of the sites with a location; null before the list
     let early = null; // the server's groups until then: { zoom, box (null: all), answer }
     let asked = ""; // the last view onView was called for
+    let opening = null; // the id of the site whose popup openSite is to open once drawn
     let here = null;
 
     function setSites(sites) {
@@ -223,11 +224,13 @@
     }
 
     /* After a move, before the list: ask for the view's groups when the ones shown are for
-       another zoom or do not cover it (with a margin, as groupsOnScreen draws). */
-    function moved() {
+       another zoom or do not cover it (with a margin, as groupsOnScreen draws), or `again`:
+       their counts have changed. */
+    function moved(again = false) {
       if (placed || !early) return draw();
       const zoom = map.getZoom();
-      if (zoom !== early.zoom || (early.box && !early.box.contains(map.getBounds()))) {
+      const away = zoom !== early.zoom || (early.box && !early.box.contains(map.getBounds()));
+      if (away || again === true) {
         const view = map.getPixelBounds();
         const margin = view.getSize().multiplyBy(MARGIN);
         const box = L.latLngBounds(
@@ -235,9 +238,17 @@
           map.unproject(view.max.add(margin), zoom),
         );
         const key = `${zoom}/${box.toBBoxString()}`;
-        if (key !== asked) onView(zoom, box);
+        if (key !== asked || again === true) onView(zoom, box);
         asked = key;
       }
+      draw();
+    }
+
+    /* Before the list: the server's sites shown on their own, as `now(site)` says they are
+       now (aged by the page's clock, or newer from the event stream). */
+    function renew(now) {
+      if (placed || !early) return;
+      early = { ...early, answer: { ...early.answer, items: early.answer.items.map(now) } };
       draw();
     }
 
@@ -258,6 +269,7 @@
         if (key.startsWith("s")) drawSite(key, shown);
         else drawGroup(key, shown);
       }
+      openAsked();
     }
 
     function place(key, latlng, icon, zOffset) {
@@ -324,19 +336,30 @@
       );
     }
 
-    /* Centre on one site, close enough that it has its own marker, and open its popup. */
-    function openSite(id) {
+    /* Centre on site `id`, close enough that it has its own marker, and open its popup.
+       `site` says where it is when the page has only the list's first page. */
+    function openSite(id, site = null) {
       // A zoom still animating (Near me frames its shelters with one) would end on its own
       // view after ours: wait for it. (_animatingZoom: Leaflet 1.9 has no public flag.)
       if (map._animatingZoom) {
-        map.once("zoomend", () => openSite(id));
+        map.once("zoomend", () => openSite(id, site));
         return;
       }
       const entry = (placed || []).find((e) => String(e.site.id) === String(id));
-      if (!entry) return;
-      map.setView(entry.latlng, Math.max(map.getZoom(), SPREAD_ZOOM), { animate: false });
+      const located = site?.lat != null && site?.lon != null;
+      const latlng = entry ? entry.latlng : located && L.latLng(Number(site.lat), Number(site.lon));
+      if (!latlng) return;
+      // Before the list, its marker comes with the server's sites of that view: opened then
+      opening = String(id);
+      map.setView(latlng, Math.max(map.getZoom(), SPREAD_ZOOM), { animate: false });
       draw();
-      const marker = markers.get("s" + entry.site.id);
+    }
+
+    /* The popup openSite asked for, once its marker is drawn. */
+    function openAsked() {
+      const marker = opening && markers.get("s" + opening);
+      if (!marker) return;
+      opening = null;
       marker.openPopup();
       marker.getElement().focus();
     }
@@ -366,7 +389,7 @@
         marker.getElement().focus();
       }
     });
-    return { setSites, showGroups, fit, openSite, showHere };
+    return { setSites, showGroups, renew, refresh: () => moved(true), fit, openSite, showHere };
   }
 
   SS.markerLayer = markerLayer;

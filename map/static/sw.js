@@ -4,7 +4,8 @@
  *   - the app shell: the page and its /static files, network first (a fresh page when the
  *     network answers within NETWORK_WAIT_MS), the kept copy otherwise;
  *   - the last public list and totals (/api/v1/shelters, /api/v1/summary), network first;
- *     a kept copy carries SAVED_AT (the server's Date when it was fetched) and no Date, so
+ *     a first page of the list (`limit`) is never kept, and answered with the whole kept
+ *     list when the network does not answer; a kept copy carries SAVED_AT (the server's Date when it was fetched) and no Date, so
  *     the page shows counts with their true age and says how old its copy is. Answers to a
  *     request with a key are never kept: confidential shelters never rest on a phone;
  *   - map tiles, cache first, at most TILE_LIMIT, the oldest dropped first.
@@ -97,10 +98,11 @@ async function shell(request) {
 
 async function data(request) {
   const cache = await caches.open(DATA);
-  const key = new URL(request.url).pathname; // the public list: one copy, whatever the query
+  const url = new URL(request.url);
+  const key = url.pathname; // the public list: one copy, the whole one
   try {
     const response = await network(request);
-    if (response.ok) {
+    if (response.ok && !url.searchParams.has("limit")) {
       const headers = new Headers(response.headers);
       headers.set(SAVED_AT, response.headers.get("Date") || new Date().toUTCString());
       for (const name of ["Date", "Content-Encoding", "Content-Length"]) headers.delete(name);

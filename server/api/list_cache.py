@@ -170,6 +170,8 @@ def _build(session, settings, role: Role, filters: Filters) -> _Built:
     its places and its newest reading."""
     now = utcnow()  # before the data, so a band edge it crosses ends the answer early
     items = sites(session, settings, role=role, filters=filters)
+    total = len(items)
+    items = items[: filters.limit]  # (None: all)
     times = [s.updated_at for s in items if s.updated_at]
     edges = [
         freshness_changes_at(p.updated_at, now, settings)
@@ -178,7 +180,7 @@ def _build(session, settings, role: Role, filters: Filters) -> _Built:
         if p.updated_at
     ]
     newest = max(times) if times else None
-    raw = SiteList(items=items, updated_at=newest).model_dump_json().encode()
+    raw = SiteList(items=items, updated_at=newest, total=total).model_dump_json().encode()
     return (
         min(edges, default=datetime.max.replace(tzinfo=now.tzinfo)),
         raw,

@@ -1,6 +1,7 @@
 """A city of 10,000 sites stays usable: few elements on screen, a list that pages, filters."""
 
 import random
+import re
 from datetime import timedelta
 
 import httpx
@@ -8,10 +9,12 @@ from sqlalchemy import insert
 from sqlmodel import Session
 
 from server.models import CurrentState, Program, Reading, Sector, Site, utcnow
-from tests.map.conftest import DESKTOP
+from tests.map.conftest import DESKTOP, LIVE, PHONE
 from tests.support.waiting import scaled
 
 SITES = 10_000
+BIG_CITY = 2_500  # over live.js's WHOLE_AT_ONCE: the page starts from the list's first page
+LIST = re.compile(r"/api/v1/shelters(\?|$)")  # the list's requests, a first page or whole
 SECTORS = list(Sector)
 
 
@@ -72,6 +75,8 @@ def test_ten_thousand_sites_group_on_the_map_and_page_in_the_list(small_system, 
     stack = small_system(tiles_url="")
     seed_many(stack.system.engine, SITES)
     page = open_page(stack.http + "/", **DESKTOP)
+    lists = []  # the list's requests: only its first page until something needs them all
+    page.on("request", lambda r: lists.append(r.url) if LIST.search(r.url) else None)
     page.locator("#ss-list .ss-entry").first.wait_for(timeout=scaled(60_000))
 
     on_screen = page.locator(".ss-marker, .ss-group").count()
@@ -103,10 +108,16 @@ def test_ten_thousand_sites_group_on_the_map_and_page_in_the_list(small_system, 
     page.get_by_role("button", name="Zoom in", exact=True).click()
 
     assert page.locator("#ss-list .ss-entry").count() == 50
+    assert page.locator("#ss-list-count").text_content() == f"{SITES:,} of {SITES:,} shelters shown"
+    assert [url.split("/api/v1")[1] for url in lists] == ["/shelters?order=free&limit=50"]
+    first_page = httpx.get(stack.http + "/api/v1/shelters?order=free&limit=50").json()["items"]
+    listed = page.eval_on_selector_all("#ss-list .ss-entry", "es => es.map(e => e.dataset.siteId)")
+    assert listed == [str(s["id"]) for s in first_page]  # the server's order is the page's
     more = page.get_by_role("button", name="Show 50 more")
-    more.click()
-    assert page.locator("#ss-list .ss-entry").count() == 100
-    assert page.evaluate("document.activeElement.dataset.siteId") is not None  # entry 51
+    more.click()  # the whole list, then the next 50
+    page.wait_for_function("() => document.querySelectorAll('#ss-list .ss-entry').length == 100")
+    assert lists[-1].endswith("/api/v1/shelters")
+    page.wait_for_function("() => document.activeElement.dataset.siteId")  # entry 51
 
     listed = httpx.get(stack.http + "/api/v1/shelters?sector=women", timeout=scaled(60))
     women = listed.json()["items"]
@@ -131,3 +142,64 @@ def test_ten_thousand_sites_group_on_the_map_and_page_in_the_list(small_system, 
     handle = group.element_handle()
     group.click()
     page.wait_for_function("e => !e.isConnected", arg=handle)  # zoomed in on the group
+
+
+def test_a_big_city_lists_a_first_page_until_a_feature_needs_every_site(small_system, open_page):
+    """Over WHOLE_AT_ONCE sites (map/static/live.js) the page lists the server's first page
+    and keeps the server's groups as its markers; the stream still changes it; Show on map
+    and Find a bed work, the latter by loading every site first."""
+    stack = small_system(tiles_url="")
+    seed_many(stack.system.engine, BIG_CITY)
+    page = open_page(stack.http + "/", **PHONE)
+    lists = []
+    page.on("request", lambda r: lists.append(r.url) if LIST.search(r.url) else None)
+    page.locator("#ss-list .ss-entry").first.wait_for(state="attached", timeout=scaled(60_000))
+    page.wait_for_function(LIVE)
+    entries = page.locator("#ss-list .ss-entry")
+    ids = entries.evaluate_all("es => es.map(e => Number(e.dataset.siteId))")
+    assert len(ids) == 50 and lists == [stack.http + "/api/v1/shelters?order=free&limit=50"]
+
+    # The last entry's count changes to 50 free of 50 (seed_many's most is 40): it moves to
+    # the top, by the stream
+    changed = ids[-1]
+    with Session(stack.system.engine) as session:
+        session.add(
+            Reading(
+                id=BIG_CITY + 1,
+                program_id=changed,
+                boot=2,
+                seq=1,
+                channel=0,
+                occupied=0,
+                capacity=50,
+                source="import",
+            )
+        )
+        state = session.get(CurrentState, changed)
+        state.reading_id, state.occupied, state.capacity = BIG_CITY + 1, 0, 50
+        state.updated_at = utcnow()
+        session.commit()
+    page.wait_for_function(
+        "id => document.querySelector('#ss-list .ss-entry')?.dataset.siteId === String(id)",
+        arg=changed,
+        timeout=scaled(10_000),
+    )
+    assert "50 of 50 free" in entries.first.inner_text()
+
+    page.get_by_role("button", name="List", exact=True).click()
+    entries.first.get_by_role("button", name="Show on map").click()  # its marker, from the server
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for()
+    assert f"Site {changed:05d}" in popup.inner_text() and "50 of 50 free" in popup.inner_text()
+    assert len(lists) == 1  # still only the first page
+
+    page.get_by_role("button", name="Man", exact=True).click()  # Find a bed reads every site
+    count = page.locator("#ss-find-count")
+    page.wait_for_function(
+        "e => !e.textContent.startsWith('Loading')",
+        arg=count.element_handle(),
+        timeout=scaled(60_000),
+    )
+    assert lists[-1] == stack.http + "/api/v1/shelters"
+    # (seed_many gives no intake hours: none can be said to take him now)
+    assert count.inner_text().startswith("No place with a current count")

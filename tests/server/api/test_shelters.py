@@ -128,6 +128,35 @@ def test_near_sorts_by_distance_and_radius_cuts_off(client, city):
     assert names(client, "?near=43.65,-79.38&radius_km=2") == ["Maple House", "youth haven"]
 
 
+def test_order_free_ranks_as_the_map_and_limit_gives_a_first_page(client, session, city):
+    # youth haven 10 free, Maple House 8, Willow Place 3, Unplaced Centre no count
+    assert names(client, "?order=free") == [
+        "youth haven",
+        "Maple House",
+        "Willow Place",
+        "Unplaced Centre",
+    ]
+    body = client.get("/api/v1/shelters?order=free&limit=2").json()
+    assert [s["name"] for s in body["items"]] == ["youth haven", "Maple House"]
+    assert body["total"] == 4  # every match, not only the first page
+    youth = session.exec(select(Program).where(Program.name == "Youth beds")).one()
+    state = session.get(CurrentState, youth.id)
+    state.updated_at -= timedelta(hours=4)  # stale: ranked after every count to act on
+    session.add(state)
+    session.commit()
+    assert names(client, "?order=free&limit=3") == ["Maple House", "Willow Place", "youth haven"]
+    assert client.get("/api/v1/shelters").json()["total"] == 4
+
+
+def test_order_distance_needs_a_point(client, city):
+    response = client.get("/api/v1/shelters?order=distance")
+    assert response.status_code == 422
+    assert "near=lat,lon" in response.text
+    near_willow = "?near=43.70,-79.40"
+    assert names(client, near_willow)[0] == "Willow Place"
+    assert names(client, near_willow + "&order=name")[0] == "Maple House"
+
+
 def test_bbox_keeps_sites_inside_the_box(client, city):
     assert names(client, "?bbox=-79.395,43.645,-79.375,43.665") == ["Maple House", "youth haven"]
     assert names(client, "?bbox=-79.395,43.645,-79.375,43.665&sector=men") == ["Maple House"]
@@ -407,7 +436,8 @@ def test_a_kept_list_is_what_the_query_builds_gzipped_or_not(client, session, si
     assert "content-encoding" not in plain.headers
     assert plain.json() == zipped.json()
     assert plain.headers["etag"] != zipped.headers["etag"]  # two representations
-    built = SiteList(items=sites(session, settings), updated_at=None).model_dump(mode="json")
+    items = sites(session, settings)
+    built = SiteList(items=items, updated_at=None, total=len(items)).model_dump(mode="json")
     assert plain.json()["items"] == built["items"]
 
 
