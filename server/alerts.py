@@ -14,6 +14,7 @@ programs opened or closed, so lists, the event stream and the dials' configs fol
 config version for every dial counting one, whose config then says which are closed.
 """
 
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -23,7 +24,11 @@ from sqlmodel import Session, col, select
 
 from server.models import Alert, Device, DeviceChannel, Program, Site, utcnow
 
+log = logging.getLogger(__name__)
 ALL_DAY = (time(0), time(0))  # no window: from midnight to the next midnight
+# Windows that are no clock time, already logged: the API looks every second (stored before
+# the API checked them, a "99:99" failed every look, hold expiry included, as one sweep).
+_BAD_WINDOWS: set[tuple[int | None, str, str]] = set()
 
 
 @dataclass(frozen=True)
@@ -40,11 +45,20 @@ ALWAYS = Opening(True)
 
 def _windows(program: Program, around: datetime, zone: ZoneInfo) -> list[tuple[datetime, datetime]]:
     """The program's windows that start from the day before `around` to the day after."""
-    start, end = (
-        (time.fromisoformat(program.window_start), time.fromisoformat(program.window_end))
-        if program.window_start and program.window_end
-        else ALL_DAY
-    )
+    start, end = ALL_DAY
+    if program.window_start and program.window_end:
+        try:
+            start, end = map(time.fromisoformat, (program.window_start, program.window_end))
+        except ValueError:  # all day, as with no window: open with every alert of its kind
+            bad = (program.id, program.window_start, program.window_end)
+            if bad not in _BAD_WINDOWS:
+                _BAD_WINDOWS.add(bad)
+                log.error(
+                    "program %s: window %s to %s is no clock time (HH:MM); taken as all day "
+                    "until an admin sets it (PATCH /api/v1/programs/%s)",
+                    *bad,
+                    program.id,
+                )
     day = around.astimezone(zone).date()
     found = []
     for offset in (-1, 0, 1):

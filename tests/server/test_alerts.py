@@ -64,6 +64,17 @@ def test_a_warming_centre_opens_at_its_next_window_and_closes_after_it(
         assert (opening.alert, opening.until) == ("Extreme Cold Weather Alert", open_until)
 
 
+def test_a_stored_window_that_is_no_clock_time_is_taken_as_all_day_and_logged(caplog):
+    """Before the API checked windows, "99:99" could be stored, and every look at the surge
+    programs then failed (the sweep that also ends holds)."""
+    broken = WARMING.model_copy(update={"id": 7, "window_start": "99:99"})
+    cold = Alert(kind="cold", name="Extreme Cold Weather Alert", started_at=at(2, 15))
+    for now in (at(2, 16), at(2, 17)):
+        assert alerts.opening(broken, [cold], now, TORONTO).is_open  # all day, with the alert
+    [record] = caplog.records  # once, not at every look
+    assert "program 7: window 99:99 to 12:00 is no clock time" in record.getMessage()
+
+
 def test_other_kinds_open_nothing_and_ordinary_programs_are_always_open():
     heat = Alert(kind="heat", name="Heat warning", started_at=at(2, 10))
     assert not alerts.opening(WARMING, [heat], at(2, 20), TORONTO).is_open
