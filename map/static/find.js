@@ -199,7 +199,7 @@
       save();
       showChoices();
       draw();
-      onNeed();
+      if (needs.who) onNeed();
     });
     ageField.addEventListener("change", () => {
       const age = Number.parseInt(ageField.value, 10);
