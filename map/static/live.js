@@ -115,6 +115,7 @@
     let total = 0; // until then, how many sites the first page said there are
     let placedSites = null; // how many sites the server's first groups hold: the city's size
     let groupsTimer = null; // until then, the server's groups are asked again after changes
+    let groupsAsked = 0; // the number of the last groups asked for a view
     let loading = null; // { key, promise } of the list on its way
     let framed = false; // the first markers set the view: the list does not frame it again
     let drawQueued = false;
@@ -437,8 +438,10 @@
           seen.add(String(site.id));
           if (!newer(String(site.id))) applySite(site);
         }
+        // What the answer leaves out is gone, or (a first page) ranked below it now: the page
+        // holds the answer and the stream's news since it was asked, never an older count.
+        for (const id of [...sites.keys()]) if (!seen.has(id) && !newer(id)) sites.delete(id);
         if (complete) {
-          for (const id of [...sites.keys()]) if (!seen.has(id) && !newer(id)) sites.delete(id);
           whole = true;
           clearTimeout(groupsTimer);
         } else total = body.total;
@@ -450,7 +453,10 @@
         }
         draw();
         keepSoon(); // the offline copy is what the page has: sw.js does not fetch it again
-        if (!complete && (total <= WHOLE_AT_ONCE || needsWhole())) loadAll();
+        // (no first groups came: the markers need the whole list, as does a small city)
+        if (!complete && (placedSites == null || total <= WHOLE_AT_ONCE || needsWhole())) {
+          loadAll();
+        }
       } catch (err) {
         if (keyRefused(err)) return; // signing out loads the public list
         console.warn("Shelter Signal: could not load shelters", err);
@@ -497,9 +503,10 @@
         edge(box.getEast(), 180),
         edge(box.getNorth(), 90),
       ].join(",");
+      const mine = ++groupsAsked; // a refresh and a move may cross: only the last one counts
       try {
         const answer = await api(`/shelters/groups?zoom=${zoom}&bbox=${bbox}`);
-        if (!whole) layer.showGroups(withAges(answer), zoom, box);
+        if (!whole && mine === groupsAsked) layer.showGroups(withAges(answer), zoom, box);
       } catch (err) {
         console.warn("Shelter Signal: no groups for this view", err); // the list brings them
       }

@@ -349,9 +349,10 @@
       const located = site?.lat != null && site?.lon != null;
       const latlng = entry ? entry.latlng : located && L.latLng(Number(site.lat), Number(site.lon));
       if (!latlng) return;
-      // Before the list, its marker comes with the server's sites of that view: opened then
-      opening = String(id);
       map.setView(latlng, Math.max(map.getZoom(), SPREAD_ZOOM), { animate: false });
+      // Before the list, its marker comes with the server's sites of that view: opened then
+      // (unless the reader moves on first: map.on("movestart") below)
+      opening = String(id);
       draw();
     }
 
@@ -379,6 +380,7 @@
     }
 
     map.on("moveend zoomend", moved);
+    map.on("movestart", () => (opening = null));
     // Leaflet closes a popup on Escape only once the map itself has had focus; a keyboard user
     // on a marker or in its popup expects it too, and to land back on the marker.
     map.getContainer().addEventListener("keydown", (event) => {

@@ -203,3 +203,17 @@ def test_a_big_city_lists_a_first_page_until_a_feature_needs_every_site(small_sy
     assert lists[-1] == stack.http + "/api/v1/shelters"
     # (seed_many gives no intake hours: none can be said to take him now)
     assert count.inner_text().startswith("No place with a current count")
+
+
+def test_a_big_city_without_the_servers_groups_loads_the_whole_list_for_its_markers(
+    small_system, open_page
+):
+    stack = small_system(tiles_url="")
+    seed_many(stack.system.engine, BIG_CITY)
+    page = open_page(stack.http + "/", **PHONE)
+    page.route("**/api/v1/shelters/groups*", lambda route: route.fulfill(status=503))
+    lists = []
+    page.on("request", lambda r: lists.append(r.url) if LIST.search(r.url) else None)
+    page.reload()
+    page.wait_for_selector(".ss-marker, .ss-group", timeout=scaled(60_000))
+    assert stack.http + "/api/v1/shelters" in lists  # (after its first page)
