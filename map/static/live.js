@@ -215,6 +215,7 @@
       byId("ss-more").addEventListener("click", needAll); // (list.js shows them once come)
       // "Find a bed" reads every site, whatever the filters: its needs are its own filter.
       finder = SS.finder(byId("ss-find"), { zone: config.timezone, onNeed: needAll });
+      for (const button of tappedEarly) button.click(); // now the finder hears them
       // "Tell me when a bed opens" (notify.js): checked against every site the stream sends
       // (and, signed in where the server sends texts, the same wish by SMS)
       wishes = SS.notify.start({
@@ -225,6 +226,15 @@
       holds = SS.holds.start({ apiBase, keys, announce, changed: loadAll });
       holds.refresh();
     }
+
+    // Find a bed's buttons are on the page before find.js: a tap then (a phone on a weak
+    // signal waits seconds for the later scripts) is kept and given to the finder once it
+    // starts, not lost (seen as a flaky test: a tap on "Man" at once found nothing).
+    const tappedEarly = [];
+    byId("ss-find").addEventListener("click", (event) => {
+      const button = event.target.closest("[data-who], [data-need]");
+      if (!finder && button) tappedEarly.push(button);
+    });
 
     /* ---- filters, order and view ---- */
 

@@ -127,3 +127,17 @@ def test_a_signed_in_worker_holds_a_place_found_for_someone(city, open_page):
     found.filter(has_text="9 free").wait_for()  # the place held is no longer free
     mine.get_by_role("button", name="Cancel").click()  # the city as the other tests find it
     found.filter(has_text="10 free").wait_for()
+
+
+def test_a_tap_before_the_finder_has_loaded_is_not_lost(city, open_page):
+    page = open_page(city.http + "/sw.js", **PHONE)  # this origin, before the map
+    held = []  # the later scripts (find.js among them) held back: a weak signal
+    page.route("**/static/bundle/later.js", lambda route: held.append(route))
+    page.goto(city.http + "/", wait_until="commit")  # ("load" waits for the later scripts)
+    page.wait_for_function("() => document.querySelector('.ss-marker, .ss-group')")
+    page.get_by_role("button", name="Woman", exact=True).click()  # before find.js is here
+    for route in held:
+        route.continue_()
+    page.locator("#ss-find-results li").first.wait_for()
+    woman = page.get_by_role("button", name="Woman", exact=True)
+    assert woman.get_attribute("aria-pressed") == "true"
